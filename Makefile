@@ -1,0 +1,31 @@
+# The two commands of the README. Both install into ./.venv with the pins in
+# .ci/constraints.txt (torch==2.13.0 is the CPU build these machines hold).
+PYTHON ?= python3
+VENV ?= .venv
+PIP = $(VENV)/bin/pip
+export OMP_WAIT_POLICY ?= PASSIVE
+
+.PHONY: install install-dev demo test lint
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+install: $(VENV)/bin/python
+	$(PIP) install --quiet -c .ci/constraints.txt -e '.[train]'
+
+install-dev: $(VENV)/bin/python
+	$(PIP) install --quiet -c .ci/constraints.txt -e '.[train,dev]'
+
+# The main job on the embedded defaults.
+demo: install
+	$(VENV)/bin/toolthink demo
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy src
+	$(VENV)/bin/lint-imports
+
+# Lint, types, layer contracts, then the whole test suite.
+test: lint
+	$(VENV)/bin/pytest

@@ -1,0 +1,273 @@
+"""Text to IR: `parse` (a program) and `parse_command` (one model turn).
+
+lark's LALR parser, with a contextual lexer, reads ``grammar/toolthink.lark`` and
+builds IR nodes directly through an inline transformer (no parse tree). Every
+lark error becomes a `DslSyntaxError` labelled from `toolthink.dsl.mistakes`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import lark
+from lark.exceptions import LarkError, UnexpectedInput
+
+from toolthink.dsl.errors import DslSyntaxError
+from toolthink.dsl.grammar import TERMINAL_NAMES, grammar_text
+from toolthink.dsl.ir import (
+    SEPARATOR,
+    AddLine,
+    Command,
+    DeleteLine,
+    Exit,
+    Program,
+    ReplaceLine,
+    ReplaceText,
+    Span,
+)
+from toolthink.dsl.mistakes import MISTAKES
+
+__all__ = ["parse", "parse_command"]
+
+
+def parse(text: str) -> Program:
+    """Parse a program: one or more commands, each ending in ``\\n``.
+
+    The last command may end at the end of the input. Commands after ``EXIT``
+    parse; `toolthink.dsl.check` reports them.
+
+    Args:
+        text: The program's source text.
+
+    Returns:
+        The program's IR, with a `Span` on every node.
+
+    Raises:
+        DslSyntaxError: ``text`` is not a program of the language; the error
+            carries the line, column, expected tokens and a catalog label.
+        TypeError: ``text`` is not a str.
+    """
+    result = _parse(text, "start")
+    assert isinstance(result, Program)
+    return result
+
+
+def parse_command(text: str) -> Command:
+    """Parse one model turn: a single command, optionally ending in ``\\n``.
+
+    Args:
+        text: The turn's text, e.g. ``"REPL 3 >>>    return x"``.
+
+    Returns:
+        The command's IR, with its `Span`.
+
+    Raises:
+        DslSyntaxError: ``text`` is not exactly one command.
+        TypeError: ``text`` is not a str.
+    """
+    result = _parse(text, "turn")
+    assert not isinstance(result, Program)
+    return result
+
+
+def _parse(text: str, start: str) -> Program | Command:
+    if not isinstance(text, str):
+        msg = f"expected the command text as a str, got {type(text).__name__}: decode bytes first"
+        raise TypeError(msg)
+    try:
+        result: Program | Command = _lark().parse(text, start=start)
+    except UnexpectedInput as e:
+        raise _syntax_error(text, start, e) from None
+    except LarkError as e:  # pragma: no cover - lark raises UnexpectedInput for bad text
+        msg = f"cannot parse the text: {e}"
+        raise DslSyntaxError(msg, line=1, column=1, source_line=_line_at(text, 0)) from e
+    return result
+
+
+def _span(first: lark.Token, end: int) -> Span:
+    return Span(start=first.start_pos or 0, end=end, line=first.line or 1,
+                column=first.column or 1)
+
+
+class _Builder(lark.Transformer[lark.Token, Any]):
+    """Builds IR from the grammar's rules, one method per rule (no parse tree)."""
+
+    def start(self, children: list[Any]) -> Program:
+        # start: (command NL)* command NL?
+        commands = tuple(c for c in children if not isinstance(c, lark.Token))
+        first, last = commands[0].span, commands[-1].span
+        assert first is not None and last is not None
+        end = children[-1].end_pos if isinstance(children[-1], lark.Token) else last.end
+        span = Span(start=first.start, end=end, line=first.line, column=first.column)
+        return Program(commands, span=span)
+
+    def turn(self, children: list[Any]) -> Command:
+        # turn: command NL?
+        command: Command = children[0]
+        return command
+
+    def addl(self, children: list[lark.Token]) -> AddLine:
+        # ADDL <n> >>><text>
+        keyword, _, number, sep, *text = children
+        end = text[0].end_pos if text else sep.end_pos
+        return AddLine(int(number), str(text[0]) if text else "", span=_span(keyword, end))
+
+    def repl(self, children: list[lark.Token]) -> ReplaceLine:
+        # REPL <n> >>><text>
+        keyword, _, number, sep, *text = children
+        end = text[0].end_pos if text else sep.end_pos
+        return ReplaceLine(int(number), str(text[0]) if text else "", span=_span(keyword, end))
+
+    def repw(self, children: list[lark.Token]) -> ReplaceText:
+        # REPW <n> >>><old> >>><new>; OLD_SEP is "<old> >>>"
+        keyword, _, number, _, old_sep, *new = children
+        end = new[0].end_pos if new else old_sep.end_pos
+        old = str(old_sep)[: -len(SEPARATOR)]
+        return ReplaceText(int(number), old, str(new[0]) if new else "", span=_span(keyword, end))
+
+    def dell(self, children: list[lark.Token]) -> DeleteLine:
+        # DELL <n>
+        keyword, _, number = children
+        return DeleteLine(int(number), span=_span(keyword, number.end_pos or 0))
+
+    def exit(self, children: list[lark.Token]) -> Exit:
+        # EXIT
+        (keyword,) = children
+        return Exit(span=_span(keyword, keyword.end_pos or 0))
+
+
+@functools.cache
+def _lark() -> lark.Lark:
+    # Same options as toolthink.dsl.grammar.lark_grammar, plus the inline builder.
+    return lark.Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        strict=True,
+        start=["start", "turn"],
+        transformer=_Builder(),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Error labelling
+
+
+class _Signature(NamedTuple):
+    """What identifies a kind of syntax error: which start symbol, what the parser
+    accepted there, after which token, and what kind of character it met."""
+
+    start: str
+    accepts: frozenset[str]
+    previous: str | None
+    char: str
+
+
+def _char_class(rest: str) -> str:
+    """Name the kind of text found where the parser failed."""
+    if not rest:
+        return "end"
+    if rest.startswith(SEPARATOR):
+        return "separator"
+    ch = rest[0]
+    if ch in " \t":
+        return "space"
+    if ch == "0":
+        return "zero"
+    simple = {"\n": "newline", "\r": "cr", ">": "gt"}
+    if ch in simple:
+        return simple[ch]
+    if ch in "123456789":
+        return "digit"
+    if ch.isupper():
+        return "upper"
+    if ch.islower():
+        return "lower"
+    return "other"
+
+
+def _error_position(text: str, e: UnexpectedInput) -> int:
+    token = getattr(e, "token", None)
+    if isinstance(token, lark.Token):
+        if token.type == "$END":
+            return len(text)
+        return token.start_pos if token.start_pos is not None else len(text)
+    pos = getattr(e, "pos_in_stream", None)
+    return pos if isinstance(pos, int) else len(text)
+
+
+def _state_of(e: UnexpectedInput) -> tuple[int, frozenset[str]]:
+    """The LALR state number and the terminals it accepts."""
+    state = getattr(e, "state", None)
+    position = getattr(state, "position", None)
+    if state is None or not isinstance(position, int):  # pragma: no cover - LALR always sets it
+        return -1, frozenset()
+    table = state.parse_conf.parse_table.states[position]
+    accepts = frozenset(name for name in table if name in TERMINAL_NAMES)
+    return position, accepts
+
+
+def _previous(e: UnexpectedInput) -> str | None:
+    history = getattr(e, "token_history", None) or []
+    last = history[-1] if history else None
+    return last.type if isinstance(last, lark.Token) else None
+
+
+def _signature(text: str, start: str, e: UnexpectedInput) -> _Signature:
+    _, accepts = _state_of(e)
+    return _Signature(start, accepts, _previous(e), _char_class(text[_error_position(text, e):]))
+
+
+@functools.cache
+def _catalog() -> tuple[dict[_Signature, str], dict[tuple[str, frozenset[str], str | None], str]]:
+    """Map error signatures to catalog labels: exact, and by parser state alone."""
+    exact: dict[_Signature, str] = {}
+    by_state: dict[tuple[str, frozenset[str], str | None], str] = {}
+    for mistake in MISTAKES:
+        for example in mistake.examples:
+            try:
+                _lark().parse(example, start=mistake.start)
+            except UnexpectedInput as e:
+                sig = _signature(example, mistake.start, e)
+                exact.setdefault(sig, mistake.label)
+                by_state.setdefault(sig[:3], mistake.label)
+            else:  # pragma: no cover - guarded by tests/dsl/test_mistakes.py
+                msg = f"catalog example {example!r} parses: it shows no mistake"
+                raise AssertionError(msg)
+    return exact, by_state
+
+
+def _line_at(text: str, pos: int) -> str:
+    begin = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    line = text[begin:] if end == -1 else text[begin:end]
+    return line.rstrip("\r")
+
+
+def _describe(rest: str) -> str:
+    if not rest:
+        return "the end of the input"
+    if rest[0] == "\n":
+        return "a line break"
+    return f"{rest[0]!r}"
+
+
+def _syntax_error(text: str, start: str, e: UnexpectedInput) -> DslSyntaxError:
+    pos = _error_position(text, e)
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    _, accepts = _state_of(e)
+    expected = tuple(TERMINAL_NAMES[name] for name in TERMINAL_NAMES if name in accepts)
+    sig = _signature(text, start, e)
+    exact, by_state = _catalog()
+    label = exact.get(sig) or by_state.get(sig[:3])
+    message = label or f"unexpected {_describe(text[pos:])}"
+    return DslSyntaxError(
+        message,
+        line=line,
+        column=column,
+        expected=expected,
+        source_line=_line_at(text, pos),
+        label=label,
+    )

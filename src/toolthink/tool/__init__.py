@@ -1,0 +1,1 @@
+"""The tool the model drives: the stateful code editor, its rendering, the sandbox."""

@@ -1,0 +1,4 @@
+"""Data, environment, constrained decoding, SFT, RL and evaluation.
+
+Only this layer imports torch, transformers, trl or peft.
+"""
