@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from toolthink.errors import ToolthinkError
 
 __all__ = ["DslSyntaxError"]
@@ -55,19 +57,12 @@ class DslSyntaxError(ToolthinkError, ValueError):
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keeps the error picklable across worker processes.
-        return (_rebuild, (self.message, self.line, self.column, self.expected,
-                           self.source_line, self.label))
+        fields = {
+            "line": self.line, "column": self.column, "expected": self.expected,
+            "source_line": self.source_line, "label": self.label,
+        }
+        return (_rebuild, (self.message, fields))
 
 
-def _rebuild(
-    message: str,
-    line: int,
-    column: int,
-    expected: tuple[str, ...],
-    source_line: str,
-    label: str | None,
-) -> DslSyntaxError:
-    return DslSyntaxError(
-        message, line=line, column=column, expected=expected,
-        source_line=source_line, label=label,
-    )
+def _rebuild(message: str, fields: dict[str, Any]) -> DslSyntaxError:
+    return DslSyntaxError(message, **fields)

@@ -157,7 +157,10 @@ def _check_commands(_: Any, __: attrs.Attribute[Any], value: tuple[Any, ...]) ->
         raise InvalidCommandError(msg)
     for command in value:
         if not isinstance(command, AddLine | ReplaceLine | ReplaceText | DeleteLine | Exit):
-            msg = f"{command!r} is not a command: use AddLine, ReplaceLine, ReplaceText, DeleteLine or Exit"
+            msg = (
+                f"{command!r} is not a command: "
+                "use AddLine, ReplaceLine, ReplaceText, DeleteLine or Exit"
+            )
             raise InvalidCommandError(msg)
 
 

@@ -8,7 +8,7 @@ lark error becomes a `DslSyntaxError` labelled from `toolthink.dsl.mistakes`.
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import lark
 from lark.exceptions import LarkError, UnexpectedInput
@@ -76,7 +76,7 @@ def _parse(text: str, start: str) -> Program | Command:
         msg = f"expected the command text as a str, got {type(text).__name__}: decode bytes first"
         raise TypeError(msg)
     try:
-        result: Program | Command = _lark().parse(text, start=start)
+        result = cast("Program | Command", _lark().parse(text, start=start))
     except UnexpectedInput as e:
         raise _syntax_error(text, start, e) from None
     except LarkError as e:  # pragma: no cover - lark raises UnexpectedInput for bad text
@@ -85,8 +85,9 @@ def _parse(text: str, start: str) -> Program | Command:
     return result
 
 
-def _span(first: lark.Token, end: int) -> Span:
-    return Span(start=first.start_pos or 0, end=end, line=first.line or 1,
+def _span(first: lark.Token, last: lark.Token) -> Span:
+    # lark sets every position on tokens it lexed; the defaults satisfy the types.
+    return Span(start=first.start_pos or 0, end=last.end_pos or 0, line=first.line or 1,
                 column=first.column or 1)
 
 
@@ -97,8 +98,10 @@ class _Builder(lark.Transformer[lark.Token, Any]):
         # start: (command NL)* command NL?
         commands = tuple(c for c in children if not isinstance(c, lark.Token))
         first, last = commands[0].span, commands[-1].span
-        assert first is not None and last is not None
-        end = children[-1].end_pos if isinstance(children[-1], lark.Token) else last.end
+        assert first is not None
+        assert last is not None
+        final = children[-1]
+        end = (final.end_pos or 0) if isinstance(final, lark.Token) else last.end
         span = Span(start=first.start, end=end, line=first.line, column=first.column)
         return Program(commands, span=span)
 
@@ -110,31 +113,31 @@ class _Builder(lark.Transformer[lark.Token, Any]):
     def addl(self, children: list[lark.Token]) -> AddLine:
         # ADDL <n> >>><text>
         keyword, _, number, sep, *text = children
-        end = text[0].end_pos if text else sep.end_pos
-        return AddLine(int(number), str(text[0]) if text else "", span=_span(keyword, end))
+        span = _span(keyword, text[0] if text else sep)
+        return AddLine(int(number), str(text[0]) if text else "", span=span)
 
     def repl(self, children: list[lark.Token]) -> ReplaceLine:
         # REPL <n> >>><text>
         keyword, _, number, sep, *text = children
-        end = text[0].end_pos if text else sep.end_pos
-        return ReplaceLine(int(number), str(text[0]) if text else "", span=_span(keyword, end))
+        span = _span(keyword, text[0] if text else sep)
+        return ReplaceLine(int(number), str(text[0]) if text else "", span=span)
 
     def repw(self, children: list[lark.Token]) -> ReplaceText:
         # REPW <n> >>><old> >>><new>; OLD_SEP is "<old> >>>"
         keyword, _, number, _, old_sep, *new = children
-        end = new[0].end_pos if new else old_sep.end_pos
         old = str(old_sep)[: -len(SEPARATOR)]
-        return ReplaceText(int(number), old, str(new[0]) if new else "", span=_span(keyword, end))
+        span = _span(keyword, new[0] if new else old_sep)
+        return ReplaceText(int(number), old, str(new[0]) if new else "", span=span)
 
     def dell(self, children: list[lark.Token]) -> DeleteLine:
         # DELL <n>
         keyword, _, number = children
-        return DeleteLine(int(number), span=_span(keyword, number.end_pos or 0))
+        return DeleteLine(int(number), span=_span(keyword, number))
 
     def exit(self, children: list[lark.Token]) -> Exit:
         # EXIT
         (keyword,) = children
-        return Exit(span=_span(keyword, keyword.end_pos or 0))
+        return Exit(span=_span(keyword, keyword))
 
 
 @functools.cache
@@ -155,13 +158,19 @@ def _lark() -> lark.Lark:
 
 
 class _Signature(NamedTuple):
-    """What identifies a kind of syntax error: which start symbol, what the parser
-    accepted there, after which token, and what kind of character it met."""
+    """What identifies a kind of syntax error.
+
+    Which start symbol, what the parser accepted there, after which token, and
+    what kind of character it met.
+    """
 
     start: str
     accepts: frozenset[str]
     previous: str | None
     char: str
+
+
+_KEYWORDS = frozenset({"ADDL", "REPL", "REPW", "DELL", "EXIT"})
 
 
 def _char_class(rest: str) -> str:
@@ -170,6 +179,8 @@ def _char_class(rest: str) -> str:
         return "end"
     if rest.startswith(SEPARATOR):
         return "separator"
+    if rest[:4].upper() in _KEYWORDS and rest[:4] not in _KEYWORDS:
+        return "keyword in the wrong case"
     ch = rest[0]
     if ch in " \t":
         return "space"

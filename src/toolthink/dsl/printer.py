@@ -46,7 +46,10 @@ def format_command(command: Command) -> str:
         case Exit():  # EXIT
             return "EXIT"
         case _:
-            msg = f"{command!r} is not a command: pass AddLine, ReplaceLine, ReplaceText, DeleteLine or Exit"
+            msg = (
+                f"{command!r} is not a command: "
+                "pass AddLine, ReplaceLine, ReplaceText, DeleteLine or Exit"
+            )
             raise TypeError(msg)
 
 

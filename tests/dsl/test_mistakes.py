@@ -1,0 +1,62 @@
+"""The catalog of typical mistakes labels each of its own examples."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from toolthink.dsl import MISTAKES, DslSyntaxError, parse, parse_command
+
+CASES = [(m.label, m.start, example) for m in MISTAKES for example in m.examples]
+
+
+@pytest.mark.parametrize(("label", "start", "example"), CASES)
+def test_each_example_gets_its_label(label: str, start: str, example: str) -> None:
+    parse_fn = parse if start == "start" else parse_command
+    with pytest.raises(DslSyntaxError) as info:
+        parse_fn(example)
+    assert info.value.label == label
+    assert info.value.message == label
+
+
+def test_the_catalog_covers_the_issue_list() -> None:
+    labels = " ".join(m.label for m in MISTAKES)
+    for needle in ("upper case", "missing space", "leading zeros", "missing ' >>>'",
+                   "REPW needs ' >>>'", "EXIT takes nothing", "DELL takes only"):
+        assert needle in labels
+
+
+def test_str_shows_position_line_and_caret() -> None:
+    with pytest.raises(DslSyntaxError) as info:
+        parse("DELL 1\nREPL  2 >>>x\n")
+    text = str(info.value)
+    assert text.splitlines() == [
+        "Syntax error @ 2:6: too many spaces: put exactly one space between the keyword "
+        "and the line number",
+        "",
+        "REPL  2 >>>x",
+        "     ^",
+        "expected: a line number (1 to 99999, no leading zeros)",
+    ]
+
+
+def test_caret_keeps_tabs_so_it_lines_up() -> None:
+    with pytest.raises(DslSyntaxError) as info:
+        parse("ADDL 1 >>>\tx\r")
+    assert info.value.context().splitlines()[1] == " " * 10 + "\t" + " ^"
+
+
+def test_unlabelled_error_still_names_the_character() -> None:
+    with pytest.raises(DslSyntaxError) as info:
+        parse("REPW 3 >>>a >>>b\r")
+    assert info.value.label is not None or "unexpected" in info.value.message
+
+
+def test_error_survives_pickling() -> None:
+    with pytest.raises(DslSyntaxError) as info:
+        parse("dell 1")
+    clone = pickle.loads(pickle.dumps(info.value))
+    assert (clone.line, clone.column, clone.label, clone.expected) == (
+        info.value.line, info.value.column, info.value.label, info.value.expected,
+    )
