@@ -1,0 +1,5 @@
+"""Synthetic bugs and Chain-of-Edits demonstrations (no torch needed).
+
+`corruption` applies the paper's random line edits, `mutations` the LibCST
+semantic bug kinds, `traces` turns a (buggy, correct) pair into DSL commands.
+"""
