@@ -152,35 +152,41 @@ def _line_edit(
     if kind == "delete line":
         del lines[rng.choice(code)]
         return True
-    if kind in ("add donor line", "replace by donor line"):
-        if not donors:
-            return False
-        donor = rng.choice(donors)
-        if kind == "add donor line":
-            at = rng.choice([*code, len(lines)])
-            lines.insert(at, _reindent(donor, lines[min(at, len(lines) - 1)]))
-        else:
-            at = rng.choice(code)
-            lines[at] = _reindent(donor, lines[at])
+    if kind == "add donor line" and donors:
+        at = rng.choice([*code, len(lines)])
+        lines.insert(at, _reindent(rng.choice(donors), lines[min(at, len(lines) - 1)]))
         return True
-    at = rng.choice(code)
-    line = lines[at]
+    if kind == "replace by donor line" and donors:
+        at = rng.choice(code)
+        lines[at] = _reindent(rng.choice(donors), lines[at])
+        return True
+    if kind in ("token swap", "typo"):
+        at = rng.choice(code)
+        changed = (_token_swap if kind == "token swap" else _typo)(lines[at], rng)
+        if changed is not None:
+            lines[at] = changed
+            return True
+    return False
+
+
+def _token_swap(line: str, rng: random.Random) -> str | None:
+    """Swap two neighbouring tokens of ``line``."""
     tokens = list(_TOKEN.finditer(line))
-    if kind == "token swap":
-        if len(tokens) < 2:
-            return False
-        k = rng.randrange(len(tokens) - 1)
-        a, b = tokens[k], tokens[k + 1]
-        lines[at] = (line[: a.start()] + b.group() + line[a.end() : b.start()] + a.group()
-                     + line[b.end() :])
-        return True
-    # typo: delete, repeat or swap characters inside a word
-    words = [t for t in tokens if t.group().isidentifier()]
+    if len(tokens) < 2:
+        return None
+    k = rng.randrange(len(tokens) - 1)
+    a, b = tokens[k], tokens[k + 1]
+    return line[: a.start()] + b.group() + line[a.end() : b.start()] + a.group() + line[b.end() :]
+
+
+def _typo(line: str, rng: random.Random) -> str | None:
+    """Delete, repeat or swap characters inside one word of ``line``."""
+    words = [t for t in _TOKEN.finditer(line) if t.group().isidentifier()]
     if not words:
-        return False
+        return None
     word = rng.choice(words)
-    i = rng.randrange(len(word.group()))
     text = word.group()
+    i = rng.randrange(len(text))
     choice = rng.randrange(3)
     if choice == 0 and len(text) > 1:
         typo = text[:i] + text[i + 1 :]
@@ -190,8 +196,7 @@ def _line_edit(
         typo = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     else:
         typo = text + "_"
-    lines[at] = line[: word.start()] + typo + line[word.end() :]
-    return True
+    return line[: word.start()] + typo + line[word.end() :]
 
 
 def corrupt(
