@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import warnings
 
 import attrs
@@ -250,3 +252,23 @@ def test_rendering_helpers_have_useful_reprs() -> None:
     editor = CodeEditor(PROGRAM)
     assert repr(editor) == "<CodeEditor 2 lines, 0 commands>"
     assert "module" not in repr(editor.structure)
+
+
+def test_libcst_stays_off_the_per_command_path() -> None:
+    # In a fresh interpreter: load, apply, validate and render without LibCST;
+    # asking for structure is what imports it.
+    code = (
+        "import sys\n"
+        "from toolthink.dsl import execute, parse_command\n"
+        "from toolthink.tool import CodeEditor, render\n"
+        "e = CodeEditor('def f(x):\\n    return x\\n')\n"
+        "execute(parse_command('REPW 2 >>>x >>>x + 1'), e)\n"
+        "e.validity; render(e)\n"
+        "print('libcst' in sys.modules)\n"
+        "e.structure\n"
+        "print('libcst' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]

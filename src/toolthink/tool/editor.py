@@ -112,7 +112,7 @@ class Snapshot:
         Costs a LibCST parse the first time (milliseconds); keep it off per-command paths.
         """
         if "structure" not in self._cache:
-            self._cache["structure"] = parse_structure(self.text)
+            self._cache["structure"] = parse_structure(self.text, self.validity)
         structure: Structure = self._cache["structure"]
         return structure
 

@@ -17,7 +17,10 @@ Format (fixed; training data and prompts depend on it)::
   punctuation mark keeps the indentation after it a token run of its own. With
   a space, byte-level BPE pre-tokenizers merge the separator into the
   indentation, so ``12     return`` tokenizes unlike ``    return`` in the
-  file and in the model's ``REPL 12 >>>    return`` payloads.
+  file and in the model's ``REPL 12 >>>    return`` payloads. (Checked with
+  the ``tokenizers`` library: GPT-2's ByteLevel and a GPT-4-style split give
+  ``12 | ___ _return`` for ``12|    return`` and ``12 ____ _return`` for
+  ``12     return``, where the file's own line gives ``___ _return``.)
 * An empty file renders as the line ``(empty file)``.
 * Files longer than `RenderConfig.full_max_lines` show a window of
   `RenderConfig.window` lines around the focus (by default the last edit), with

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import attrs
 
 from toolthink.tool.lines import position
-from toolthink.tool.validity import Invalid, check_python
+from toolthink.tool.validity import Invalid, Validity, check_python
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -71,11 +71,12 @@ Structure: TypeAlias = Parsed | Unavailable
 """A faithful LibCST tree of a text, or why there is none."""
 
 
-def parse_structure(source: str) -> Structure:
+def parse_structure(source: str, validity: Validity | None = None) -> Structure:
     """Parse ``source`` with LibCST, if CPython accepts it and the tree is faithful.
 
     Args:
         source: Python source text.
+        validity: ``check_python(source)`` when the caller has it already.
 
     Returns:
         `Parsed` with a module whose ``code`` is ``source``, or `Unavailable`
@@ -84,7 +85,8 @@ def parse_structure(source: str) -> Structure:
     """
     import libcst as cst  # noqa: PLC0415 - 0.2 s to import; only callers that need structure pay
 
-    validity = check_python(source)
+    if validity is None:
+        validity = check_python(source)
     if isinstance(validity, Invalid):
         return Unavailable(f"CPython does not accept the code ({validity.describe()})")
     try:
@@ -114,7 +116,6 @@ def _summary(error: BaseException) -> str:
         # errors); the second holds the reason.
         lines = lines[1:] or lines
     return f"{name}: {lines[0]}" if lines else name
-
 
 
 def _first_difference(a: str, b: str) -> int:
