@@ -5,7 +5,7 @@ from __future__ import annotations
 import hypothesmith
 from hypothesis import strategies as st
 
-from tests.tool.conftest import MBPP
+from tests.tool.data import MBPP
 from toolthink.dsl import (
     MAX_LINE,
     SEPARATOR,

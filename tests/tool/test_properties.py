@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.tool.conftest import needs_mbpp
+from tests.tool.data import needs_mbpp
 from tests.tool.strategies import (
     applicable_commands_for,
     commands_for,

@@ -7,7 +7,7 @@ import ast
 import libcst as cst
 import pytest
 
-from tests.tool.conftest import MBPP, needs_mbpp
+from tests.tool.data import MBPP, needs_mbpp
 from toolthink.dsl import DeleteLine, ReplaceLine, ReplaceText, execute, parse_command
 from toolthink.tool import (
     CodeEditor,
