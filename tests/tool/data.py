@@ -35,3 +35,30 @@ MBPP = mbpp_programs()
 needs_mbpp = pytest.mark.skipif(
     not MBPP, reason=f"MBPP data not found under {data_dir()} (set TOOLTHINK_DATA_DIR)"
 )
+
+
+def benchmark_programs() -> list[str]:
+    """Every buggy program of the three benchmarks: MBPP, HumanEvalFix and QuixBugs.
+
+    HumanEvalFix programs are ``prompt + buggy_solution``, QuixBugs ones
+    ``buggy_program``; a missing file contributes nothing.
+    """
+    programs = [MBPP[k] for k in sorted(MBPP)]
+    humaneval = data_dir() / "humanevalpack" / "humanevalpack_python.jsonl"
+    if humaneval.exists():
+        for line in humaneval.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            programs.append(row["prompt"] + row["buggy_solution"])
+    quixbugs = data_dir() / "quixbugs" / "quixbugs_python.jsonl"
+    if quixbugs.exists():
+        programs += [
+            json.loads(line)["buggy_program"]
+            for line in quixbugs.read_text(encoding="utf-8").splitlines()
+        ]
+    return programs
+
+
+BENCHMARK_PROGRAMS = benchmark_programs()
+needs_benchmarks = pytest.mark.skipif(
+    not BENCHMARK_PROGRAMS, reason=f"benchmark data not found under {data_dir()}"
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hypothesmith
 from hypothesis import strategies as st
 
-from tests.tool.data import MBPP
+from tests.tool.data import BENCHMARK_PROGRAMS
 from toolthink.dsl import (
     MAX_LINE,
     SEPARATOR,
@@ -52,8 +52,8 @@ def texts(draw: st.DrawFn, *, uniform: bool = False) -> str:
 python_programs = hypothesmith.from_grammar().filter(lambda s: s.count("\n") < 200)
 """Syntactically valid Python from the grammar (hypothesmith)."""
 
-mbpp_programs = st.sampled_from(sorted(MBPP.items())).map(lambda item: item[1]) if MBPP else None
-"""The MBPP programs under repair (None when the data is missing)."""
+benchmark_programs = st.sampled_from(BENCHMARK_PROGRAMS) if BENCHMARK_PROGRAMS else None
+"""The buggy programs of MBPP, HumanEvalFix and QuixBugs (None when the data is missing)."""
 
 
 def _line_number(draw: st.DrawFn, high: int) -> int:

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.tool.data import needs_mbpp
+from tests.tool.data import needs_benchmarks
 from tests.tool.strategies import (
     applicable_commands_for,
+    benchmark_programs,
     commands_for,
-    mbpp_programs,
     python_programs,
     texts,
 )
@@ -114,11 +114,11 @@ def test_random_commands_on_random_texts(source: str, data: st.DataObject) -> No
     _session(source, data)
 
 
-@needs_mbpp
+@needs_benchmarks
 @given(data=st.data())
-def test_random_commands_on_mbpp_programs(data: st.DataObject) -> None:
-    assert mbpp_programs is not None
-    _session(data.draw(mbpp_programs, label="program"), data)
+def test_random_commands_on_benchmark_programs(data: st.DataObject) -> None:
+    assert benchmark_programs is not None
+    _session(data.draw(benchmark_programs, label="program"), data)
 
 
 @pytest.mark.filterwarnings("ignore::SyntaxWarning")  # hypothesmith compiles its own output
@@ -158,11 +158,11 @@ def test_command_then_inverse_restores_the_exact_text(source: str, data: st.Data
     _check_inverse(source, data, exact=True)
 
 
-@needs_mbpp
+@needs_benchmarks
 @given(data=st.data())
-def test_command_then_inverse_on_mbpp(data: st.DataObject) -> None:
-    assert mbpp_programs is not None
-    _check_inverse(data.draw(mbpp_programs, label="program"), data, exact=True)
+def test_command_then_inverse_on_benchmark_programs(data: st.DataObject) -> None:
+    assert benchmark_programs is not None
+    _check_inverse(data.draw(benchmark_programs, label="program"), data, exact=True)
 
 
 @given(source=texts(), data=st.data())
