@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from toolthink.dsl import execute, parse_command
 from toolthink.tool import CodeEditor, Valid, render
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "editor.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "docs" / "editor.md", ROOT / "README.md"]
 BEGIN = "<!-- begin generated: tests/tool/test_docs.py (pytest --update-golden rewrites it) -->\n"
 END = "<!-- end generated -->\n"
 
@@ -68,14 +71,15 @@ def example() -> str:
     return "".join(parts)
 
 
-def test_docs_example_matches_the_editor(update_golden: bool) -> None:
-    doc = DOC.read_text(encoding="utf-8")
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_docs_example_matches_the_editor(path: Path, update_golden: bool) -> None:
+    doc = path.read_text(encoding="utf-8")
     head, begin, rest = doc.partition(BEGIN)
     _, end, tail = rest.partition(END)
-    assert begin, f"{DOC} lacks the marker {BEGIN.strip()}"
-    assert end, f"{DOC} lacks the marker {END.strip()}"
+    assert begin, f"{path} lacks the marker {BEGIN.strip()}"
+    assert end, f"{path} lacks the marker {END.strip()}"
     expected = head + BEGIN + example() + END + tail
     if update_golden:
-        DOC.write_text(expected, encoding="utf-8")
+        path.write_text(expected, encoding="utf-8")
         return
-    assert doc == expected, f"{DOC} is stale: run pytest --update-golden and review the diff"
+    assert doc == expected, f"{path} is stale: run pytest --update-golden and review the diff"
