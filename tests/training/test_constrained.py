@@ -14,6 +14,7 @@ from toolthink.training.constrained import (
     ConstraintError,
     GrammarConstraint,
     GrammarError,
+    _unpack_on_device,
     allowed_tokens,
     apply_bitmask,
     bitmask_of,
@@ -51,6 +52,13 @@ def test_bitmask_round_trip(tokens: list[int]) -> None:
     ids = torch.tensor([*tokens, 1, 33], dtype=torch.long)
     expected = [True] * len(tokens) + [1 in tokens, 33 in tokens]
     assert token_allowed(mask.expand(len(ids), -1), ids).tolist() == expected
+
+
+def test_cpu_and_device_unpacking_agree() -> None:
+    generator = torch.Generator().manual_seed(0)
+    masks = torch.randint(-(2**31), 2**31 - 1, (3, 2, 5), dtype=torch.int32, generator=generator)
+    assert torch.equal(allowed_tokens(masks, 150), _unpack_on_device(masks, 150))
+    assert allowed_tokens(masks, 150).shape == (3, 2, 150)
 
 
 def test_allowed_tokens_reads_llguidance_masks(constraint: GrammarConstraint, tokenizer) -> None:

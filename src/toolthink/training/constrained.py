@@ -137,10 +137,17 @@ def allowed_tokens(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
             "tokens: build the GrammarConstraint with vocab_size=model.config.vocab_size"
         )
         raise ConstraintError(msg)
-    # int32 words are little-endian: byte k of the row holds tokens 8k..8k+7
+    # int32 words are little-endian: byte k of a row holds tokens 8k..8k+7, low bit first
+    if bitmask.device.type == "cpu":  # numpy's unpackbits is one C loop: ~1.5x faster
+        octets = bitmask.contiguous().numpy().view(np.uint8)  # (..., 4W)
+        bits = np.unpackbits(octets, axis=-1, bitorder="little")[..., :vocab_size]
+        return torch.from_numpy(bits.view(np.bool_))  # (..., V)
+    return _unpack_on_device(bitmask, vocab_size)
+
+
+def _unpack_on_device(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
     octets = bitmask.contiguous().view(torch.uint8)  # (..., 4W)
-    shifts = _SHIFTS8.to(bitmask.device)
-    bits = (octets.unsqueeze(-1) >> shifts) & 1  # (..., 4W, 8), one byte per token
+    bits = (octets.unsqueeze(-1) >> _SHIFTS8.to(bitmask.device)) & 1  # (..., 4W, 8)
     return bits.flatten(-2)[..., :vocab_size].bool()  # (..., V)
 
 
@@ -170,7 +177,7 @@ def apply_bitmask(scores: torch.Tensor, bitmask: torch.Tensor) -> torch.Tensor:
         A new tensor shaped like ``scores``.
     """
     allowed = allowed_tokens(bitmask, scores.shape[-1]).to(scores.device)
-    return scores.masked_fill(~allowed, float("-inf"))
+    return torch.where(allowed, scores, scores.new_tensor(float("-inf")))
 
 
 class GrammarConstraint:
