@@ -10,16 +10,19 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from toolthink.dsl import Rejected, execute, parse_command
-from toolthink.training.constrained import (
-    ConstraintError,
-    GrammarConstraint,
-    GrammarError,
+from toolthink.training.bitmasks import (
+    MaskShapeError,
     _unpack_on_device,
     allowed_tokens,
     apply_bitmask,
     bitmask_of,
-    exit_accepted,
     token_allowed,
+)
+from toolthink.training.constrained import (
+    ConstraintError,
+    GrammarConstraint,
+    GrammarError,
+    exit_accepted,
 )
 from toolthink.training.grammars import program_grammar, turn_grammar
 
@@ -82,7 +85,7 @@ def test_apply_bitmask_sets_forbidden_scores_to_minus_infinity() -> None:
 
 
 def test_scores_wider_than_the_mask_are_refused() -> None:
-    with pytest.raises(ConstraintError, match=r"vocab_size=model\.config\.vocab_size"):
+    with pytest.raises(MaskShapeError, match=r"vocab_size=model\.config\.vocab_size"):
         apply_bitmask(torch.zeros(1, 65), bitmask_of([1], 64))
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import LogitsProcessorList
 
-from toolthink.training.constrained import ConstraintError, GrammarConstraint, bitmask_of
+from toolthink.training.bitmasks import bitmask_of
+from toolthink.training.constrained import ConstraintError, GrammarConstraint
 from toolthink.training.grammars import turn_grammar
 from toolthink.training.mask_replay import masked_log_probs, replay_masks
 

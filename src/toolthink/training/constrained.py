@@ -4,7 +4,7 @@ Each generated token is masked so that a row's text stays a prefix of a string
 of its grammar (`toolthink.training.grammars`); a row may end (EOS) only where
 its grammar accepts. Sources: llguidance's Python API (``LLMatcher``,
 ``LLTokenizer``, ``llguidance.hf.from_tokenizer``; https://github.com/guidance-ai/llguidance),
-whose mask layout (one bit per token, 32 tokens per int32 word) this module keeps;
+whose mask layout (`toolthink.training.bitmasks`) this module keeps;
 ``transformers.LogitsProcessor`` for the call protocol.
 
 Costs: building the llguidance tokenizer takes seconds, so `GrammarConstraint.for_tokenizer`
@@ -20,16 +20,16 @@ import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, Final, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 import attrs
 import llguidance
 import llguidance.hf
-import numpy as np
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerFast
 
 from toolthink.errors import ToolthinkError
+from toolthink.training.bitmasks import BITS, apply_bitmask, bitmask_of
 from toolthink.training.grammars import EXIT_CAPTURE
 
 if TYPE_CHECKING:
@@ -41,21 +41,15 @@ __all__ = [
     "GrammarError",
     "GrammarLogitsProcessor",
     "RowState",
-    "allowed_tokens",
-    "apply_bitmask",
-    "bitmask_of",
     "exit_accepted",
-    "token_allowed",
 ]
 
 logger = logging.getLogger(__name__)
 
-_BITS: Final = 32  # tokens per int32 word of an llguidance bitmask
-_SHIFTS8: Final = torch.arange(8, dtype=torch.uint8)
 
 
 class GrammarError(ToolthinkError, ValueError):
-    """llguidance rejected a grammar text."""
+    """llguidance rejected a grammar text, or cannot use the tokenizer as given."""
 
 
 class ConstraintError(ToolthinkError, RuntimeError):
@@ -101,83 +95,6 @@ def exit_accepted(matcher: llguidance.LLMatcher) -> bool:
         matcher: A matcher built from `toolthink.training.grammars` text.
     """
     return matcher.is_accepting() and matcher.get_capture(EXIT_CAPTURE) is not None
-
-
-def bitmask_of(token_ids: Sequence[int], vocab_size: int) -> torch.Tensor:
-    """Return the ``(W,)`` int32 llguidance bitmask that allows exactly ``token_ids``.
-
-    Args:
-        token_ids: Allowed token ids, each in ``0..vocab_size - 1``.
-        vocab_size: V; the mask has ``W = ceil(V / 32)`` words.
-    """
-    words = np.zeros((vocab_size + _BITS - 1) // _BITS, dtype=np.uint32)
-    for token in token_ids:
-        words[token // _BITS] |= np.uint32(1 << (token % _BITS))
-    return torch.from_numpy(words.view(np.int32))
-
-
-def allowed_tokens(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """Unpack llguidance bitmasks into boolean masks.
-
-    Args:
-        bitmask: ``(..., W)`` int32, bit ``t % 32`` of word ``t // 32`` set when
-            token ``t`` is allowed (llguidance's layout).
-        vocab_size: V, the number of logits; ``V <= 32 * W``.
-
-    Returns:
-        ``(..., V)`` bool, True where the token is allowed.
-
-    Raises:
-        ConstraintError: ``V`` exceeds the bitmask's width.
-    """
-    width = bitmask.shape[-1]
-    if vocab_size > _BITS * width:
-        msg = (
-            f"scores have {vocab_size} logits but the grammar mask covers {_BITS * width} "
-            "tokens: build the GrammarConstraint with vocab_size=model.config.vocab_size"
-        )
-        raise ConstraintError(msg)
-    # int32 words are little-endian: byte k of a row holds tokens 8k..8k+7, low bit first
-    if bitmask.device.type == "cpu":  # numpy's unpackbits is one C loop: ~1.5x faster
-        octets = bitmask.contiguous().numpy().view(np.uint8)  # (..., 4W)
-        bits = np.unpackbits(octets, axis=-1, bitorder="little")[..., :vocab_size]
-        return torch.from_numpy(bits.view(np.bool_))  # (..., V)
-    return _unpack_on_device(bitmask, vocab_size)
-
-
-def _unpack_on_device(bitmask: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    octets = bitmask.contiguous().view(torch.uint8)  # (..., 4W)
-    bits = (octets.unsqueeze(-1) >> _SHIFTS8.to(bitmask.device)) & 1  # (..., 4W, 8)
-    return bits.flatten(-2)[..., :vocab_size].bool()  # (..., V)
-
-
-def token_allowed(bitmask: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
-    """Whether each token is allowed by its bitmask, without unpacking the masks.
-
-    Args:
-        bitmask: ``(..., W)`` int32 llguidance bitmasks.
-        token_ids: ``(...)`` token ids, one per mask.
-
-    Returns:
-        ``(...)`` bool.
-    """
-    words = bitmask.gather(-1, (token_ids // _BITS).unsqueeze(-1)).squeeze(-1)
-    return ((words >> (token_ids % _BITS).to(words.dtype)) & 1).bool()
-
-
-def apply_bitmask(scores: torch.Tensor, bitmask: torch.Tensor) -> torch.Tensor:
-    """Return ``scores`` with the tokens a bitmask forbids set to ``-inf``.
-
-    Args:
-        scores: ``(B, V)`` or ``(B, T, V)`` logits, on any device.
-        bitmask: ``(B, W)`` or ``(B, T, W)`` int32 llguidance bitmask (CPU or the
-            same device).
-
-    Returns:
-        A new tensor shaped like ``scores``.
-    """
-    allowed = allowed_tokens(bitmask, scores.shape[-1]).to(scores.device)
-    return torch.where(allowed, scores, scores.new_tensor(float("-inf")))
 
 
 class GrammarConstraint:
@@ -241,7 +158,7 @@ class GrammarConstraint:
             raise GrammarError(msg) from e
         self.vocab_size: int = self.ll_tokenizer.vocab_size
         """Tokens covered by masks (V)."""
-        self.words: int = (self.vocab_size + _BITS - 1) // _BITS
+        self.words: int = (self.vocab_size + BITS - 1) // BITS
         """int32 words per mask row (W)."""
         self._cache_size = cache_size
         self._compiled: OrderedDict[str, llguidance.LLMatcher] = OrderedDict()
@@ -427,6 +344,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
 
         Raises:
             ConstraintError: the call does not continue the previous one.
+            MaskShapeError: ``V`` exceeds the constraint's vocabulary
+                (build it with ``vocab_size=model.config.vocab_size``).
         """
         if self._previous is None:
             self._bind(input_ids.shape[0])
