@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import types
 
-import llguidance
 import pytest
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
@@ -291,7 +290,8 @@ def test_exit_is_read_the_same_whatever_the_chunking(
 
 def test_llguidance_stop_reason_depends_on_chunking(constraint, tokenizer) -> None:
     # Why exit_accepted reads a capture: the stop reason for the same tokens
-    # differs (llguidance 1.9.1). If this starts failing, the nuance is gone.
+    # differs (llguidance 1.9.1). If this starts failing after an upgrade, the
+    # nuance is gone; exit_accepted does not depend on it either way.
     ids = [*encode(tokenizer, "EXIT\n"), EOS]
     one_call = constraint.matcher(turn_grammar())
     one_call.consume_tokens(ids)
@@ -300,4 +300,3 @@ def test_llguidance_stop_reason_depends_on_chunking(constraint, tokenizer) -> No
         one_by_one.compute_bitmask()
         one_by_one.consume_token(token)
     assert (one_call.stop_reason(), one_by_one.stop_reason()) == ("EndOfSentence", "NoExtension")
-    assert llguidance.__version__ == "1.9.1" or one_call.stop_reason() != one_by_one.stop_reason()
