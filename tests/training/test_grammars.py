@@ -171,6 +171,20 @@ def test_derivation_errors_name_the_rule() -> None:
         grammar.drop_alternatives("command", {"move"})
 
 
+def test_alternatives_are_split_at_the_top_level_only() -> None:
+    grammar = _Grammar('start: a | (b | c) | "|" | d\n')
+    grammar.drop_alternatives("start", {"a", "d"})
+    assert grammar.get("start").body == '(b | c) | "|"'
+
+
+def test_variants_do_not_leak_into_each_other() -> None:
+    bounded = turn_grammar(3)
+    assert "LINENO: /[1-3]/" in bounded
+    assert "ADDL_LINENO" not in turn_grammar()
+    assert "start: turn" not in program_grammar()
+    assert turn_grammar(3) == bounded
+
+
 def test_multiline_alternatives_are_joined() -> None:
     grammar = _Grammar('start: a\n    | b\n// note\nA: "a"\n')
     assert grammar.get("start").body == "a | b"

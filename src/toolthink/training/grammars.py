@@ -114,6 +114,12 @@ class _Grammar:
             else:
                 self.items.append(line)
 
+    def copy(self) -> _Grammar:
+        """An independent copy (definitions are frozen, so the list is all to copy)."""
+        twin = _Grammar("")
+        twin.items = list(self.items)
+        return twin
+
     def text(self) -> str:
         lines = [item.text() if isinstance(item, _Definition) else item for item in self.items]
         return _HEADER + "\n".join(lines) + "\n"
@@ -163,8 +169,16 @@ class _Grammar:
         raise GrammarDerivationError(msg)
 
     def drop_alternatives(self, name: str, symbols: set[str]) -> None:
-        """Remove the alternatives of ``name`` that are exactly one of ``symbols``."""
-        alternatives = [a.strip() for a in self.get(name).body.split("|")]
+        """Remove the top-level alternatives of ``name`` that are exactly one of ``symbols``."""
+        alternatives, depth, current = [], 0, ""
+        for token in _BODY_TOKEN.findall(self.get(name).body):
+            depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(token, 0)
+            if token == "|" and depth == 0:
+                alternatives.append(current.strip())
+                current = ""
+            else:
+                current += token
+        alternatives.append(current.strip())
         kept = [a for a in alternatives if a not in symbols]
         if len(kept) != len(alternatives) - len(symbols):
             msg = f"rule {name!r} ({self.get(name).body!r}) lacks one of {sorted(symbols)}"
@@ -173,14 +187,14 @@ class _Grammar:
 
 
 @functools.cache
-def _base_definitions() -> str:
+def _base_grammar() -> _Grammar:
     grammar = _Grammar(grammar_text())
     grammar.update("exit", attributes=f'[capture="{EXIT_CAPTURE}"]')
-    return grammar.text()[len(_HEADER) :]
+    return grammar
 
 
 def _base() -> _Grammar:
-    return _Grammar(_base_definitions())
+    return _base_grammar().copy()  # parsed once; each variant edits its own copy
 
 
 def program_grammar() -> str:
