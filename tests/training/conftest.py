@@ -23,10 +23,11 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrai
 from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.embedded_model import load_embedded_model, load_embedded_tokenizer
 
-# The suite's root conftest registers the Hypothesis profiles; this keeps the
-# package runnable alone with the same ones.
+# The suite's root conftest registers the Hypothesis profiles ``ci`` and
+# ``fuzz``; this keeps the package runnable alone with the same ones. (Probe
+# ``fuzz``: Hypothesis itself defines a ``ci`` profile.)
 try:
-    settings.get_profile("ci")
+    settings.get_profile("fuzz")
 except InvalidArgument:
     for name, examples in (("ci", 100), ("fuzz", 20_000)):
         settings.register_profile(
