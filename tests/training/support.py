@@ -1,0 +1,70 @@
+"""Helpers and Hypothesis strategies shared by the training tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis.extra.lark import from_lark
+from transformers import PreTrainedTokenizerBase
+
+from toolthink.dsl import SEPARATOR, lark_grammar
+
+
+def encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Token ids of ``text`` as training data holds them (special-token text stays text)."""
+    ids: list[int] = tokenizer(text, add_special_tokens=False, split_special_tokens=True).input_ids
+    return ids
+
+
+def allowed(mask: bytes, token: int) -> bool:
+    """Whether ``compute_bitmask()`` output allows ``token``."""
+    return bool((mask[token // 8] >> (token % 8)) & 1)
+
+
+@attrs.define
+class ListEditor:
+    """The smallest `toolthink.dsl.Editor`: a list of lines."""
+
+    lines: list[str]
+    exited: bool = False
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
+
+    def line(self, number: int) -> str:
+        return self.lines[number - 1]
+
+    def splice(self, start: int, stop: int, lines: Sequence[str], *, command: object) -> None:
+        self.lines[start:stop] = lines
+
+    def exit(self, *, command: object) -> None:
+        self.exited = True
+
+
+UNENCODABLE = "\x04\x06\x13\x14\x16\x1d"
+"""Characters the embedded tokenizer has no bytes for (nor for U+40000..U+BFFFF):
+``encode`` drops them silently (see test_embedded_model.py)."""
+
+_encodable = st.characters(codec="utf-8", exclude_characters=UNENCODABLE, max_codepoint=0x3FFFF)
+
+program_text = from_lark(lark_grammar(), start="start", alphabet=_encodable)
+"""Programs drawn from the grammar itself, in characters the tokenizer can encode."""
+
+turn_text = from_lark(lark_grammar(), start="turn", alphabet=_encodable)
+"""Single commands drawn from the grammar itself."""
+
+# Text that stresses the separator rule and the tokenizer's merges.
+_pieces = st.sampled_from(
+    [" ", "  ", "\t", ">", ">>", ">>>", " >>>", " >>", "#", "'", '"', "é", "→", "{", "}",
+     "\\", "x", "ab", "1", "0", "return", "EXIT", "DELL 1"]
+)
+line_text = st.lists(_pieces, max_size=6).map("".join)
+"""A line of a file: never holds a line break."""
+
+old_text = line_text.filter(lambda s: s != "" and SEPARATOR not in s)
+
+files = st.lists(line_text, max_size=12)
+"""A file as its lines."""
