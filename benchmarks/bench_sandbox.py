@@ -69,7 +69,8 @@ def bench_toolthink(data_dir: str, workers: int, repeats: int, timeout: float) -
             rates.append(len(items) / (time.perf_counter() - begin))
             passed = sum(report.passed for report in reports)
         isolation = pool.isolation.value
-    print(f"toolthink ({isolation}): {passed}/{len(items)} passed, pool start {start_seconds:.2f} s")
+    print(f"toolthink ({isolation}): {passed}/{len(items)} passed, "
+          f"pool start {start_seconds:.2f} s")  # fmt: skip
     return {"rate": statistics.median(rates), "best": max(rates), "passed": passed}
 
 

@@ -150,15 +150,17 @@ ATTACKS = {
         forge()
     """,
     "a forked child with a signal handler watching the guard": """
-        import signal
+        import signal, time
         def handler(signum, frame):
-            seen.clear()
-            scan(frame)
+            for value in frame.f_locals.values():
+                if isinstance(value, bytes):
+                    found.update(HEX.findall(value.decode("latin-1")))
         reader, writer = os.pipe()
         if os.fork() == 0:
             signal.signal(signal.SIGALRM, handler)
             signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.0001)
-            for _ in range(20000):
+            until = time.monotonic() + 1.0
+            while not found and time.monotonic() < until:
                 compile("1", "x", "eval")
             signal.setitimer(signal.ITIMER_REAL, 0, 0)
             os.write(writer, " ".join(found).encode() + b" .")
