@@ -343,3 +343,12 @@ def test_reference_solutions_and_data_are_out_of_reach(
     report = fresh_pool.run(code, TESTS, timeout=5)
     assert not report.passed
     assert "NameError" in report.feedback
+
+
+def test_files_it_cannot_delete_get_a_fresh_sandbox(fresh_pool: SandboxPool) -> None:
+    # Nested deeper than the launcher's rmtree can recurse: the launcher reports
+    # the folder dirty and the pool starts a new sandbox (and a new /tmp).
+    deep = "import os\nfor _ in range(1200):\n    os.mkdir('d')\n    os.chdir('d')\n"
+    read = "import os\nassert os.listdir('/tmp') == [], os.listdir('/tmp')\n"
+    reports = fresh_pool.run_batch([(deep, ALWAYS_PASSES), ("", read)], timeout=10)
+    assert [r.passed for r in reports] == [True, True], [r.feedback for r in reports]
