@@ -352,3 +352,17 @@ def test_files_it_cannot_delete_get_a_fresh_sandbox(fresh_pool: SandboxPool) -> 
     read = "import os\nassert os.listdir('/tmp') == [], os.listdir('/tmp')\n"
     reports = fresh_pool.run_batch([(deep, ALWAYS_PASSES), ("", read)], timeout=10)
     assert [r.passed for r in reports] == [True, True], [r.feedback for r in reports]
+
+
+def test_a_stopped_launcher_is_killed_and_replaced(
+    fresh_pool: SandboxPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolthink.tool import sandbox  # noqa: PLC0415
+
+    monkeypatch.setattr(sandbox, "_GRACE_SECONDS", 1.0)  # instead of waiting 10 s
+    standing = _settled_count(fresh_pool)
+    code = "import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(60)\n"
+    report = fresh_pool.run(code, ALWAYS_PASSES, timeout=1.0)
+    assert report.outcome is TestOutcome.SANDBOX_ERROR
+    assert "stopped answering" in report.feedback
+    _check_recovers(fresh_pool, standing, report)

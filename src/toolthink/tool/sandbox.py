@@ -222,7 +222,7 @@ class _Worker:
         while len(data) < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.stop()
+                self.stop(kill=True)
                 msg = "the sandbox stopped answering"
                 raise _SandboxGoneError(msg)
             if not poller.poll(math.ceil(remaining * 1000)):
@@ -242,10 +242,11 @@ class _Worker:
         self.errors.seek(0)
         return self.errors.read()[-500:].decode("utf-8", "replace").strip()
 
-    def stop(self) -> None:
+    def stop(self, *, kill: bool = False) -> None:
+        """End the sandbox: politely (close its stdin) unless ``kill``."""
         proc, self.proc = self.proc, None
         if proc is not None:
-            _stop_process(proc)
+            _stop_process(proc, kill=kill)
         if self.errors is not None:
             self.errors.close()
             self.errors = None
@@ -254,13 +255,14 @@ class _Worker:
             self.workdir = None
 
 
-def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+def _stop_process(proc: subprocess.Popen[bytes], *, kill: bool) -> None:
     """Close the launcher's stdin (it exits), then kill its process group if needed."""
     for stream in (proc.stdin, proc.stdout):
         if stream is not None:
             stream.close()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=2.0)
+    if not kill:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2.0)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
