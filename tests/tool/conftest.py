@@ -1,22 +1,43 @@
-"""Fixtures for the sandbox tests: pools, and a look at the host's processes.
+"""Fixtures for the tool's tests: golden files (the editor) and sandbox pools (the runner).
 
-When the tests run as root the sandboxes run as a uid of their own
-(`SANDBOX_UID`, `ABUSE_UID`), so the host's process table shows exactly which processes
-they hold; `live_processes` and `assert_processes_settle` use that to check
-that a run leaves nothing behind. Set ``TOOLTHINK_REQUIRE_BWRAP=1`` (CI does) to
-make a missing bubblewrap an error instead of a skip.
+Golden files live in ``golden/`` and are rewritten only under ``--update-golden``.
+
+When the tests run as root the sandboxes run as uids of their own
+(`SANDBOX_UID`, `ABUSE_UID`), so the host's process table shows exactly which
+processes they hold; `live_processes` and `assert_processes_settle` use that to
+check that a run leaves nothing behind. Set ``TOOLTHINK_REQUIRE_BWRAP=1`` (CI
+does) to make a missing bubblewrap an error instead of a skip.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from toolthink.tool import SandboxConfig, SandboxPool, SandboxUnavailableError
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def golden(update_golden: bool) -> Callable[[str, str], None]:
+    """Compare ``text`` with ``golden/<name>``, or rewrite it under ``--update-golden``."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if update_golden:
+            path.write_bytes(text.encode("utf-8"))
+            return
+        assert path.exists(), f"{path} is missing: run pytest --update-golden and review it"
+        expected = path.read_bytes().decode("utf-8")
+        assert text == expected, f"render differs from {path} (pytest --update-golden rewrites it)"
+
+    return check
+
 
 REQUIRE_BWRAP = os.environ.get("TOOLTHINK_REQUIRE_BWRAP") == "1"
 SANDBOX_UID = 50000 + 2 * (os.getpid() % 5000)

@@ -168,8 +168,9 @@ def execute(command_or_program: Command | Program, editor: Editor) -> Outcome:
     return Outcome(tuple(steps))
 
 
-def _range(low: int, high: int) -> str:
-    return f"{low}" if low == high else f"{low} to {high}"
+def _choices(high: int) -> str:
+    # "use line number 1" rather than "use a line number from 1" when 1 is the only choice.
+    return "line number 1" if high == 1 else f"a line number from 1 to {high}"
 
 
 def _check_line(command: Command, number: int, editor: Editor, *, append: bool) -> Rejected | None:
@@ -182,8 +183,7 @@ def _check_line(command: Command, number: int, editor: Editor, *, append: bool) 
     size = f"the file has {count} line{'s' if count != 1 else ''}"
     extra = f" ({count + 1} appends)" if append else ""
     return Rejected(
-        command, f"line {number} does not exist: {size}; use a line number from "
-        f"{_range(1, high)}{extra}",
+        command, f"line {number} does not exist: {size}; use {_choices(high)}{extra}",
     )
 
 
