@@ -3,7 +3,7 @@
 Golden files live in ``golden/`` and are rewritten only under ``--update-golden``.
 
 When the tests run as root the sandboxes run as uids of their own
-(`SANDBOX_UID`, `ABUSE_UID`), so the host's process table shows exactly which
+(`SANDBOX_UID`, `ABUSE_UID`, `FALLBACK_UID`), so the host's process table shows exactly which
 processes they hold; `live_processes` and `assert_processes_settle` use that to
 check that a run leaves nothing behind. Set ``TOOLTHINK_REQUIRE_BWRAP=1`` (CI
 does) to make a missing bubblewrap an error instead of a skip.
@@ -40,10 +40,13 @@ def golden(update_golden: bool) -> Callable[[str, str], None]:
 
 
 REQUIRE_BWRAP = os.environ.get("TOOLTHINK_REQUIRE_BWRAP") == "1"
-SANDBOX_UID = 50000 + 2 * (os.getpid() % 5000)
+SANDBOX_UID = 50000 + 3 * (os.getpid() % 3000)
 """A uid no other process on the host uses (only meaningful when we are root)."""
 ABUSE_UID = SANDBOX_UID + 1
 """The uid of the one-worker pools of the abuse suite, so their processes can be counted."""
+FALLBACK_UID = SANDBOX_UID + 2
+"""The fallback pools' uid: without a user namespace, RLIMIT_NPROC counts every
+process of the uid on the host, so it must not be shared with other pools."""
 CAN_SEE_PROCESSES = os.geteuid() == 0
 
 

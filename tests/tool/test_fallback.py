@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.tool.conftest import SANDBOX_UID
+from tests.tool.conftest import FALLBACK_UID
 from toolthink.tool import Isolation, SandboxConfig, SandboxPool, TestOutcome
 
 MISSING = f"toolthink-missing-bwrap-{uuid.uuid4().hex}"
@@ -16,12 +16,12 @@ MISSING = f"toolthink-missing-bwrap-{uuid.uuid4().hex}"
 
 @pytest.fixture(scope="module")
 def fallback_pool() -> Iterator[SandboxPool]:
-    with SandboxPool(SandboxConfig(workers=2, bwrap=MISSING, uid=SANDBOX_UID)) as pool:
+    with SandboxPool(SandboxConfig(workers=2, bwrap=MISSING, uid=FALLBACK_UID)) as pool:
         yield pool
 
 
 def test_one_warning_per_configuration(caplog: pytest.LogCaptureFixture) -> None:
-    config = SandboxConfig(workers=1, bwrap=MISSING + "-warn", uid=SANDBOX_UID)
+    config = SandboxConfig(workers=1, bwrap=MISSING + "-warn", uid=FALLBACK_UID)
     with caplog.at_level(logging.WARNING, logger="toolthink.tool.isolation"):
         for _ in range(3):
             SandboxPool(config).close()
@@ -66,3 +66,13 @@ def test_the_fallback_applies_the_limits(fallback_pool: SandboxPool) -> None:
     processes = fallback_pool.config.limits.processes
     report = fallback_pool.run(code, f"assert limits == ({processes}, {processes})\n", timeout=10)
     assert report.passed, report.feedback
+
+
+def test_a_process_limit_too_small_to_run_is_a_sandbox_error() -> None:
+    from toolthink.tool import Limits  # noqa: PLC0415
+
+    config = SandboxConfig(workers=1, bwrap=MISSING, uid=FALLBACK_UID, limits=Limits(processes=1))
+    with SandboxPool(config) as pool:
+        report = pool.run("def f():\n    return 1\n", "assert f() == 1\n", timeout=5)
+    assert report.outcome is TestOutcome.SANDBOX_ERROR
+    assert "cannot start the test thread" in report.feedback

@@ -51,6 +51,8 @@ def test_the_secret_pass_line_passes() -> None:
         (result(PASS, overflow="records"), TestOutcome.OUTPUT_LIMIT),
         (result("", status=-11), TestOutcome.CRASHED),
         (result("", timed_out=True, status=-9), TestOutcome.TIMEOUT),
+        (result('\nR {"kind":"harness","message":"cannot start the test thread"}\n', status=3),
+         TestOutcome.SANDBOX_ERROR),
         ({"tests_error": "SyntaxError: invalid syntax", "wall": 0.0}, TestOutcome.BAD_TESTS),
         ({"sandbox_error": "the sandbox ended", "wall": 0.0}, TestOutcome.SANDBOX_ERROR),
     ],

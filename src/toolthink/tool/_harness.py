@@ -342,7 +342,10 @@ def main() -> None:
     timeout = float(job["timeout"])
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # the only Python-level handler
     faulthandler.enable(file=_VERDICT_FD)
-    faulthandler.dump_traceback_later(max(timeout - 0.2, timeout * 0.8), file=_VERDICT_FD)
+    try:  # noqa: SIM105 (where a timed-out run was: a nicety; no contextlib import)
+        faulthandler.dump_traceback_later(max(timeout - 0.2, timeout * 0.8), file=_VERDICT_FD)
+    except RuntimeError:
+        pass
     done = _thread.allocate_lock()
     done.acquire()
 
@@ -352,7 +355,11 @@ def main() -> None:
         finally:
             done.release()
 
-    _thread.start_new_thread(target, ())
+    try:
+        _thread.start_new_thread(target, ())
+    except RuntimeError as exc:  # no thread: the process limit is used up by others
+        _record(kind="harness", message=f"cannot start the test thread: {exc}")
+        os._exit(3)
     done.acquire()
     os._exit(0)
 

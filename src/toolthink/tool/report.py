@@ -224,6 +224,9 @@ def _read(result: Mapping[str, Any], secret: str, tests: str) -> _Reading:
         return _Reading(TestOutcome.PASSED, (), True, "")
     if result.get("timed_out"):
         return _Reading(TestOutcome.TIMEOUT, (), True, "")
+    harness = [r for r in records if r.get("kind") == "harness"]
+    if harness:  # the harness could not start the run (no verdict was possible)
+        return _Reading(TestOutcome.SANDBOX_ERROR, (), True, str(harness[0].get("message"))[:300])
     if isinstance(status, int) and status < 0:
         return _Reading(TestOutcome.CRASHED, (), True, _signal_name(-status))
     return _Reading(TestOutcome.EXITED, (), True, str(status))

@@ -107,7 +107,9 @@ class SandboxConfig:
             `toolthink.tool.isolation.plan_isolation`).
         bwrap: The bubblewrap executable, a name on PATH or a path.
         uid: Unprivileged uid (and gid) the sandbox runs as when toolthink runs
-            as root (65534 is ``nobody``).
+            as root (65534 is ``nobody``). With bubblewrap each sandbox has its
+            own user namespace; in the fallback ``RLIMIT_NPROC`` counts every
+            process of this uid on the host, so give each pool a uid of its own.
         max_failures: Most failing tests listed per report.
         explain_seconds: Wall-clock seconds a failed run may spend, after its
             first failure, running the rest of the tests to list each failing
