@@ -296,6 +296,66 @@ def test_refusals_name_what_was_refused(fresh_pool: SandboxPool) -> None:
     assert "gc.get_objects is not allowed during tests" in report.feedback
 
 
+NATIVE = {
+    "an extension module written to /tmp": """
+        import glob, importlib.util, shutil
+        source = glob.glob("/usr/lib/python3*/lib-dynload/_json*.so")[0]
+        shutil.copy(source, "/tmp/_json_copy.so")
+        spec = importlib.util.spec_from_file_location("_json", "/tmp/_json_copy.so")
+        module = importlib.util.module_from_spec(spec)
+    """,
+    "an extension module reached through '..'": """
+        import glob, importlib.util, os, shutil
+        source = glob.glob("/usr/lib/python3*/lib-dynload/_json*.so")[0]
+        shutil.copy(source, "/tmp/_json_copy.so")
+        sneaky = os.path.dirname(source) + "/../../../../tmp/_json_copy.so"
+        spec = importlib.util.spec_from_file_location("_json", sneaky)
+        module = importlib.util.module_from_spec(spec)
+    """,
+    "crafted bytecode": """
+        code = (lambda: 0).__code__
+        code.replace(co_code=code.co_code)
+    """,
+    "unmarshalled code": """
+        import marshal
+        marshal.loads(marshal.dumps((lambda: 0).__code__))
+    """,
+    "a hand-made .pyc file": """
+        import importlib.util, marshal, sys
+        code = marshal.dumps(compile("x = 1", "m", "exec"))
+        data = importlib.util.MAGIC_NUMBER + bytes(12) + code
+        with open("/tmp/handmade.pyc", "wb") as out:
+            out.write(data)
+        sys.path.insert(0, "/tmp")
+        import handmade
+    """,
+}
+
+
+@pytest.mark.parametrize("name", NATIVE)
+def test_no_native_code_or_crafted_bytecode_before_the_verdict(
+    fresh_pool: SandboxPool, name: str
+) -> None:
+    # Native code or hand-made bytecode in the harness's process could read the
+    # secret from memory; the guard refuses them until the verdict is written.
+    report = fresh_pool.run(textwrap.dedent(NATIVE[name]), "pass\n", timeout=10)
+    assert report.outcome is TestOutcome.FAILED, report
+    assert "not allowed during tests" in report.feedback
+
+
+def test_stdlib_and_own_modules_still_import(fresh_pool: SandboxPool) -> None:
+    code = textwrap.dedent("""
+        import array, decimal, fractions, json, math, statistics, sys
+        value = math.sqrt(array.array("d", [4.0])[0]) + float(decimal.Decimal("0.5"))
+        with open("/tmp/helper.py", "w") as out:
+            out.write("def twice(x):\\n    return 2 * x\\n")
+        sys.path.insert(0, "/tmp")
+        import helper
+    """)
+    report = fresh_pool.run(code, "assert value == 2.5\nassert helper.twice(2) == 4\n", timeout=10)
+    assert report.passed, report.feedback
+
+
 def test_seccomp_denies_ptrace_in_any_interpreter(fresh_pool: SandboxPool) -> None:
     # A fresh interpreter started by the candidate has no guard; seccomp still says no.
     code = textwrap.dedent("""

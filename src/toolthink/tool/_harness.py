@@ -32,10 +32,16 @@ What keeps the candidate from the secret (it runs in the same process):
   interpreter's audit-hook list, which Python code cannot read;
 - the guard refuses the routes to other objects' internals and to its own frame:
   ``gc.get_objects/get_referrers/get_referents``, ``sys._current_frames``,
-  ``sys._current_exceptions``, ``sys.settrace/setprofile``, every ``ctypes``
-  operation, opening a file named ``mem``, and ``tb_frame`` of a traceback entry
-  that belongs to the guard. While it runs it disables the cyclic GC (no
-  finalizer runs inside it) and it calls no code the candidate can replace;
+  ``sys._current_exceptions``, ``sys.settrace/setprofile``, opening a file named
+  ``mem``, and ``tb_frame`` of a traceback entry that belongs to the guard. It
+  refuses native code and hand-made bytecode, either of which reads memory at
+  will: every ``ctypes`` operation, extension modules from outside the
+  interpreter's ``lib-dynload`` (a compiler is on the image, and /tmp is
+  writable), and, until the verdict, ``code.__new__``, ``.pyc`` files from
+  outside the standard library, and ``marshal.loads`` other than importlib's.
+  (importlib's own unmarshalling functions stay callable: code that feeds them
+  made-up bytes through a loader of its own is the one route left open.)
+  While it runs it disables the cyclic GC (no finalizer runs inside it);
 - the candidate runs outside the main thread, where CPython refuses
   ``signal.signal``; Python signal handlers only ever run in the main thread,
   which runs no candidate code (woken early, it exits), and the only default
@@ -74,6 +80,7 @@ if TYPE_CHECKING:
 _VERDICT_FD = 3
 _VERDICT_EVENT = "toolthink.verdict"
 _MESSAGE_CHARS = 500
+_MARSHAL_EVENTS = frozenset(("marshal.loads", "marshal.load"))
 _BLOCKED = frozenset((
     "gc.get_objects",
     "gc.get_referrers",
@@ -96,6 +103,17 @@ def _traceback_type() -> Any:
         return type(exc.__traceback__)
 
 
+def _unmarshallers() -> frozenset[object]:
+    """Code of the importlib functions that unmarshal .pyc data (read from files)."""
+    codes: set[object] = set()
+    for module, name in (("_frozen_importlib_external", "_compile_bytecode"),
+                         ("zipimport", "_unmarshal_code")):  # fmt: skip
+        function = getattr(sys.modules.get(module), name, None)
+        if function is not None:
+            codes.add(function.__code__)
+    return frozenset(codes)
+
+
 def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closure on purpose)
     """Install the audit hook that holds ``secret`` and writes the verdict.
 
@@ -114,6 +132,12 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
     type_of, length, subclass = type, len, issubclass
     error, text, raw = RuntimeError, str, bytes
     blocked, verdict_fd, verdict_event = _BLOCKED, _VERDICT_FD, _VERDICT_EVENT
+    denied = PermissionError  # an OSError: importlib then compiles the source instead
+    ups, marshal_events = "/..", _MARSHAL_EVENTS
+    major, minor = sys.version_info[:2]
+    stdlib = f"{sys.base_prefix}/lib/python{major}.{minor}/"
+    dynload = f"{sys.base_exec_prefix}/lib/python{major}.{minor}/lib-dynload/"
+    unmarshallers = _unmarshallers()
     traceback_type = _traceback_type()
     start = fstat(verdict_fd)
     channel = (start.st_dev, start.st_ino)
@@ -140,7 +164,21 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
         try:
             if event in blocked or event.startswith("ctypes."):
                 raise error(f"toolthink sandbox: {event} is not allowed during tests")
-            if event == "object.__getattr__":
+            if pass_line is not None and event == "code.__new__":
+                # Hand-made bytecode reads memory at will (no bounds checks).
+                raise error(f"toolthink sandbox: {event} is not allowed during tests")
+            if pass_line is not None and event in marshal_events:
+                # Only importlib's own reading of the stdlib's .pyc files (see
+                # "open"); the harness unmarshals its isolated tests after the verdict.
+                if getframe(1).f_code not in unmarshallers:
+                    raise error(f"toolthink sandbox: {event} is not allowed during tests")
+            elif event == "import":
+                # A file name means an extension module (_imp.create_dynamic):
+                # native code in this process. Only the interpreter's own.
+                where: Any = args[1] if length(args) > 1 else None
+                if type_of(where) is text and (not where.startswith(dynload) or ups in where):
+                    raise error(f"toolthink sandbox: loading {where} is not allowed during tests")
+            elif event == "object.__getattr__":
                 if (
                     length(args) == 2
                     and type_of(args[1]) is text
@@ -157,6 +195,14 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
                     path = "".join((path,))
                 if type_of(path) is text and path.rstrip("/").rsplit("/", 1)[-1] == "mem":
                     raise error("toolthink sandbox: reading process memory is not allowed")
+                if (
+                    pass_line is not None
+                    and type_of(path) is text
+                    and path.endswith(".pyc")
+                    and (not path.startswith(stdlib) or ups in path)
+                ):
+                    raise denied(f"toolthink sandbox: loading bytecode from {path} is not "
+                                 "allowed during tests")  # fmt: skip
             elif event == verdict_event:
                 genuine_call = getframe(1) is genuine and length(args) == 1
                 ok = genuine_call and args[0] is True
@@ -237,6 +283,7 @@ def _fresh_module() -> dict[str, Any]:
 
 def _runner(job: dict[str, Any]) -> None:
     """Run code then tests in this thread, ask the guard for the verdict, then explain."""
+    tests = marshal.loads(job["tests"])  # before the guard, which refuses marshal
     _guard(job.pop("secret"), sys._getframe())
     run, audit, event = exec, sys.audit, _VERDICT_EVENT
     namespace = _fresh_module()
@@ -247,7 +294,6 @@ def _runner(job: dict[str, Any]) -> None:
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in the source
         failure = exc
     else:
-        tests = marshal.loads(job["tests"])
         stage = "code"
         try:
             run(code, namespace)
