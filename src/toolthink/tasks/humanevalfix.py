@@ -1,0 +1,61 @@
+"""HumanEvalFix: 164 HumanEval problems, each with a hand-written bug (OctoPack).
+
+Source: ``humanevalpack/humanevalpack_python.jsonl`` in the data folder, copied
+from github.com/bigcode-project/octopack (MIT; prompts and tests from OpenAI
+HumanEval, MIT). The buggy program is the prompt (imports, signature,
+docstring) followed by ``buggy_solution``; the reference puts
+``canonical_solution`` there instead. The tests define ``check`` and end with
+the call ``check(<entry_point>)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from toolthink.tasks.sources import dataset_file, read_jsonl
+from toolthink.tasks.task import Provenance, RepairTask
+
+__all__ = ["HUMANEVALFIX_FILE", "load_humanevalfix"]
+
+HUMANEVALFIX_FILE = "humanevalpack/humanevalpack_python.jsonl"
+_SOURCE = "github.com/bigcode-project/octopack@e17a8f6 humanevalpack.jsonl (python)"
+_FIELDS = ("task_id", "prompt", "canonical_solution", "buggy_solution", "test", "entry_point",
+           "docstring", "bug_type", "failure_symptoms")  # fmt: skip
+
+
+def load_humanevalfix(data_dir: str | Path) -> tuple[RepairTask, ...]:
+    """Load the 164 HumanEvalFix Python tasks.
+
+    Args:
+        data_dir: The data folder (the layout of ../shared/data).
+
+    Returns:
+        Tasks in file order, ids ``HumanEvalFix/Python/<n>``; the provenance notes
+        give the bug type and failure symptom.
+
+    Raises:
+        DatasetNotFoundError: The file is missing.
+        DatasetFormatError: A row lacks a field.
+    """
+    path = dataset_file(data_dir, HUMANEVALFIX_FILE, "HumanEvalFix")
+    tasks = []
+    for row in read_jsonl(path, "HumanEvalFix", _FIELDS):
+        item = str(row["task_id"])
+        tasks.append(
+            RepairTask(
+                task_id=f"HumanEvalFix/{item}",
+                problem=str(row["docstring"]),
+                buggy_code=row["prompt"] + row["buggy_solution"],
+                tests=str(row["test"]),
+                entry_point=str(row["entry_point"]),
+                reference=row["prompt"] + row["canonical_solution"],
+                provenance=Provenance(
+                    dataset="HumanEvalFix",
+                    item=item,
+                    license="MIT",
+                    source=_SOURCE,
+                    notes=f"bug type: {row['bug_type']}; symptom: {row['failure_symptoms']}",
+                ),
+            )
+        )
+    return tuple(tasks)

@@ -1,0 +1,81 @@
+"""MBPP (in MBXP's HumanEval format): 974 problems with reference solutions and tests.
+
+Source: ``mbxp_mbpp/mbpp_release_v1.jsonl`` in the data folder, copied from
+github.com/amazon-science/mxeval (Apache-2.0); MBPP itself is Google's,
+CC-BY-4.0, so results that use it must attribute it. The program is the prompt
+(signature and docstring) followed by ``canonical_solution``; the tests define
+``check(candidate)``, and the loader appends the call ``check(<entry_point>)``.
+
+There are no bugs here: these are the raw material for synthetic ones
+(`Problem.with_bug`, `toolthink.data.corruption`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from toolthink.tasks.sources import dataset_file, read_jsonl
+from toolthink.tasks.task import Problem, Provenance
+
+__all__ = ["MBPP_FILE", "MBPP_KNOWN_BROKEN", "load_mbpp"]
+
+log = logging.getLogger(__name__)
+
+MBPP_FILE = "mbxp_mbpp/mbpp_release_v1.jsonl"
+MBPP_KNOWN_BROKEN = frozenset(
+    f"MBPP/{n}"
+    for n in (56, 64, 160, 341, 349, 367, 596, 601, 607, 631, 642, 899, 927, 966, 967)
+)
+"""Rows whose reference solution fails its own tests (checked 2026-11-29, see
+../shared/data/README.md); MBPP/64 and MBPP/966 are not valid Python."""
+
+_SOURCE = "github.com/amazon-science/mxeval@e09974f data/mbxp/mbpp_release_v1.jsonl"
+_FIELDS = ("task_id", "prompt", "canonical_solution", "test", "entry_point", "description")
+
+
+def load_mbpp(data_dir: str | Path, *, include_broken: bool = False) -> tuple[Problem, ...]:
+    """Load the MBPP problems.
+
+    Args:
+        data_dir: The data folder (the layout of ../shared/data).
+        include_broken: Keep the 15 `MBPP_KNOWN_BROKEN` rows (959 problems without
+            them, 974 with). Skipped rows are logged at INFO level.
+
+    Returns:
+        Problems in file order, ids ``MBPP/<n>``.
+
+    Raises:
+        DatasetNotFoundError: The file is missing.
+        DatasetFormatError: A row lacks a field.
+    """
+    path = dataset_file(data_dir, MBPP_FILE, "MBPP")
+    problems = []
+    skipped = []
+    for row in read_jsonl(path, "MBPP", _FIELDS):
+        item = str(row["task_id"])
+        if item in MBPP_KNOWN_BROKEN and not include_broken:
+            skipped.append(item)
+            continue
+        entry_point = str(row["entry_point"])
+        problems.append(
+            Problem(
+                task_id=item,
+                statement=str(row["description"]),
+                solution=row["prompt"] + row["canonical_solution"],
+                tests=f"{row['test']}\ncheck({entry_point})\n",
+                entry_point=entry_point,
+                provenance=Provenance(
+                    dataset="MBPP",
+                    item=item,
+                    license="CC-BY-4.0",
+                    source=_SOURCE,
+                    notes="known broken: the reference fails its tests"
+                    if item in MBPP_KNOWN_BROKEN
+                    else "",
+                ),
+            )
+        )
+    if skipped:
+        log.info("MBPP: skipped %d known-broken rows: %s", len(skipped), ", ".join(skipped))
+    return tuple(problems)

@@ -1,0 +1,414 @@
+"""The harness: one fresh interpreter runs one candidate against its tests.
+
+Started by the launcher (`toolthink.tool._launcher`) as
+``python -I -S -B -u -c <this source>``; it is not imported by toolthink and uses the
+standard library only (avoiding ``json``, ``re`` and ``typing``, whose imports
+cost more than a short test run).
+
+It reads its job from fd 0 (marshal: the candidate ``code``, the ``tests``
+compiled by the launcher, their ``isolated`` form, the run's ``secret``), then,
+in a second thread (the *runner*):
+
+1. installs the *guard*, an audit hook (PEP 578) that alone holds the secret;
+2. runs the code and then the tests in one ``__main__`` module: the code
+   compiled as ``<code>`` (so line numbers are the editor's), the tests as
+   ``<tests>``;
+3. asks the guard for the verdict with ``sys.audit("toolthink.verdict", ok)``,
+   where ``ok`` is true only when both ran to the end without an exception. The
+   guard writes ``V <secret> PASS`` or ``FAIL`` to fd 3 only when that call comes
+   from the runner's own frame; any other caller gets a FAIL written and an error.
+
+Then (the verdict is already written) the runner describes a failure and runs
+the *isolated* tests, where each ``assert`` and top-level call is wrapped, to
+list every failing test: one ``R {json}`` line per failure on fd 3, for at most
+``explain_seconds``. The main thread only waits for the runner and exits. Pass or
+fail is decided by the host from the secret line alone, never by the exit
+status (``sys.exit(0)`` before the asserts exits 0) or by stdout.
+
+What keeps the candidate from the secret (it runs in the same process):
+
+- the secret never appears in argv, the environment, a file or an open fd;
+- it lives only in the guard's closure; the guard function is referenced by the
+  interpreter's audit-hook list, which Python code cannot read;
+- the guard refuses the routes to other objects' internals and to its own frame:
+  ``gc.get_objects/get_referrers/get_referents``, ``sys._current_frames``,
+  ``sys._current_exceptions``, ``sys.settrace/setprofile``, opening a file named
+  ``mem``, and ``tb_frame`` of a traceback entry that belongs to the guard. It
+  refuses native code and hand-made bytecode, either of which reads memory at
+  will: every ``ctypes`` operation, extension modules from outside the
+  interpreter's ``lib-dynload`` (a compiler is on the image, and /tmp is
+  writable), and, until the verdict, ``code.__new__``, ``.pyc`` files from
+  outside the standard library, and ``marshal.loads`` other than importlib's.
+  (importlib's own unmarshalling functions stay callable: code that feeds them
+  made-up bytes through a loader of its own is the one route left open.)
+  While it runs it disables the cyclic GC (no finalizer runs inside it);
+- the candidate runs outside the main thread, where CPython refuses
+  ``signal.signal``; Python signal handlers only ever run in the main thread,
+  which runs no candidate code (woken early, it exits), and the only default
+  handler (SIGINT) is set to ``SIG_IGN`` first. So no handler can interrupt the
+  guard and look at its frame;
+- the guard binds every builtin and global it uses when it is installed, and
+  checks an event argument's exact type before looking at it, so no candidate
+  code runs inside it; it forgets the secret after the verdict and in every
+  forked child (``os.register_at_fork``);
+- in the bubblewrap sandbox there is no /proc, and seccomp denies ptrace and
+  process_vm_readv, so no other process can read this one's memory.
+
+The host is protected by the sandbox (`toolthink.tool.isolation`), not by this
+file: audit hooks are no security boundary in general; here they guard only the
+verdict, against code that has no native access (tests/tool/test_secret.py
+lists the attacks tried).
+"""
+
+from __future__ import annotations
+
+import _thread
+import builtins
+import faulthandler
+import gc
+import marshal
+import os
+import sys
+from _json import encode_basestring_ascii as _quote
+from time import sleep as _sleep
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any
+
+_VERDICT_FD = 3
+_VERDICT_EVENT = "toolthink.verdict"
+_MESSAGE_CHARS = 500
+_MARSHAL_EVENTS = frozenset(("marshal.loads", "marshal.load"))
+_BLOCKED = frozenset((
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "sys._current_frames",
+    "sys._current_exceptions",
+    "sys.settrace",
+    "sys.setprofile",
+))
+
+
+class _Enough(BaseException):
+    """Raised by the failure recorder once ``max_failures`` are listed."""
+
+
+def _traceback_type() -> Any:
+    try:
+        raise ValueError
+    except ValueError as exc:
+        return type(exc.__traceback__)
+
+
+def _unmarshallers() -> frozenset[object]:
+    """Code of the importlib functions that unmarshal .pyc data (read from files)."""
+    codes: set[object] = set()
+    for module, name in (("_frozen_importlib_external", "_compile_bytecode"),
+                         ("zipimport", "_unmarshal_code")):  # fmt: skip
+        function = getattr(sys.modules.get(module), name, None)
+        if function is not None:
+            codes.add(function.__code__)
+    return frozenset(codes)
+
+
+def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closure on purpose)
+    """Install the audit hook that holds ``secret`` and writes the verdict.
+
+    Everything the hook uses is bound here, before any candidate code runs: the
+    candidate can rebind builtins and this module's globals, and whatever the
+    hook called through them would run inside the hook, next to the secret. For
+    the same reason the hook looks at event arguments only after checking their
+    exact type (a ``str`` subclass could run code in ``__eq__``).
+
+    Args:
+        secret: The run's secret (hex); kept only in the hook's closure.
+        genuine: The only frame allowed to ask for the verdict (the runner's).
+    """
+    getframe, write, fstat, get_ident = sys._getframe, os.write, os.fstat, _thread.get_ident
+    gc_disable, gc_enable, gc_isenabled = gc.disable, gc.enable, gc.isenabled
+    type_of, length, subclass = type, len, issubclass
+    error, text, raw = RuntimeError, str, bytes
+    blocked, verdict_fd, verdict_event = _BLOCKED, _VERDICT_FD, _VERDICT_EVENT
+    denied = PermissionError  # an OSError: importlib then compiles the source instead
+    ups, marshal_events = "/..", _MARSHAL_EVENTS
+    major, minor = sys.version_info[:2]
+    stdlib = f"{sys.base_prefix}/lib/python{major}.{minor}/"
+    dynload = f"{sys.base_exec_prefix}/lib/python{major}.{minor}/lib-dynload/"
+    unmarshallers = _unmarshallers()
+    traceback_type = _traceback_type()
+    start = fstat(verdict_fd)
+    channel = (start.st_dev, start.st_ino)
+    pass_line: bytes | None = ("\nV " + secret + " PASS\n").encode()
+    fail_line: bytes | None = ("\nV " + secret + " FAIL\n").encode()
+    busy: set[int] = set()
+    own_code: list[object] = []
+
+    def forget() -> None:
+        # Runs first in every forked child (os.fork, forkpty, a preexec_fn): a
+        # child is its own main thread, may install signal handlers and so could
+        # watch the hook's frame; it must not hold the secret.
+        nonlocal pass_line, fail_line
+        pass_line = fail_line = None
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:  # noqa: PLR0912 (one frame to hide)
+        nonlocal pass_line, fail_line
+        ident = get_ident()
+        if ident in busy:
+            return  # an event raised by the hook's own work
+        busy.add(ident)
+        collecting = gc_isenabled()
+        gc_disable()  # no finalizer or gc callback may run inside the hook
+        try:
+            if event in blocked or event.startswith("ctypes."):
+                raise error(f"toolthink sandbox: {event} is not allowed during tests")
+            if pass_line is not None and event == "code.__new__":
+                # Hand-made bytecode reads memory at will (no bounds checks).
+                raise error(f"toolthink sandbox: {event} is not allowed during tests")
+            if pass_line is not None and event in marshal_events:
+                # Only importlib's own reading of the stdlib's .pyc files (see
+                # "open"); the harness unmarshals its isolated tests after the verdict.
+                if getframe(1).f_code not in unmarshallers:
+                    raise error(f"toolthink sandbox: {event} is not allowed during tests")
+            elif event == "import":
+                # A file name means an extension module (_imp.create_dynamic):
+                # native code in this process. Only the interpreter's own.
+                where: Any = args[1] if length(args) > 1 else None
+                if type_of(where) is text and (not where.startswith(dynload) or ups in where):
+                    raise error(f"toolthink sandbox: loading {where} is not allowed during tests")
+            elif event == "object.__getattr__":
+                if (
+                    length(args) == 2
+                    and type_of(args[1]) is text
+                    and args[1] == "tb_frame"
+                    and type_of(args[0]) is traceback_type
+                    and args[0].tb_frame.f_code is own_code[0]
+                ):
+                    raise error("toolthink sandbox: the guard's frame is not readable")
+            elif event == "open":
+                path: Any = args[0] if length(args) else None
+                if subclass(type_of(path), raw):  # copy the data: no subclass method runs
+                    path = b"".join((path,)).decode("utf-8", "replace")
+                elif subclass(type_of(path), text):
+                    path = "".join((path,))
+                if type_of(path) is text and path.rstrip("/").rsplit("/", 1)[-1] == "mem":
+                    raise error("toolthink sandbox: reading process memory is not allowed")
+                if (
+                    pass_line is not None
+                    and type_of(path) is text
+                    and path.endswith(".pyc")
+                    and (not path.startswith(stdlib) or ups in path)
+                ):
+                    raise denied(f"toolthink sandbox: loading bytecode from {path} is not "
+                                 "allowed during tests")  # fmt: skip
+            elif event == verdict_event:
+                genuine_call = getframe(1) is genuine and length(args) == 1
+                ok = genuine_call and args[0] is True
+                now = fstat(verdict_fd)
+                if pass_line is None or fail_line is None or (now.st_dev, now.st_ino) != channel:
+                    return  # given already, a forked child, or fd 3 replaced: no verdict
+                write(verdict_fd, pass_line if ok else fail_line)
+                if not genuine_call:
+                    raise error("toolthink sandbox: only the harness gives the verdict")
+                pass_line = fail_line = None  # one verdict per run
+        finally:
+            if collecting:
+                gc_enable()
+            busy.discard(ident)
+
+    own_code.append(hook.__code__)
+    os.register_at_fork(after_in_child=forget)
+    sys.addaudithook(hook)
+
+
+def _value(value: object) -> str:
+    """JSON text of None, a bool, an int or a str (all a record holds)."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    return str(_quote(str(value)))
+
+
+def _record(**fields: object) -> None:
+    body = ",".join(_quote(key) + ":" + _value(value) for key, value in fields.items())
+    try:  # noqa: SIM105 (contextlib would cost an import in every run)
+        os.write(_VERDICT_FD, ("\nR {" + body + "}\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except BaseException:  # (the candidate's __str__ may raise anything)
+        text = "<the exception's message could not be read>"
+    return text if len(text) <= _MESSAGE_CHARS else text[:_MESSAGE_CHARS] + "..."
+
+
+def _describe(exc: BaseException) -> dict[str, object]:
+    """Type, message, and the deepest lines of the code and of the tests it passed."""
+    code_line = test_line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        try:
+            filename = tb.tb_frame.f_code.co_filename
+        except BaseException:  # (the guard refuses its own frame)
+            filename = ""
+        if filename == "<code>":
+            code_line = tb.tb_lineno
+        elif filename == "<tests>":
+            test_line = tb.tb_lineno
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and exc.filename == "<code>" and code_line is None:
+        code_line = exc.lineno
+    try:
+        name = str(type(exc).__name__)
+    except BaseException:
+        name = "Exception"
+    return {"type": name, "message": _text(exc), "code_line": code_line, "test_line": test_line}
+
+
+def _fresh_module() -> dict[str, Any]:
+    module = type(sys)("__main__")
+    sys.modules["__main__"] = module
+    namespace: dict[str, Any] = module.__dict__
+    namespace["__builtins__"] = builtins
+    return namespace
+
+
+def _runner(job: dict[str, Any]) -> None:
+    """Run code then tests in this thread, ask the guard for the verdict, then explain."""
+    tests = marshal.loads(job["tests"])  # before the guard, which refuses marshal
+    _guard(job.pop("secret"), sys._getframe())
+    run, audit, event = exec, sys.audit, _VERDICT_EVENT
+    namespace = _fresh_module()
+    stage, ok = "compile", False
+    failure: BaseException | None = None
+    try:
+        code = compile(job["code"], "<code>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in the source
+        failure = exc
+    else:
+        stage = "code"
+        try:
+            run(code, namespace)
+            stage = "tests"
+            run(tests, namespace)
+            ok = True
+        except BaseException as exc:  # (SystemExit and all count as failures)
+            failure = exc
+    audit(event, ok)
+    # The verdict is written; what follows only explains a failure.
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 (the candidate may have replaced the stream; no contextlib import)
+            stream.flush()
+        except BaseException:
+            pass
+    if failure is None:
+        return
+    if stage == "compile":
+        syntax = failure if isinstance(failure, SyntaxError) else None
+        _record(kind="syntax", type=type(failure).__name__, message=_text(failure),
+                line=getattr(syntax, "lineno", None), column=getattr(syntax, "offset", None),
+                text=(getattr(syntax, "text", None) or "").rstrip("\n")[:200])  # fmt: skip
+        return
+    _record(kind="failure", phase=1, stage=stage, **_describe(failure))
+    if stage == "tests" and float(job["explain_seconds"]) > 0:
+        _explain(job, int(job["max_failures"]), float(job["explain_seconds"]))
+
+
+def _explain(job: dict[str, Any], limit: int, seconds: float) -> None:
+    """Run the isolated tests on a fresh module and record each failing test.
+
+    Stops after ``limit`` failures, or after ``seconds`` of wall-clock time (a
+    timer thread ends the process: the tests may loop where the first failure
+    did not).
+    """
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
+    count = [0]
+
+    def record(exc: BaseException) -> None:
+        count[0] += 1
+        _record(kind="failure", phase=2, **_describe(exc))
+        if count[0] >= limit:
+            raise _Enough
+
+    def stop_after() -> None:
+        _sleep(seconds)
+        _record(kind="explained", count=count[0], complete=False)
+        os._exit(0)
+
+    _thread.start_new_thread(stop_after, ())
+    namespace = _fresh_module()
+    namespace["__toolthink_record__"] = record
+    complete = True
+    try:
+        exec(compile(job["code"], "<code>", "exec", dont_inherit=True), namespace)
+        exec(marshal.loads(job["isolated"]), namespace)
+    except _Enough:
+        complete = False
+    except BaseException as exc:  # (a failure outside any assert ends the list)
+        count[0] += 1
+        _record(kind="failure", phase=2, **_describe(exc))
+    _record(kind="explained", count=count[0], complete=complete)
+
+
+def _read_job() -> dict[str, Any]:
+    chunks = []
+    while True:
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    job: dict[str, Any] = marshal.loads(b"".join(chunks))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return job
+
+
+def main() -> None:
+    """Run one job in a second thread; this (main) thread only waits, then exits.
+
+    The main thread runs no candidate code, ever: Python signal handlers run only
+    there, and one interrupting the guard could read its frame. If the candidate
+    wakes it early (it can reach the lock), it exits at once, with no verdict.
+    """
+    import _signal  # type: ignore[import-not-found]  # noqa: PLC0415 (no stub; no enum import)
+
+    job = _read_job()
+    timeout = float(job["timeout"])
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # the only Python-level handler
+    faulthandler.enable(file=_VERDICT_FD)
+    try:  # noqa: SIM105 (where a timed-out run was: a nicety; no contextlib import)
+        faulthandler.dump_traceback_later(max(timeout - 0.2, timeout * 0.8), file=_VERDICT_FD)
+    except RuntimeError:
+        pass
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def target() -> None:
+        try:
+            _runner(job)
+        finally:
+            done.release()
+
+    try:
+        _thread.start_new_thread(target, ())
+    except RuntimeError as exc:  # no thread: the process limit is used up by others
+        _record(kind="harness", message=f"cannot start the test thread: {exc}")
+        os._exit(3)
+    done.acquire()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

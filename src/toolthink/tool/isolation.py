@@ -1,0 +1,370 @@
+"""How a sandbox is started: bubblewrap, an unprivileged uid and a seccomp filter.
+
+A sandbox is one long-lived process tree that the test runner starts per worker
+(`toolthink.tool.sandbox`). This module decides *how* it is started and builds
+the command line:
+
+- `Isolation.BWRAP`: bubblewrap (Debian package ``bubblewrap``) with fresh user,
+  pid, network, ipc and uts namespaces; no network; ``/usr`` (and the interpreter's
+  prefix) read-only; a read-only root with private, size-capped ``/tmp`` and
+  ``/dev/shm``; no ``/proc``; ``--die-with-parent``; nested user namespaces
+  disabled; and a seccomp filter that denies ptrace, cross-process memory access
+  and a few kernel interfaces tests never need.
+- `Isolation.PROCESS`: the fallback where bubblewrap cannot start. A plain
+  subprocess with the same resource limits, and nothing else. One warning is
+  logged per configuration.
+
+In both cases, when toolthink runs as root the sandbox is started as an
+unprivileged uid through ``setpriv``, because a process-count limit
+(``RLIMIT_NPROC``) does not bind root (measured here: /work/shared/FIELD-NOTES.md).
+That uid must be able to run the interpreter, so a Python under a root-only
+folder (pyenv in /root) is skipped for a world-readable one such as Debian's
+``/usr/bin/python3``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import os
+import platform
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from toolthink.errors import ToolthinkError
+
+__all__ = [
+    "Isolation",
+    "IsolationPlan",
+    "SandboxUnavailableError",
+    "plan_isolation",
+    "seccomp_filter",
+]
+
+log = logging.getLogger(__name__)
+
+_PROBE = "import sys; print('toolthink-probe', sys.version_info >= (3, 9))"
+_PROBE_TIMEOUT = 20.0  # seconds; bubblewrap starts in well under one
+_SYSTEM_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
+
+
+class Isolation(enum.Enum):
+    """The isolation a run actually had (recorded in every `TestReport`)."""
+
+    BWRAP = "bwrap"
+    """Bubblewrap namespaces, read-only system, private /tmp, seccomp, resource limits."""
+    PROCESS = "process"
+    """Fallback: a plain subprocess with resource limits only."""
+
+
+class SandboxUnavailableError(ToolthinkError, RuntimeError):
+    """Bubblewrap isolation was required (``isolation="bwrap"``) but cannot start."""
+
+
+@attrs.frozen
+class IsolationPlan:
+    """A checked recipe for starting sandboxes.
+
+    Attributes:
+        isolation: What the sandbox will have.
+        python: The interpreter run inside the sandbox (a path valid there).
+        prefix: The argv that goes before the interpreter; the token ``{seccomp}``
+            stands for the file descriptor of the seccomp program.
+        seccomp: The seccomp program (classic BPF) passed to bubblewrap, or None.
+        kill_scope: ``"pidns"`` when the sandbox has its own pid namespace (so the
+            launcher may kill every other process in it), else ``"session"``.
+        reason: Why this isolation was chosen (shown in warnings and reports).
+    """
+
+    isolation: Isolation
+    python: str
+    prefix: tuple[str, ...]
+    seccomp: bytes | None
+    kill_scope: str
+    reason: str
+
+    def argv(self, python_args: Sequence[str], seccomp_fd: int | None) -> list[str]:
+        """Return the full command line that runs ``python python_args`` in the sandbox."""
+        fd = "" if seccomp_fd is None else str(seccomp_fd)
+        return [fd if token == "{seccomp}" else token for token in self.prefix] + [
+            self.python,
+            *python_args,
+        ]
+
+
+def plan_isolation(
+    choice: str,
+    *,
+    python: str | None,
+    bwrap: str,
+    uid: int,
+    tmp_bytes: int,
+) -> IsolationPlan:
+    """Choose and check how sandboxes will be started; cached per argument tuple.
+
+    Args:
+        choice: ``"auto"`` (bubblewrap, else the fallback with one warning),
+            ``"bwrap"`` (bubblewrap or an error) or ``"process"`` (the fallback).
+        python: Interpreter to run inside the sandbox, or None to pick the first
+            usable of the running interpreter, ``/usr/bin/python3`` and
+            ``/usr/local/bin/python3``.
+        bwrap: The bubblewrap executable (a name looked up on PATH, or a path).
+        uid: Unprivileged uid (and gid) for the sandbox when running as root.
+        tmp_bytes: Size of the sandbox's private /tmp and /dev/shm, in bytes.
+
+    Returns:
+        A plan whose command was started once successfully (a probe run).
+
+    Raises:
+        SandboxUnavailableError: ``choice="bwrap"`` and bubblewrap cannot start,
+            or no usable interpreter exists.
+        ValueError: ``choice`` is not one of the three values.
+    """
+    return _plan(choice, python, bwrap, uid, tmp_bytes)
+
+
+@functools.cache
+def _plan(choice: str, python: str | None, bwrap: str, uid: int, tmp_bytes: int) -> IsolationPlan:
+    if choice not in ("auto", "bwrap", "process"):
+        msg = f"isolation must be 'auto', 'bwrap' or 'process', got {choice!r}"
+        raise ValueError(msg)
+    drop = _drop_privileges(uid)
+    interpreters = _interpreters(python, uid if drop else None)
+    if not interpreters:
+        msg = (
+            f"no Python interpreter usable inside the sandbox (tried {python or 'the defaults'}"
+            f"{' as uid ' + str(uid) if drop else ''}); pass SandboxConfig(python=...) with a"
+            " world-readable interpreter such as /usr/bin/python3"
+        )
+        raise SandboxUnavailableError(msg)
+    failures: list[str] = []
+    if choice != "process":
+        found = shutil.which(bwrap)
+        if found is None:
+            failures.append(f"bubblewrap executable {bwrap!r} not found on PATH")
+        else:
+            for interpreter, prefix_dir in interpreters:
+                plan = _bwrap_plan(
+                    found, interpreter, prefix_dir, drop=drop, uid=uid, tmp_bytes=tmp_bytes
+                )
+                error = _probe(plan)
+                if error is None:
+                    return plan
+                failures.append(f"{interpreter}: {error}")
+        reason = "; ".join(failures)
+        if choice == "bwrap":
+            msg = f"bubblewrap isolation was required but cannot start: {reason}"
+            raise SandboxUnavailableError(msg)
+        log.warning(
+            "bubblewrap is unavailable (%s); tests will run in plain subprocesses with resource "
+            "limits only (isolation='process', without network, filesystem or pid isolation). "
+            "Install the Debian package 'bubblewrap' to isolate them.",
+            reason,
+        )
+    else:
+        reason = "isolation='process' was requested"
+    for interpreter, _ in interpreters:
+        plan = IsolationPlan(
+            isolation=Isolation.PROCESS,
+            python=interpreter,
+            prefix=_setpriv(uid) if drop else (),
+            seccomp=None,
+            kill_scope="session",
+            reason=reason,
+        )
+        error = _probe(plan)
+        if error is None:
+            return plan
+        failures.append(f"{interpreter}: {error}")
+    msg = f"no sandbox can start: {'; '.join(failures)}"
+    raise SandboxUnavailableError(msg)
+
+
+def _drop_privileges(uid: int) -> bool:
+    """Whether to start the sandbox as ``uid``: only when we are root and it differs."""
+    return os.geteuid() == 0 and uid != 0
+
+
+def _setpriv(uid: int) -> tuple[str, ...]:
+    return ("setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--")
+
+
+def _interpreters(python: str | None, uid: int | None) -> list[tuple[str, str]]:
+    """Usable (interpreter, install prefix) pairs, best first."""
+    if python is not None:
+        candidates = [(python, str(Path(os.path.realpath(python)).parent.parent))]
+    else:
+        candidates = [
+            (sys.executable, sys.base_prefix),
+            ("/usr/bin/python3", "/usr"),
+            ("/usr/local/bin/python3", "/usr/local"),
+        ]
+    usable: list[tuple[str, str]] = []
+    for path, prefix in candidates:
+        real = os.path.realpath(path)
+        if not os.access(real, os.X_OK) or (uid is not None and not _world_runnable(real)):
+            continue
+        pair = (real, os.path.realpath(prefix))
+        if pair not in usable:
+            usable.append(pair)
+    return usable
+
+
+def _world_runnable(path: str) -> bool:
+    """Whether any uid may run ``path``: every folder above it searchable, the file r-x."""
+    try:
+        mode = os.stat(path).st_mode
+        if mode & (stat.S_IROTH | stat.S_IXOTH) != (stat.S_IROTH | stat.S_IXOTH):
+            return False
+        return all(os.stat(parent).st_mode & stat.S_IXOTH for parent in Path(path).parents)
+    except OSError:
+        return False
+
+
+def _bwrap_plan(
+    bwrap: str, python: str, prefix_dir: str, *, drop: bool, uid: int, tmp_bytes: int
+) -> IsolationPlan:
+    args: list[str] = [*(_setpriv(uid) if drop else ()), bwrap]
+    args += ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
+    args += ["--new-session", "--hostname", "sandbox", "--cap-drop", "ALL"]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for folder in _SYSTEM_DIRS:
+        if os.path.islink(folder):
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    for file in _SYSTEM_FILES:
+        args += ["--ro-bind-try", file, file]
+    if prefix_dir != "/usr" and not prefix_dir.startswith("/usr/"):
+        args += ["--ro-bind", prefix_dir, prefix_dir]
+    args += ["--dev", "/dev"]
+    args += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    args += ["--size", str(tmp_bytes), "--tmpfs", "/dev/shm"]
+    args += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
+    args += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
+    args += ["--setenv", "LANG", "C.UTF-8"]
+    program = seccomp_filter()
+    if program is not None:
+        args += ["--seccomp", "{seccomp}"]
+    args.append("--")
+    return IsolationPlan(
+        isolation=Isolation.BWRAP,
+        python=python,
+        prefix=tuple(args),
+        seccomp=program,
+        kill_scope="pidns",
+        reason="bubblewrap started",
+    )
+
+
+def _probe(plan: IsolationPlan) -> str | None:
+    """Start the plan's command once; return None on success or what went wrong."""
+    read_fd = _seccomp_fd(plan.seccomp)
+    try:
+        done = subprocess.run(
+            plan.argv(["-I", "-S", "-c", _PROBE], read_fd),
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT,
+            pass_fds=() if read_fd is None else (read_fd,),
+            env=_host_env(),
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        if read_fd is not None:
+            os.close(read_fd)
+    if done.stdout.strip() == "toolthink-probe True":
+        return None
+    if done.stdout.strip() == "toolthink-probe False":
+        return "the interpreter is older than Python 3.9"
+    detail = (done.stderr.strip() or done.stdout.strip() or "no output")[-300:]
+    return f"exit status {done.returncode}: {detail}"
+
+
+def _host_env() -> dict[str, str]:
+    """The environment for setpriv/bwrap themselves; the sandbox gets its own."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+
+def _seccomp_fd(program: bytes | None) -> int | None:
+    """A pipe's read end holding ``program`` for ``bwrap --seccomp FD`` (None if no program)."""
+    if program is None:
+        return None
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, program)  # a few hundred bytes: fits the pipe buffer
+    finally:
+        os.close(write_fd)
+    return read_fd
+
+
+# Seccomp: deny a short list of system calls with EPERM, allow the rest.
+# ptrace and process_vm_* would let a process read another's memory (the
+# harness's secret); perf_event_open, bpf, userfaultfd, io_uring and the
+# keyring are kernel attack surface no test needs. Numbers: arch/x86/entry/
+# syscalls/syscall_64.tbl and include/uapi/asm-generic/unistd.h (aarch64).
+_DENIED = ("ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open", "bpf",
+           "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+           "keyctl", "add_key", "request_key")  # fmt: skip
+_SYSCALLS = {
+    "x86_64": (0xC000003E, (101, 310, 311, 298, 321, 323, 425, 426, 427, 250, 248, 249)),
+    "aarch64": (0xC00000B7, (117, 270, 271, 241, 280, 282, 425, 426, 427, 219, 217, 218)),
+}
+_BPF_LD_W_ABS = 0x20
+_BPF_JEQ_K = 0x15
+_BPF_JGE_K = 0x35
+_BPF_RET_K = 0x06
+_SECCOMP_RET_ALLOW = 0x7FFF0000
+_SECCOMP_RET_ERRNO = 0x00050000
+_EPERM = 1
+_X32_SYSCALL_BIT = 0x40000000
+
+
+def seccomp_filter(machine: str | None = None) -> bytes | None:
+    """Return the sandbox's seccomp program (classic BPF, ``struct sock_filter[]``).
+
+    Denies with EPERM: ptrace, process_vm_readv/writev, perf_event_open, bpf,
+    userfaultfd, io_uring_* and the keyring calls; a foreign system-call ABI (i386
+    or x32 on x86_64) is denied entirely. Everything else is allowed.
+
+    Args:
+        machine: ``platform.machine()`` value; None for this machine.
+
+    Returns:
+        The program bytes for ``bwrap --seccomp``, or None on an architecture
+        without a table here (then no filter is installed).
+    """
+    entry = _SYSCALLS.get(machine or platform.machine())
+    if entry is None:
+        return None
+    arch, numbers = entry
+    deny = _SECCOMP_RET_ERRNO | _EPERM
+    n = len(numbers)
+    prog: list[tuple[int, int, int, int]] = [
+        (_BPF_LD_W_ABS, 0, 0, 4),  # A = seccomp_data.arch
+        (_BPF_JEQ_K, 1, 0, arch),  # native ABI: skip the next instruction
+        (_BPF_RET_K, 0, 0, deny),
+        (_BPF_LD_W_ABS, 0, 0, 0),  # A = seccomp_data.nr
+        (_BPF_JGE_K, n + 1, 0, _X32_SYSCALL_BIT),  # x32 numbers: jump to deny
+    ]
+    for i, number in enumerate(numbers):
+        prog.append((_BPF_JEQ_K, n - i, 0, number))  # match: jump to deny
+    prog.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
+    prog.append((_BPF_RET_K, 0, 0, deny))
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
+def seccomp_fd(plan: IsolationPlan) -> int | None:
+    """Open a pipe holding the plan's seccomp program; the caller closes it after spawning."""
+    return _seccomp_fd(plan.seccomp)

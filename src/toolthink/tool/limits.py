@@ -1,0 +1,55 @@
+"""Resource limits of one sandboxed run."""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["Limits"]
+
+_MiB = 1 << 20
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        msg = f"Limits.{attribute.name} must be a positive int, got {value!r}"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class Limits:
+    """Limits applied to every interpreter of a run (``prlimit``) and to its output.
+
+    The CPU-time limit is derived from the run's timeout (``ceil(timeout) + 1``
+    seconds), so it only binds a run that burns CPU in several threads at once.
+    ``RLIMIT_NPROC`` counts tasks (threads too) of the sandbox's uid: the
+    launcher, the interpreter and its faulthandler watchdog take three, so the
+    default leaves the candidate seven more. Worst-case memory of one worker is
+    about ``processes * memory_bytes``.
+
+    Attributes:
+        memory_bytes: Address-space limit per process (``RLIMIT_AS``), bytes.
+        file_size_bytes: Largest file a run may write (``RLIMIT_FSIZE``), bytes.
+        processes: Process and thread limit (``RLIMIT_NPROC``).
+        open_files: Open file descriptors per process (``RLIMIT_NOFILE``).
+        output_bytes: Captured stdout+stderr per run, bytes; a run that writes
+            more is stopped and fails (`TestOutcome.OUTPUT_LIMIT`).
+        tmp_bytes: Size of the sandbox's private /tmp and /dev/shm, bytes
+            (bubblewrap only).
+    """
+
+    memory_bytes: int = attrs.field(default=512 * _MiB, validator=_positive)
+    file_size_bytes: int = attrs.field(default=16 * _MiB, validator=_positive)
+    processes: int = attrs.field(default=10, validator=_positive)
+    open_files: int = attrs.field(default=64, validator=_positive)
+    output_bytes: int = attrs.field(default=1 * _MiB, validator=_positive)
+    tmp_bytes: int = attrs.field(default=64 * _MiB, validator=_positive)
+
+    def as_job(self) -> dict[str, int]:
+        """The limits the launcher applies, as a JSON-ready mapping."""
+        return {
+            "memory_bytes": self.memory_bytes,
+            "file_size_bytes": self.file_size_bytes,
+            "processes": self.processes,
+            "open_files": self.open_files,
+            "output_bytes": self.output_bytes,
+        }

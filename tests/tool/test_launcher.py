@@ -1,0 +1,63 @@
+"""The launcher's helpers, run in this process: the isolated tests and the cleanup."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+from toolthink.tool import _launcher
+
+
+def test_isolated_tests_keep_their_line_numbers_and_go_on_after_a_failure() -> None:
+    tests = (
+        "def check(candidate):\n"
+        "    assert candidate(1) == 1\n"
+        "    assert candidate(2) == 5\n"
+        "    for x in range(3):\n"
+        "        assert candidate(x) == x\n"
+        "    assert candidate(3) == 9\n"
+        "check(lambda x: x)\n"
+        "assert False\n"
+        "undefined_call()\n"
+    )
+    tree = _launcher._isolate(ast.parse(tests))
+    recorded: list[tuple[str, int]] = []
+
+    def record(exc: BaseException) -> None:
+        tb = exc.__traceback__
+        line = 0
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<tests>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        recorded.append((type(exc).__name__, line))
+
+    namespace = {"__toolthink_record__": record}
+    exec(compile(tree, "<tests>", "exec"), namespace)
+    assert recorded == [
+        ("AssertionError", 3),
+        ("AssertionError", 6),
+        ("AssertionError", 8),
+        ("NameError", 9),
+    ]
+
+
+def test_compiled_tests_are_cached_and_syntax_errors_reported() -> None:
+    first = _launcher._compile_tests("assert 1\n")
+    assert _launcher._compile_tests("assert 1\n") is first
+    error = _launcher._compile_tests("assert (\n")
+    assert isinstance(error, str)
+    assert error.startswith("SyntaxError")
+
+
+def test_wipe_removes_what_a_run_locked(tmp_path: Path) -> None:
+    locked = tmp_path / "a" / "b"
+    locked.mkdir(parents=True)
+    (locked / "file").write_text("x")
+    (tmp_path / "link").symlink_to("/usr")
+    os.chmod(locked, 0)
+    os.chmod(tmp_path / "a", 0o500)
+    assert _launcher._wipe(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    assert Path("/usr").is_dir()
