@@ -8,9 +8,12 @@ rewritten only with ``pytest --update-golden``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from toolthink.tool import SandboxPool
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -28,6 +31,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite golden files from the current output (review the diff before committing)",
     )
+
+
+@pytest.fixture(scope="session")
+def sandbox_pool() -> Iterator[SandboxPool]:
+    """One sandbox pool shared by the tests that run code but do not test the sandbox."""
+    with SandboxPool() as pool:
+        yield pool
 
 
 @pytest.fixture

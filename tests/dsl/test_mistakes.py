@@ -20,6 +20,17 @@ def test_each_example_gets_its_label(label: str, start: str, example: str) -> No
     assert info.value.message == label
 
 
+@pytest.mark.parametrize(
+    ("label", "example"),
+    [(label, example) for label, start, example in CASES
+     if start == "start" and "\n" not in example.rstrip("\n") and example.count("\n") <= 1],
+)
+def test_one_line_mistakes_get_the_same_label_in_a_single_turn(label: str, example: str) -> None:
+    with pytest.raises(DslSyntaxError) as info:
+        parse_command(example)
+    assert info.value.label == label
+
+
 def test_the_catalog_covers_the_issue_list() -> None:
     labels = " ".join(m.label for m in MISTAKES)
     for needle in ("upper case", "missing space", "leading zeros", "missing ' >>>'",

@@ -106,7 +106,9 @@ def test_timeout_location_comes_from_the_interpreters_dump() -> None:
     )
     report = read(result(dump, timed_out=True, status=-9))
     assert report.location == (7, 2)
-    assert report.feedback.endswith("It was running line 7 of the code.")
+    # The feedback leaves it out: it varies between runs of the same code.
+    assert "running" not in report.feedback
+    assert report.feedback.startswith("Timed out after")
 
 
 def test_a_crash_is_named() -> None:

@@ -141,20 +141,25 @@ def string_lines(text: str) -> frozenset[int]:
 def _line_edit(
     kind: str,
     lines: list[str],
-    protected: frozenset[int],
+    protected: list[bool],
     donors: Sequence[str],
     rng: random.Random,
 ) -> bool:
-    """Apply one random line edit in place; False when it cannot apply."""
-    code = [i for i, line in enumerate(lines) if line.strip() and i not in protected]
+    """Apply one random line edit in place; False when it cannot apply.
+
+    ``protected`` (one flag per line) is kept aligned with ``lines``.
+    """
+    code = [i for i, line in enumerate(lines) if line.strip() and not protected[i]]
     if not code:
         return False
     if kind == "delete line":
-        del lines[rng.choice(code)]
+        at = rng.choice(code)
+        del lines[at], protected[at]
         return True
     if kind == "add donor line" and donors:
         at = rng.choice([*code, len(lines)])
         lines.insert(at, _reindent(rng.choice(donors), lines[min(at, len(lines) - 1)]))
+        protected.insert(at, False)
         return True
     if kind == "replace by donor line" and donors:
         at = rng.choice(code)
@@ -233,20 +238,24 @@ def corrupt(
     lines, final_newline = _split(original)
     count = edits if edits is not None else rng.randint(1, 5)
     applied: list[Edit] = []
-    protected = string_lines(original)
+    # Docstring lines, tracked through the edits (the text may stop parsing).
+    inside = string_lines(original)
+    protected = [i in inside for i in range(len(lines))]
     for _ in range(count):
         for _ in range(max_tries):
             kind = rng.choice(list(kinds))
-            before = list(lines)
-            protected = string_lines(_join(lines, final_newline)) or protected
+            before, before_protected = list(lines), list(protected)
             if kind in MUTATIONS:
                 mutated = mutate(_join(lines, final_newline), kind, rng)
                 if mutated is None:
                     continue
                 lines, _ = _split(normalize_newlines(mutated))
+                inside = string_lines(_join(lines, final_newline))
+                protected = [i in inside for i in range(len(lines))]
             elif not _line_edit(kind, lines, protected, donors, rng):
                 continue
-            if lines == before:
+            if lines == before or not lines:  # no change, or nothing left to repair
+                lines, protected = before, before_protected
                 continue
             applied.append(Edit(kind, tuple(diff_commands(lines, before))))
             break

@@ -237,15 +237,19 @@ def _catalog() -> tuple[dict[_Signature, str], dict[tuple[str, frozenset[str], s
     by_state: dict[tuple[str, frozenset[str], str | None], str] = {}
     for mistake in MISTAKES:
         for example in mistake.examples:
-            try:
-                _lark().parse(example, start=mistake.start)
-            except UnexpectedInput as e:
-                sig = _signature(example, mistake.start, e)
-                exact.setdefault(sig, mistake.label)
-                by_state.setdefault(sig[:3], mistake.label)
-            else:  # pragma: no cover - guarded by tests/dsl/test_mistakes.py
-                msg = f"catalog example {example!r} parses: it shows no mistake"
-                raise AssertionError(msg)
+            # A one-line mistake in a program is the same mistake in a single turn.
+            one_line = example.count("\n") == 0 or example.index("\n") == len(example) - 1
+            starts = [mistake.start] + (["turn"] if mistake.start == "start" and one_line else [])
+            for start in starts:
+                try:
+                    _lark().parse(example, start=start)
+                except UnexpectedInput as e:
+                    sig = _signature(example, start, e)
+                    exact.setdefault(sig, mistake.label)
+                    by_state.setdefault(sig[:3], mistake.label)
+                else:  # pragma: no cover - guarded by tests/dsl/test_mistakes.py
+                    msg = f"catalog example {example!r} parses: it shows no mistake"
+                    raise AssertionError(msg)
     return exact, by_state
 
 

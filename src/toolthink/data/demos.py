@@ -1,0 +1,275 @@
+"""Verified Chain-of-Edits demonstrations, built from correct programs.
+
+For each problem, `build_demos` corrupts the solution (`toolthink.data.corruption`),
+then keeps the demonstration only if it is verified:
+
+1. the corrupted program fails at least one test in the sandbox;
+2. replaying the trace through `toolthink.dsl.execute` rebuilds the correct
+   program exactly, every command applied;
+3. the rebuilt program passes the tests.
+
+The trace is replayed in `toolthink.env.RepairEnv`, the object RL and evaluation
+use, so each demonstration holds the observations exactly as the model will see
+them at inference (the state after each command, with test feedback). Rejected
+candidates are counted by reason. Everything is deterministic for a seed: each
+problem's random generator is seeded from ``(seed, task_id)``, so a problem's
+demonstrations do not depend on which other problems are built.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from toolthink.data.corruption import LINE_EDITS, Corruption, corrupt, normalize_newlines
+from toolthink.data.mutations import MUTATIONS
+from toolthink.dsl import format_command
+from toolthink.env import EnvConfig, Observation, RepairEnv, step_all
+from toolthink.env.prompt import PROMPT_VERSION
+from toolthink.tasks import Problem, RepairTask
+from toolthink.tool import SandboxPool
+
+__all__ = ["DemoConfig", "DemoSet", "build_demos", "mbpp_split"]
+
+ALL_KINDS = LINE_EDITS + tuple(MUTATIONS)
+
+REJECTION_REASONS = (
+    "no corruption",
+    "duplicate",
+    "corrupted code passes",
+    "replay differs",
+    "repaired code fails",
+)
+
+
+def mbpp_split(task_id: str) -> str:
+    """The upstream MBPP split of a problem, by id (Austin et al., 2021).
+
+    1-10 ``prompt``, 11-510 ``test``, 511-600 ``validation``, 601-974 ``train``.
+    Other ids (not MBPP) go to ``train``.
+    """
+    try:
+        number = int(task_id.rsplit("/", 1)[-1])
+    except ValueError:
+        return "train"
+    if number <= 10:
+        return "prompt"
+    if number <= 510:
+        return "test"
+    if number <= 600:
+        return "validation"
+    return "train"
+
+
+def _check_kinds(_: Any, __: Any, value: tuple[str, ...]) -> None:
+    unknown = [k for k in value if k not in ALL_KINDS]
+    if unknown or not value:
+        msg = f"kinds={value!r} has unknown or no edit kinds: choose from {list(ALL_KINDS)}"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class DemoConfig:
+    """How demonstrations are built.
+
+    Attributes:
+        per_problem: Demonstrations attempted per problem.
+        seed: Base seed; with the problem id it seeds each problem's generator.
+        min_edits: Fewest corrupting edits (paper: 1).
+        max_edits: Most corrupting edits (paper: 5).
+        kinds: Edit kinds drawn from (default: the paper's line edits and the
+            semantic bug kinds).
+        order: ``"reversed"`` (the paper: undo the edits last-first) or
+            ``"minimal"`` (one top-down line diff).
+        env: Environment settings used to replay and render the traces.
+        batch: Demonstrations replayed together (their test runs are batched).
+    """
+
+    per_problem: int = 1
+    seed: int = 0
+    min_edits: int = 1
+    max_edits: int = 5
+    kinds: tuple[str, ...] = attrs.field(default=ALL_KINDS, converter=tuple, validator=_check_kinds)
+    order: str = attrs.field(default="reversed")
+    env: EnvConfig = attrs.field(factory=EnvConfig)
+    batch: int = 64
+
+    @order.validator
+    def _check_order(self, _: Any, value: str) -> None:
+        if value not in ("reversed", "minimal"):
+            msg = f"order={value!r} is not a trace order: use 'reversed' or 'minimal'"
+            raise ValueError(msg)
+
+
+@attrs.frozen
+class _Candidate:
+    problem: Problem
+    index: int
+    corruption: Corruption
+
+
+@attrs.frozen
+class DemoSet:
+    """Built demonstrations and the count of rejected candidates by reason.
+
+    Attributes:
+        records: One dict per demonstration (schema in docs/data.md).
+        rejected: Reason -> count.
+        attempted: Candidates attempted.
+    """
+
+    records: tuple[dict[str, Any], ...]
+    rejected: dict[str, int]
+    attempted: int
+
+
+def _donor_lines(problems: Sequence[Problem]) -> dict[str, list[str]]:
+    return {p.task_id: [ln for ln in normalize_newlines(p.solution).split("\n") if ln.strip()]
+            for p in problems}
+
+
+def _candidates(
+    problems: Sequence[Problem], config: DemoConfig, rejected: collections.Counter[str]
+) -> Iterator[_Candidate]:
+    donors_by_problem = _donor_lines(problems)
+    pool = [(task_id, line) for task_id, lines in donors_by_problem.items() for line in lines]
+    for problem in problems:
+        rng = random.Random(f"{config.seed}:{problem.task_id}")
+        seen: set[str] = set()
+        for index in range(config.per_problem):
+            donors = [line for task_id, line in rng.sample(pool, min(200, len(pool)))
+                      if task_id != problem.task_id]
+            edits = rng.randint(config.min_edits, config.max_edits)
+            result = corrupt(problem.solution, rng, donors=donors, edits=edits,
+                             kinds=config.kinds)
+            if result is None:
+                rejected["no corruption"] += 1
+                continue
+            if result.corrupted in seen:
+                rejected["duplicate"] += 1
+                continue
+            seen.add(result.corrupted)
+            yield _Candidate(problem, index, result)
+
+
+def _task(candidate: _Candidate) -> RepairTask:
+    notes = "synthetic bug: " + ", ".join(candidate.corruption.kinds)
+    task = candidate.problem.with_bug(candidate.corruption.corrupted, notes=notes)
+    return attrs.evolve(task, reference=candidate.corruption.original)
+
+
+def _replay(
+    batch: Sequence[_Candidate], config: DemoConfig, pool: SandboxPool,
+    rejected: collections.Counter[str],
+) -> list[dict[str, Any]]:
+    tasks = [_task(c) for c in batch]
+    reports = pool.run_batch([(t.buggy_code, t.tests) for t in tasks], timeout=config.env.timeout)
+    envs, firsts, traces, lanes = [], [], [], []
+    for candidate, task, report in zip(batch, tasks, reports, strict=True):
+        if report.passed:
+            rejected["corrupted code passes"] += 1
+            continue
+        env = RepairEnv(attrs.evolve(config.env, max_turns=10_000), sandbox=pool)
+        firsts.append(env.reset_with_report(task, report))
+        envs.append(env)
+        traces.append([format_command(c) for c in candidate.corruption.trace(config.order)])
+        lanes.append(candidate)
+    steps: list[list[tuple[Any, ...]]] = [[] for _ in envs]
+    for turn in range(max((len(t) for t in traces), default=0)):
+        active = [i for i, t in enumerate(traces) if turn < len(t)]
+        results = step_all([envs[i] for i in active], [traces[i][turn] for i in active])
+        for i, result in zip(active, results, strict=True):
+            steps[i].append(result)
+    records = []
+    for env, first, trace, candidate, lane in zip(envs, firsts, traces, lanes, steps, strict=True):
+        assert env.editor is not None
+        if any(info.status not in ("applied", "exit") for _, _, _, info in lane) or (
+            env.editor.source != candidate.corruption.original
+        ):
+            rejected["replay differs"] += 1
+            continue
+        if not env.solved:
+            rejected["repaired code fails"] += 1
+            continue
+        records.append(_record(candidate, first, trace, lane, config))
+    return records
+
+
+def _record(
+    candidate: _Candidate, first: Observation, trace: list[str],
+    lane: list[tuple[Any, ...]], config: DemoConfig,
+) -> dict[str, Any]:
+    problem, corruption = candidate.problem, candidate.corruption
+    return {
+        "id": f"{problem.task_id}#{candidate.index}",
+        "task_id": problem.task_id,
+        "dataset": problem.provenance.dataset,
+        "split": mbpp_split(problem.task_id) if problem.task_id.startswith("MBPP/") else "train",
+        "seed": config.seed,
+        "prompt_version": PROMPT_VERSION,
+        "kinds": list(corruption.kinds),
+        "n_edits": len(corruption.edits),
+        "order": config.order,
+        "original": corruption.original,
+        "corrupted": corruption.corrupted,
+        "tests": problem.tests,
+        "entry_point": problem.entry_point,
+        "problem": problem.statement,
+        "system": first.system or "",
+        "prompt": first.text,
+        "commands": trace,
+        "observations": [obs.text for obs, _, _, _ in lane[:-1]],
+        "rewards": [reward for _, reward, _, _ in lane],
+        "license": problem.provenance.license,
+        "source": problem.provenance.source,
+    }
+
+
+def build_demos(
+    problems: Sequence[Problem],
+    config: DemoConfig | None = None,
+    *,
+    pool: SandboxPool | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DemoSet:
+    """Build verified demonstrations from correct programs.
+
+    Args:
+        problems: Correct programs with tests (e.g. `toolthink.tasks.load_mbpp`).
+        config: Build settings; `DemoConfig()` when None.
+        pool: The sandbox pool; one is opened (and closed) when None.
+        progress: Called with the number of candidates finished after each batch.
+
+    Returns:
+        The demonstrations (in problem order) and the rejection counts.
+    """
+    config = config or DemoConfig()
+    rejected: collections.Counter[str] = collections.Counter()
+    own = pool is None
+    pool = pool or SandboxPool()
+    records: list[dict[str, Any]] = []
+    attempted = 0
+    try:
+        batch: list[_Candidate] = []
+        for candidate in _candidates(problems, config, rejected):
+            batch.append(candidate)
+            if len(batch) == config.batch:
+                records += _replay(batch, config, pool, rejected)
+                attempted += len(batch)
+                if progress:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            records += _replay(batch, config, pool, rejected)
+            attempted += len(batch)
+            if progress:
+                progress(len(batch))
+    finally:
+        if own:
+            pool.close()
+    attempted += sum(rejected[r] for r in ("no corruption", "duplicate"))
+    return DemoSet(tuple(records), {r: rejected[r] for r in REJECTION_REASONS}, attempted)

@@ -1,0 +1,81 @@
+"""Verified demonstrations from the embedded corpus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from toolthink.data.demos import DemoConfig, build_demos, mbpp_split
+from toolthink.data.store import read_jsonl, write_demos
+from toolthink.dsl import execute, parse_command
+from toolthink.env import EnvConfig, RepairEnv
+from toolthink.tasks import load_embedded_corpus
+from toolthink.tool import CodeEditor, SandboxPool
+
+PROBLEMS = load_embedded_corpus()[:6]
+# A short timeout: some corruptions loop forever, and each such state costs it.
+CONFIG = DemoConfig(per_problem=2, seed=3, env=EnvConfig(timeout=1.0))
+
+
+@pytest.fixture(scope="module")
+def demos(sandbox_pool: SandboxPool) -> object:
+    return build_demos(PROBLEMS, CONFIG, pool=sandbox_pool)
+
+
+def test_demonstrations_verify(demos: object) -> None:
+    records = demos.records  # type: ignore[attr-defined]
+    assert records
+    for record in records:
+        editor = CodeEditor(record["corrupted"])
+        for text in record["commands"]:
+            assert execute(parse_command(text), editor).ok
+        assert editor.source == record["original"]
+        assert record["commands"][-1] == "EXIT"
+        assert len(record["observations"]) == len(record["commands"]) - 1
+        assert sum(record["rewards"]) == 1.0  # fixed exactly once, EXIT at the end
+
+
+def test_observations_are_what_the_environment_shows(
+    demos: object, sandbox_pool: SandboxPool
+) -> None:
+    record = demos.records[0]  # type: ignore[attr-defined]
+    problem = next(p for p in PROBLEMS if p.task_id == record["task_id"])
+    env = RepairEnv(CONFIG.env, sandbox=sandbox_pool)
+    first = env.reset(problem.with_bug(record["corrupted"]))
+    assert (first.system, first.text) == (record["system"], record["prompt"])
+    for text, expected in zip(record["commands"], record["observations"], strict=False):
+        assert env.step(text)[0].text == expected
+
+
+def test_rejections_are_counted_by_reason(demos: object) -> None:
+    counts = demos.rejected  # type: ignore[attr-defined]
+    assert set(counts) == {"no corruption", "duplicate", "corrupted code passes",
+                           "replay differs", "repaired code fails"}
+    assert counts["replay differs"] == 0
+    assert demos.attempted == len(demos.records) + sum(counts.values())  # type: ignore[attr-defined]
+
+
+def test_same_seed_same_demonstrations(demos: object, sandbox_pool: SandboxPool) -> None:
+    again = build_demos(PROBLEMS, CONFIG, pool=sandbox_pool)
+    assert again.records == demos.records  # type: ignore[attr-defined]
+
+
+def test_written_as_jsonl_and_dataset(demos: object, tmp_path: object) -> None:
+    out = write_demos(tmp_path, demos.records, {"n": len(demos.records)})  # type: ignore[arg-type, attr-defined]
+    rows = list(read_jsonl(out / "demos.jsonl"))
+    assert rows == list(demos.records)  # type: ignore[attr-defined]
+    assert json.loads((out / "stats.json").read_text())["n"] == len(rows)
+    import datasets  # noqa: PLC0415
+
+    loaded = datasets.load_from_disk(str(out / "dataset"))
+    assert sum(len(split) for split in loaded.values()) == len(rows)
+
+
+@pytest.mark.parametrize(
+    ("task_id", "split"),
+    [("MBPP/3", "prompt"), ("MBPP/11", "test"), ("MBPP/510", "test"),
+     ("MBPP/600", "validation"), ("MBPP/601", "train"), ("MBPP/974", "train")],
+)
+def test_mbpp_split_follows_upstream(task_id: str, split: str) -> None:
+    assert mbpp_split(task_id) == split
