@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from toolthink.data.demos import DemoConfig, build_demos, mbpp_split
+from toolthink.data.demos import DemoConfig, build_demos, mbpp_split, split_of
 from toolthink.data.store import read_jsonl, write_demos
 from toolthink.dsl import execute, parse_command
 from toolthink.env import EnvConfig, RepairEnv
@@ -79,3 +79,31 @@ def test_written_as_jsonl_and_dataset(demos: object, tmp_path: object) -> None:
 )
 def test_mbpp_split_follows_upstream(task_id: str, split: str) -> None:
     assert mbpp_split(task_id) == split
+
+
+def test_embedded_corpus_split_is_stable_and_holds_out_problems() -> None:
+    splits = {p.task_id: split_of(p.task_id) for p in load_embedded_corpus()}
+    assert set(splits.values()) == {"train", "test"}
+    assert 5 <= sum(s == "test" for s in splits.values()) <= 20
+    assert split_of("MBPP/700") == "train"
+    assert splits == {p.task_id: split_of(p.task_id) for p in load_embedded_corpus()}
+
+
+def test_cli_builds_a_folder(tmp_path: object) -> None:
+    from toolthink.data.cli import main  # noqa: PLC0415
+
+    out = tmp_path / "demos"  # type: ignore[operator]
+    assert main(["demos", "--source", "embedded", "--limit", "3", "--kinds", "typo",
+                 "delete line", "--timeout", "1", "--out", str(out)]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["problems"] == 3
+    assert stats["built"] == len(list(read_jsonl(out / "demos.jsonl")))
+    assert stats["isolation"] in ("bwrap", "process")
+
+
+def test_cli_names_the_missing_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from toolthink.data.cli import main  # noqa: PLC0415
+
+    monkeypatch.delenv("TOOLTHINK_DATA_DIR", raising=False)
+    with pytest.raises(SystemExit, match="--data-dir"):
+        main(["demos", "--source", "mbpp", "--out", str(tmp_path)])

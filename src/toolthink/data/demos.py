@@ -19,6 +19,7 @@ demonstrations do not depend on which other problems are built.
 from __future__ import annotations
 
 import collections
+import hashlib
 import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -33,7 +34,7 @@ from toolthink.env.prompt import PROMPT_VERSION
 from toolthink.tasks import Problem, RepairTask
 from toolthink.tool import SandboxPool
 
-__all__ = ["DemoConfig", "DemoSet", "build_demos", "mbpp_split"]
+__all__ = ["DemoConfig", "DemoSet", "build_demos", "mbpp_split", "split_of"]
 
 ALL_KINDS = LINE_EDITS + tuple(MUTATIONS)
 
@@ -63,6 +64,19 @@ def mbpp_split(task_id: str) -> str:
     if number <= 600:
         return "validation"
     return "train"
+
+
+def split_of(task_id: str) -> str:
+    """The split of a problem, by its id; never by demonstration.
+
+    MBPP problems keep their upstream split (`mbpp_split`). Other sources (the
+    embedded corpus) put about one problem in five in ``test``, chosen by a hash
+    of the id (stable across runs and machines), and the rest in ``train``.
+    """
+    if task_id.startswith("MBPP/"):
+        return mbpp_split(task_id)
+    digest = hashlib.sha256(task_id.encode("utf-8")).digest()
+    return "test" if digest[0] % 5 == 0 else "train"
 
 
 def _check_kinds(_: Any, __: Any, value: tuple[str, ...]) -> None:
@@ -208,7 +222,7 @@ def _record(
         "id": f"{problem.task_id}#{candidate.index}",
         "task_id": problem.task_id,
         "dataset": problem.provenance.dataset,
-        "split": mbpp_split(problem.task_id) if problem.task_id.startswith("MBPP/") else "train",
+        "split": split_of(problem.task_id),
         "seed": config.seed,
         "prompt_version": PROMPT_VERSION,
         "kinds": list(corruption.kinds),
