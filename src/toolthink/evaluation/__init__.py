@@ -1,0 +1,1 @@
+"""Evaluation: pass@k on real bug benchmarks, episode logs and their replay."""
