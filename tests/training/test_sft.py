@@ -177,6 +177,16 @@ def test_cpu_config_parses() -> None:
     assert (config.bf16, config.gradient_checkpointing, config.use_cpu) == (False, False, True)
 
 
+def test_gpu_config_parses() -> None:
+    config_path = Path(__file__).parents[2] / "configs" / "sft_gpu.yaml"
+    args, config = make_parser().parse_args_and_config(
+        args=["--config", str(config_path), "--use_cpu", "true"]  # bf16 parses only with a GPU
+    )
+    assert (args.lora_r, args.lora_target_modules) == (16, ["all-linear"])
+    assert (config.max_length, config.bf16) == (2048, True)
+    assert args.eval_splits == ["validation"]
+
+
 @pytest.mark.parametrize(("flags", "message"), [
     (["--lora_r", "0"], r"lora_r=0 must be a positive rank: use 16"),
     (["--lora_dropout", "1.5"], r"lora_dropout=1.5 is not a probability"),

@@ -327,6 +327,7 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         "global_step": output.global_step,
         "seconds_per_step": output.metrics.get("train_runtime", 0.0) / max(output.global_step, 1),
         "wall_seconds": time.perf_counter() - started,
+        "world_size": trainer.accelerator.num_processes,
         "data": {"train": train.summary(),
                  "eval": None if evaluation is None else evaluation.summary()},
         "trainable_parameters": sum(int(p.numel()) for p in model.parameters()
