@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from accelerate.commands.config.config_args import ClusterConfig
 from transformers import PreTrainedTokenizerBase
 
 import toolthink
@@ -53,9 +54,7 @@ def test_two_process_gloo_run(
 
 @pytest.mark.parametrize("name", ["cpu_ddp", "multi_gpu", "deepspeed_zero2", "deepspeed_zero3",
                                   "fsdp"])
-def test_accelerate_configs_are_yaml_mappings(name: str) -> None:
-    import yaml
-
-    config = yaml.safe_load((ROOT / "configs" / "accelerate" / f"{name}.yaml").read_text())
-    assert isinstance(config, dict)
-    assert config["num_machines"] == 1
+def test_accelerate_configs_load(name: str) -> None:
+    config = ClusterConfig.from_yaml_file(str(ROOT / "configs" / "accelerate" / f"{name}.yaml"))
+    assert config.num_machines == 1
+    assert config.num_processes >= 2
