@@ -129,7 +129,9 @@ def test_tiny_lora_run_trains_adapter_and_writes_outputs(
     demos: tuple[Path, list[dict[str, Any]]], tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    assert main(tiny_run_flags(tiny_model_dir, demos[0], out)) == 0
+    flags = [*tiny_run_flags(tiny_model_dir, demos[0], out),
+             "--eval_splits", "train", "--eval_strategy", "steps", "--eval_steps", "2"]
+    assert main(flags) == 0
     for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json",
                  "toolthink_sft.json", "metrics.json", "loss_curve.png", "README.md",
                  "checkpoint-2"):
@@ -141,6 +143,8 @@ def test_tiny_lora_run_trains_adapter_and_writes_outputs(
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["global_step"] == 3
     assert [e["step"] for e in metrics["log_history"] if "loss" in e] == [1, 2, 3]
+    assert {e["step"] for e in metrics["log_history"] if "eval_loss" in e} == {2, 3}
+    assert metrics["eval"]["eval_loss"] > 0
     config = json.loads((out / "toolthink_sft.json").read_text())
     assert config["toolthink"]["lora_r"] == 16
     assert config["trl"]["max_length"] == 512

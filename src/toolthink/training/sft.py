@@ -335,7 +335,9 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         "log_history": trainer.state.log_history,
     }
     if evaluation is not None:
-        metrics["eval"] = trainer.evaluate()
+        last = next((e for e in reversed(trainer.state.log_history) if "eval_loss" in e), None)
+        final = last is not None and last.get("step") == output.global_step
+        metrics["eval"] = dict(last) if final and last is not None else trainer.evaluate()
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(out)
         write_report(out, args=args, config=config, metrics=metrics,
