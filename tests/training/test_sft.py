@@ -11,12 +11,13 @@ import torch
 from safetensors.torch import load_file
 from transformers import PreTrainedTokenizerBase
 
-from tests.training.sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
 from toolthink.tool import SandboxPool
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
 from toolthink.training.sft import SFTConfigError, check_training_config
 from toolthink.training.sft_cli import main, make_parser
 from toolthink.training.sft_data import DemoDataError, encode_demos, read_demos
+
+from .sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ from accelerate.commands.config.config_args import ClusterConfig
 from transformers import PreTrainedTokenizerBase
 
 import toolthink
-from tests.training.sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
 from toolthink.tool import SandboxPool
+
+from .sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
 
 ROOT = Path(__file__).parents[2]
 
