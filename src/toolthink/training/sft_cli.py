@@ -1,0 +1,61 @@
+"""``toolthink-train sft``: supervised fine-tuning on demonstrations.
+
+TRL's script convention: `make_parser` builds a ``TrlParser`` over
+`toolthink.training.sft.SFTScriptArguments` and TRL's ``SFTConfig``; `main`
+parses ``--config FILE.yaml`` plus flag overrides and trains::
+
+    toolthink-train sft --config configs/sft_cpu.yaml --max_steps 20
+    accelerate launch --num_processes 2 -m toolthink.training.sft_cli --config ...
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from trl.scripts.utils import TrlParser
+from trl.trainer.sft_config import SFTConfig
+
+from toolthink.errors import ToolthinkError
+from toolthink.training.sft import SFTScriptArguments, train_sft
+
+__all__ = ["main", "make_parser"]
+
+
+def make_parser() -> TrlParser:
+    """The parser of ``toolthink-train sft`` (toolthink's options, then TRL's)."""
+    types: list[Any] = [SFTScriptArguments, SFTConfig]
+    return TrlParser(
+        types,
+        prog="toolthink-train sft",
+        description="Supervised fine-tuning on Chain-of-Edits demonstrations.",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), train, return the exit status.
+
+    Returns:
+        0 on success, 2 for a bad configuration or unusable data.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s", datefmt="%H:%M:%S")
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        script_args, config = make_parser().parse_args_and_config(args=args)
+    except (ToolthinkError, ValueError) as e:
+        sys.stderr.write(f"toolthink-train sft: {e}\n")
+        return 2
+    try:
+        result = train_sft(script_args, config)
+    except ToolthinkError as e:
+        sys.stderr.write(f"toolthink-train sft: {e}\n")
+        return 2
+    sys.stdout.write(f"Wrote {result.output_dir}\n")
+    return 0
+
+
+if __name__ == "__main__":  # `accelerate launch -m toolthink.training.sft_cli ...`
+    sys.exit(main())

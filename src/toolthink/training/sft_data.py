@@ -1,0 +1,212 @@
+"""Demonstrations as pre-tokenized SFT examples (token-in/token-out).
+
+Each demonstration (a record of `toolthink.data.demos.build_demos`, schema in
+docs/data.md) becomes one multi-turn conversation, encoded piece by piece with
+`toolthink.training.chat.ChatFormat`::
+
+    head(system, prompt) + command_1 + end + observation_1 + command_2 + end ...
+
+so the ids are, token for token, what a rollout feeds the model for the same
+trace, and ``labels`` keep only the command and end-of-turn tokens (the rest is
+``-100``). TRL's ``SFTTrainer`` takes such a dataset as is (an ``input_ids``
+column means "already processed"; a ``labels`` column is used as the loss mask).
+
+Episodes longer than ``max_length`` are dropped by default: cutting one keeps
+the prompt and loses the commands that repair it (the paper trains at 2048).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from toolthink.data.store import read_jsonl
+from toolthink.errors import ToolthinkError
+from toolthink.training.chat import IGNORE_INDEX, ChatFormat
+
+if TYPE_CHECKING:
+    import datasets
+
+__all__ = [
+    "DemoDataError",
+    "EncodedDemos",
+    "build_embedded_demos",
+    "encode_demos",
+    "read_demos",
+]
+
+logger = logging.getLogger(__name__)
+
+OVERLONG = ("skip", "truncate")
+"""What to do with an episode over ``max_length`` tokens."""
+
+
+class DemoDataError(ToolthinkError, ValueError):
+    """The demonstrations cannot be read or yield no training example."""
+
+
+@attrs.frozen
+class EncodedDemos:
+    """Tokenized demonstrations and what became of them.
+
+    Attributes:
+        dataset: Columns ``input_ids``, ``labels`` (lists of ints, equal
+            lengths) and ``id``; one row per kept demonstration.
+        kept: Demonstrations kept.
+        skipped: Demonstrations dropped for being over ``max_length``.
+        truncated: Demonstrations cut to ``max_length``.
+        tokens: Tokens in the kept rows.
+        trained_tokens: Tokens with a label (commands and end-of-turn).
+        max_tokens: Longest row before any cut.
+    """
+
+    dataset: datasets.Dataset
+    kept: int
+    skipped: int
+    truncated: int
+    tokens: int
+    trained_tokens: int
+    max_tokens: int
+
+    def summary(self) -> dict[str, int]:
+        """The counts, for logs and ``metrics.json``."""
+        return {
+            "kept": self.kept,
+            "skipped_overlong": self.skipped,
+            "truncated": self.truncated,
+            "tokens": self.tokens,
+            "trained_tokens": self.trained_tokens,
+            "max_tokens": self.max_tokens,
+        }
+
+
+def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Read demonstrations written by ``toolthink data demos``.
+
+    Args:
+        path: A ``demos.jsonl`` file, or the folder that holds one.
+        splits: Keep only records whose ``split`` is one of these (None: all).
+
+    Returns:
+        The records, in file order.
+
+    Raises:
+        DemoDataError: No such file, or no record in the chosen splits.
+    """
+    file = Path(path)
+    if file.is_dir():
+        file = file / "demos.jsonl"
+    if not file.is_file():
+        msg = (f"demos={str(path)!r} is not a demos.jsonl file or a folder holding one: "
+               "build one with `toolthink data demos --out DIR`, or omit --demos to build a "
+               "small set from the embedded corpus")
+        raise DemoDataError(msg)
+    records = list(read_jsonl(file))
+    if splits is not None:
+        records = [r for r in records if r.get("split") in splits]
+    if not records:
+        msg = (f"{file} holds no demonstration in splits {list(splits or [])}: "
+               "choose other --train_splits or rebuild the file")
+        raise DemoDataError(msg)
+    return records
+
+
+def build_embedded_demos(per_problem: int = 1, seed: int = 0, timeout: float = 2.0) -> list[
+    dict[str, Any]
+]:
+    """Build demonstrations from the embedded corpus (47 problems), no data folder needed.
+
+    Runs every program in the sandbox (a few demonstrations per second on 2 cores).
+
+    Args:
+        per_problem: Demonstrations attempted per problem.
+        seed: Corruption seed.
+        timeout: Seconds per test run.
+
+    Returns:
+        The verified records (`toolthink.data.demos.DemoSet.records`).
+    """
+    from toolthink.data.demos import DemoConfig, build_demos  # noqa: PLC0415 - sandbox on demand
+    from toolthink.env import EnvConfig  # noqa: PLC0415
+    from toolthink.tasks import load_embedded_corpus  # noqa: PLC0415
+
+    problems = load_embedded_corpus()
+    logger.info("Building demonstrations from the %d embedded problems (per problem: %d)",
+                len(problems), per_problem)
+    demos = build_demos(
+        problems, DemoConfig(per_problem=per_problem, seed=seed, env=EnvConfig(timeout=timeout))
+    )
+    logger.info("Built %d demonstrations (rejected: %s)", len(demos.records), demos.rejected)
+    return list(demos.records)
+
+
+def encode_demos(
+    records: Iterable[dict[str, Any]],
+    chat: ChatFormat,
+    max_length: int | None,
+    overlong: str = "skip",
+) -> EncodedDemos:
+    """Tokenize demonstrations into SFT rows.
+
+    Args:
+        records: Demonstration dicts with ``system``, ``prompt``, ``commands``
+            and ``observations``.
+        chat: The tokenizer's chat pieces.
+        max_length: Most tokens per row (None: no limit).
+        overlong: ``"skip"`` drops longer episodes, ``"truncate"`` keeps their
+            first ``max_length`` tokens.
+
+    Returns:
+        The dataset and counts.
+
+    Raises:
+        DemoDataError: ``overlong`` is unknown, or no row is left.
+    """
+    import datasets  # noqa: PLC0415
+
+    if overlong not in OVERLONG:
+        msg = f"overlong={overlong!r} is not a policy: use one of {list(OVERLONG)}"
+        raise DemoDataError(msg)
+    rows: dict[str, list[Any]] = {"id": [], "input_ids": [], "labels": []}
+    skipped = truncated = tokens = trained = longest = 0
+    for index, record in enumerate(records):
+        encoded = chat.encode_episode(
+            record["system"], record["prompt"], record["commands"], record["observations"]
+        )
+        ids, labels = list(encoded.input_ids), list(encoded.labels)
+        longest = max(longest, len(ids))
+        if max_length is not None and len(ids) > max_length:
+            if overlong == "skip":
+                skipped += 1
+                continue
+            ids, labels = ids[:max_length], labels[:max_length]
+            if all(label == IGNORE_INDEX for label in labels):
+                skipped += 1
+                continue
+            truncated += 1
+        rows["id"].append(str(record.get("id", index)))
+        rows["input_ids"].append(ids)
+        rows["labels"].append(labels)
+        tokens += len(ids)
+        trained += sum(label != IGNORE_INDEX for label in labels)
+    if not rows["id"]:
+        msg = (f"no demonstration fits in max_length={max_length} tokens "
+               f"(longest: {longest}, skipped: {skipped}): raise --max_length or use "
+               "--overlong truncate")
+        raise DemoDataError(msg)
+    if skipped:
+        logger.warning("Skipped %d demonstrations over max_length=%s tokens (longest: %d)",
+                       skipped, max_length, longest)
+    return EncodedDemos(
+        dataset=datasets.Dataset.from_dict(rows),
+        kept=len(rows["id"]),
+        skipped=skipped,
+        truncated=truncated,
+        tokens=tokens,
+        trained_tokens=trained,
+        max_tokens=longest,
+    )

@@ -1,0 +1,122 @@
+"""What an SFT run leaves beside its weights: config, metrics, loss curve, model card.
+
+Files written into the output folder:
+
+    toolthink_sft.json   the resolved configuration (toolthink's and TRL's options)
+    metrics.json         final metrics, data counts, seconds per step, log history
+    loss_curve.png       training (and eval) loss against the optimizer step
+    README.md            a short model card
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_loss_curve", "write_report"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> bool:
+    """Plot training and eval loss against the step into ``path`` (PNG).
+
+    Returns:
+        False when the history holds no loss (nothing written).
+    """
+    train = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
+    evals = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e]
+    if not train and not evals:
+        return False
+    import matplotlib as mpl  # noqa: PLC0415 - only the report needs it
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for points, label, style in ((train, "train", "-o"), (evals, "eval", "-s")):
+        if points:
+            steps, losses = zip(*points, strict=True)
+            ax.plot(steps, losses, style, markersize=3, label=label)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (command tokens, nats)")
+    ax.set_title("toolthink SFT")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str) -> str:
+    adapter = ("full fine-tuning" if args.full_finetune else
+               f"LoRA r={args.lora_r}, alpha={args.lora_alpha}, "
+               f"targets={args.lora_target_modules}")
+    data = metrics["data"]["train"]
+    train = metrics["train"]
+    source = args.demos or (f"embedded corpus, built on the fly "
+                            f"({args.embedded_per_problem} per problem)")
+    load = ("from peft import AutoPeftModelForCausalLM\n"
+            "model = AutoPeftModelForCausalLM.from_pretrained(\"<this folder>\")"
+            if not args.full_finetune else
+            "from transformers import AutoModelForCausalLM\n"
+            "model = AutoModelForCausalLM.from_pretrained(\"<this folder>\")")
+    return f"""# toolthink SFT: {args.model_name_or_path}
+
+A causal LM fine-tuned to repair Python programs by driving toolthink's code
+editor with one command per turn (ADDL/REPL/REPW/DELL/EXIT), after
+Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
+
+- Base model: `{args.model_name_or_path}` (`{model_path}`)
+- Adapter: {adapter}
+- Data: {source}; {data['kept']} demonstrations, {data['tokens']} tokens,
+  {data['trained_tokens']} trained (command and end-of-turn tokens only);
+  {data['skipped_overlong']} skipped over max_length={config.max_length}
+- Steps: {metrics['global_step']}, {metrics['seconds_per_step']:.2f} s/step,
+  final train loss {train.get('train_loss', float('nan')):.4f}
+- Learning rate {config.learning_rate}, batch {config.per_device_train_batch_size} x
+  {config.gradient_accumulation_steps} accumulation per device
+
+Files: `toolthink_sft.json` (configuration), `metrics.json`, `loss_curve.png`.
+Prompts must be built with `toolthink.training.chat.ChatFormat` (token-in/token-out).
+
+```python
+{load}
+```
+"""
+
+
+def write_report(
+    out: Path, *, args: Any, config: Any, metrics: dict[str, Any], model_path: str
+) -> None:
+    """Write the configuration, metrics, loss curve and model card into ``out``.
+
+    Args:
+        out: The output folder (exists).
+        args: `toolthink.training.sft.SFTScriptArguments`.
+        config: TRL's ``SFTConfig``.
+        metrics: The run's metrics (with ``log_history``, ``data``, ``train``).
+        model_path: The folder or id the base model was loaded from.
+    """
+    resolved = {"toolthink": dataclasses.asdict(args), "trl": config.to_dict(),
+                "model_path": model_path}
+    (out / "toolthink_sft.json").write_text(
+        json.dumps(_jsonable(resolved), indent=2) + "\n", encoding="utf-8")
+    (out / "metrics.json").write_text(
+        json.dumps(_jsonable(metrics), indent=2) + "\n", encoding="utf-8")
+    plot_loss_curve(metrics.get("log_history", []), out / "loss_curve.png")
+    (out / "README.md").write_text(_card(args, config, metrics, model_path), encoding="utf-8")

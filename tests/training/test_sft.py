@@ -1,0 +1,217 @@
+"""SFT: the loss mask and token layout on the real tokenizer, a tiny-model run, configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import PreTrainedTokenizerBase
+
+from toolthink.tool import SandboxPool
+from toolthink.training.chat import IGNORE_INDEX, ChatFormat
+from toolthink.training.sft import SFTConfigError, check_training_config
+from toolthink.training.sft_cli import main, make_parser
+from toolthink.training.sft_data import DemoDataError, encode_demos, read_demos
+
+from .sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
+
+
+@pytest.fixture(scope="module")
+def demos(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_pool: SandboxPool
+) -> tuple[Path, list[dict[str, Any]]]:
+    return build_demo_folder(tmp_path_factory.mktemp("demos"), sandbox_pool)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(
+    tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase
+) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"), tokenizer)
+
+
+def _runs(labels: list[int]) -> list[list[int]]:
+    """The maximal runs of labelled tokens."""
+    runs: list[list[int]] = []
+    previous = IGNORE_INDEX
+    for label in labels:
+        if label != IGNORE_INDEX:
+            if previous == IGNORE_INDEX:
+                runs.append([])
+            runs[-1].append(label)
+        previous = label
+    return runs
+
+
+# --- data: the loss mask and token-in/token-out, on the embedded tokenizer ---------------------
+
+
+def test_loss_only_on_command_tokens(
+    demos: tuple[Path, list[dict[str, Any]]], tokenizer: PreTrainedTokenizerBase
+) -> None:
+    _, records = demos
+    encoded = encode_demos(records, ChatFormat.from_tokenizer(tokenizer), max_length=None)
+    assert encoded.kept == len(records)
+    for record, ids, labels in zip(
+        records, encoded.dataset["input_ids"], encoded.dataset["labels"], strict=True
+    ):
+        assert len(ids) == len(labels)
+        assert all(lab in (IGNORE_INDEX, tok) for tok, lab in zip(ids, labels, strict=True))
+        decoded = [tokenizer.decode(run) for run in _runs(labels)]
+        assert decoded == [command + tokenizer.eos_token for command in record["commands"]]
+
+
+def test_training_tokens_equal_incremental_inference(
+    demos: tuple[Path, list[dict[str, Any]]], tokenizer: PreTrainedTokenizerBase
+) -> None:
+    _, records = demos
+    chat = ChatFormat.from_tokenizer(tokenizer)
+    encoded = encode_demos(records, chat, max_length=None)
+    for record, ids in zip(records, encoded.dataset["input_ids"], strict=True):
+        # What a rollout feeds: the prompt, then per turn the sampled command ids (here
+        # the demonstration's), the stop token, and the observation's ids appended as is.
+        fed = chat.head_ids(record["system"], record["prompt"])
+        for turn, command in enumerate(record["commands"]):
+            assert ids[: len(fed)] == fed  # the context at this generation step
+            fed += [*tokenizer.encode(command, add_special_tokens=False), tokenizer.eos_token_id]
+            if turn < len(record["commands"]) - 1:
+                fed += chat.observation_ids(record["observations"][turn])
+        assert ids == fed
+        # and the text is the chat template's rendering of the same conversation
+        messages = [{"role": "system", "content": record["system"]},
+                    {"role": "user", "content": record["prompt"]}]
+        for turn, command in enumerate(record["commands"]):
+            messages.append({"role": "assistant", "content": command})
+            if turn < len(record["commands"]) - 1:
+                messages.append({"role": "user", "content": record["observations"][turn]})
+        text = tokenizer.apply_chat_template(messages, tokenize=False)
+        assert text.startswith(tokenizer.decode(ids))
+
+
+@pytest.mark.parametrize(("overlong", "kept_short"), [("skip", False), ("truncate", True)])
+def test_overlong_episodes(
+    demos: tuple[Path, list[dict[str, Any]]], tokenizer: PreTrainedTokenizerBase,
+    overlong: str, kept_short: bool,
+) -> None:
+    _, records = demos
+    chat = ChatFormat.from_tokenizer(tokenizer)
+    full = encode_demos(records, chat, max_length=None)
+    limit = sorted(len(ids) for ids in full.dataset["input_ids"])[-1] - 1  # the longest is over
+    encoded = encode_demos(records, chat, max_length=limit, overlong=overlong)
+    assert all(len(ids) <= limit for ids in encoded.dataset["input_ids"])
+    assert (encoded.kept == len(records)) is kept_short
+    assert encoded.skipped + encoded.truncated >= 1
+
+
+def test_no_episode_fits_names_the_fix(
+    demos: tuple[Path, list[dict[str, Any]]], tokenizer: PreTrainedTokenizerBase
+) -> None:
+    with pytest.raises(DemoDataError, match=r"max_length=20 .*--overlong truncate"):
+        encode_demos(demos[1], ChatFormat.from_tokenizer(tokenizer), max_length=20)
+
+
+def test_read_demos_from_folder_or_file(demos: tuple[Path, list[dict[str, Any]]]) -> None:
+    folder, records = demos
+    assert read_demos(folder) == read_demos(folder / "demos.jsonl") == records
+    with pytest.raises(DemoDataError, match="toolthink data demos"):
+        read_demos(folder / "missing")
+    with pytest.raises(DemoDataError, match="--train_splits"):
+        read_demos(folder, ["no-such-split"])
+
+
+# --- training: a tiny model for a few steps --------------------------------------------------
+
+
+def test_tiny_lora_run_trains_adapter_and_writes_outputs(
+    demos: tuple[Path, list[dict[str, Any]]], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    flags = [*tiny_run_flags(tiny_model_dir, demos[0], out),
+             "--eval_splits", "train", "--eval_strategy", "steps", "--eval_steps", "2"]
+    assert main(flags) == 0
+    for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json",
+                 "toolthink_sft.json", "metrics.json", "loss_curve.png", "README.md",
+                 "checkpoint-2"):
+        assert (out / name).exists(), name
+    adapter = load_file(out / "adapter_model.safetensors")
+    lora_b = [t for name, t in adapter.items() if "lora_B" in name]
+    assert lora_b, "no LoRA B matrix saved"
+    assert all(bool(t.abs().sum() > 0) for t in lora_b)  # peft starts B at zero
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["global_step"] == 3
+    assert [e["step"] for e in metrics["log_history"] if "loss" in e] == [1, 2, 3]
+    assert {e["step"] for e in metrics["log_history"] if "eval_loss" in e} == {2, 3}
+    assert metrics["eval"]["eval_loss"] > 0
+    config = json.loads((out / "toolthink_sft.json").read_text())
+    assert config["toolthink"]["lora_r"] == 16
+    assert config["trl"]["max_length"] == 512
+
+
+def test_tiny_full_finetune_changes_weights_and_resumes(
+    demos: tuple[Path, list[dict[str, Any]]], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    flags = [*tiny_run_flags(tiny_model_dir, demos[0], out), "--full_finetune", "true"]
+    assert main(flags) == 0
+    before = load_file(tiny_model_dir / "model.safetensors")
+    after = load_file(out / "model.safetensors")
+    changed = [name for name, t in before.items() if not torch.equal(t, after[name])]
+    assert "model.embed_tokens.weight" in changed
+    assert any("mlp" in name for name in changed)
+    # resume from the step-2 checkpoint: one more step to step 4
+    resumed = [*flags, "--max_steps", "4", "--resume_from_checkpoint", str(out / "checkpoint-2")]
+    assert main(resumed) == 0
+    assert json.loads((out / "metrics.json").read_text())["global_step"] == 4
+
+
+# --- configuration: parsing and errors that name the fix -------------------------------------
+
+
+def test_cpu_config_parses() -> None:
+    config_path = Path(__file__).parents[2] / "configs" / "sft_cpu.yaml"
+    args, config = make_parser().parse_args_and_config(
+        args=["--config", str(config_path), "--lora_r", "8"]
+    )
+    assert args.model_name_or_path == "embedded"
+    assert args.lora_r == 8  # flags override the file
+    assert args.lora_target_modules == ["all-linear"]
+    assert (config.bf16, config.gradient_checkpointing, config.use_cpu) == (False, False, True)
+
+
+def test_gpu_config_parses() -> None:
+    config_path = Path(__file__).parents[2] / "configs" / "sft_gpu.yaml"
+    args, config = make_parser().parse_args_and_config(
+        args=["--config", str(config_path), "--use_cpu", "true"]  # bf16 parses only with a GPU
+    )
+    assert (args.lora_r, args.lora_target_modules) == (16, ["all-linear"])
+    assert (config.max_length, config.bf16) == (2048, True)
+    assert args.eval_splits == ["validation"]
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--lora_r", "0"], r"lora_r=0 must be a positive rank: use 16"),
+    (["--lora_dropout", "1.5"], r"lora_dropout=1.5 is not a probability"),
+    (["--embedded_per_problem", "0"], r"embedded_per_problem=0 must be at least 1"),
+    (["--max_demos", "0"], r"max_demos=0 must be at least 1"),
+])
+def test_bad_values_name_the_fix(flags: list[str], message: str) -> None:
+    with pytest.raises(SFTConfigError, match=message):
+        make_parser().parse_args_and_config(args=["--output_dir", "x", *flags])
+
+
+def test_main_reports_bad_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--output_dir", "x", "--lora_r", "-1"]) == 2
+    assert "lora_r=-1 must be a positive rank" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only guard")
+def test_bf16_on_cpu_names_the_fix() -> None:
+    _, config = make_parser().parse_args_and_config(
+        args=["--output_dir", "x", "--use_cpu", "true", "--bf16", "true"]
+    )
+    with pytest.raises(SFTConfigError, match=r"--bf16 false"):
+        check_training_config(config)
