@@ -332,6 +332,58 @@ NATIVE = {
 }
 
 
+# Found by a review: _ctypes (in lib-dynload, so not an outside extension) reads
+# the heap through a union of a pointer and an int, with no audit event; a forked
+# child scanned the arenas for the verdict line and the parent forged it.
+NATIVE["_ctypes union reads the heap"] = r'''
+import _ctypes, os, re, sys
+class c_void_p(_ctypes._SimpleCData): _type_ = 'P'
+class c_char(_ctypes._SimpleCData): _type_ = 'c'
+class PC(_ctypes._Pointer): _type_ = c_char
+class U(_ctypes.Union): _fields_ = [('a', c_void_p), ('p', PC)]
+u = U()
+def read(addr, n):
+    u.a = addr
+    return u.p[0:n]
+pat = re.compile(rb"\nV ([0-9a-f]{16,128}) PASS\n")
+fr = sys._getframe()
+while fr.f_back is not None: fr = fr.f_back
+anchor = id(fr.f_globals)
+ARENA = 1 << 20
+base = anchor & ~(ARENA - 1)
+found = None
+order = [0]
+for k in range(1, 48): order += [k, -k]
+for k in order:
+    start = base + k * ARENA
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            data = read(start, ARENA)
+            m = pat.search(data)
+            if m: os.write(w, m.group(1))
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = b""
+    while True:
+        c = os.read(r, 4096)
+        if not c: break
+        got += c
+    os.close(r); os.waitpid(pid, 0)
+    if got:
+        found = got; break
+print("found", found, file=sys.stderr)
+if found:
+    os.write(3, b"\nV " + found + b" PASS\n")
+    sys.stdout.flush()
+    os._exit(0)
+def f(x): return 0
+'''
+
+
 @pytest.mark.parametrize("name", NATIVE)
 def test_no_native_code_or_crafted_bytecode_before_the_verdict(
     fresh_pool: SandboxPool, name: str

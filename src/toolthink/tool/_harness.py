@@ -81,6 +81,13 @@ _VERDICT_FD = 3
 _VERDICT_EVENT = "toolthink.verdict"
 _MESSAGE_CHARS = 500
 _MARSHAL_EVENTS = frozenset(("marshal.loads", "marshal.load"))
+_UNSAFE_MODULES = frozenset((
+    # Interpreter modules that read or write memory without audit events:
+    # _ctypes' union and pointer types alone can read the whole heap.
+    "_ctypes", "ctypes", "_ctypes_test", "_testcapi", "_testinternalcapi", "_testbuffer",
+    "_testmultiphase", "_testimportmultiple", "_testsinglephase", "_xxtestfuzz",
+    "_xxsubinterpreters", "_xxinterpchannels",
+))
 _BLOCKED = frozenset((
     "gc.get_objects",
     "gc.get_referrers",
@@ -132,6 +139,7 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
     type_of, length, subclass = type, len, issubclass
     error, text, raw = RuntimeError, str, bytes
     blocked, verdict_fd, verdict_event = _BLOCKED, _VERDICT_FD, _VERDICT_EVENT
+    unsafe_modules = _UNSAFE_MODULES
     denied = PermissionError  # an OSError: importlib then compiles the source instead
     ups, marshal_events = "/..", _MARSHAL_EVENTS
     major, minor = sys.version_info[:2]
@@ -173,6 +181,9 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
                 if getframe(1).f_code not in unmarshallers:
                     raise error(f"toolthink sandbox: {event} is not allowed during tests")
             elif event == "import":
+                name: Any = args[0] if length(args) else None
+                if pass_line is not None and type_of(name) is text and name in unsafe_modules:
+                    raise error(f"toolthink sandbox: importing {name} is not allowed during tests")
                 # A file name means an extension module (_imp.create_dynamic):
                 # native code in this process. Only the interpreter's own.
                 where: Any = args[1] if length(args) > 1 else None
@@ -284,6 +295,8 @@ def _fresh_module() -> dict[str, Any]:
 def _runner(job: dict[str, Any]) -> None:
     """Run code then tests in this thread, ask the guard for the verdict, then explain."""
     tests = marshal.loads(job["tests"])  # before the guard, which refuses marshal
+    for unsafe in _UNSAFE_MODULES:  # none is loaded here; make sure none is reachable
+        sys.modules.pop(unsafe, None)
     _guard(job.pop("secret"), sys._getframe())
     run, audit, event = exec, sys.audit, _VERDICT_EVENT
     namespace = _fresh_module()
