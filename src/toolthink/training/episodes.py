@@ -118,6 +118,8 @@ class Episode:
         logprobs: (C,) sampler log-probabilities, nats.
         turn_of_token: (C,) turn index per token.
         commands: Decoded command text per turn (EOS excluded).
+        grammars: The grammar each turn was sampled under (for mask replay,
+            `toolthink.training.mask_replay`).
         observations: Observation text after each turn (the last one too).
         rewards: Environment reward per turn (a budget cut adds the missing-EXIT
             penalty to the last; when no command fit at all, the one entry is
@@ -134,6 +136,7 @@ class Episode:
     logprobs: tuple[float, ...]
     turn_of_token: tuple[int, ...]
     commands: tuple[str, ...]
+    grammars: tuple[str, ...] = attrs.field(repr=False)
     observations: tuple[str, ...]
     rewards: tuple[float, ...]
     infos: tuple[StepInfo, ...]
@@ -189,6 +192,7 @@ class _Live:
     logprobs: list[float] = attrs.field(factory=list)
     turn_of_token: list[int] = attrs.field(factory=list)
     commands: list[str] = attrs.field(factory=list)
+    grammars: list[str] = attrs.field(factory=list)
     observations: list[str] = attrs.field(factory=list)
     rewards: list[float] = attrs.field(factory=list)
     infos: list[StepInfo] = attrs.field(factory=list)
@@ -217,7 +221,8 @@ class _Live:
             task_id=self.task.task_id, prompt_ids=tuple(self.prompt_ids),
             completion_ids=tuple(self.completion_ids), env_mask=tuple(self.env_mask),
             logprobs=tuple(self.logprobs), turn_of_token=tuple(self.turn_of_token),
-            commands=tuple(self.commands), observations=tuple(self.observations),
+            commands=tuple(self.commands), grammars=tuple(self.grammars),
+            observations=tuple(self.observations),
             rewards=tuple(self.rewards), infos=tuple(self.infos), truncated=truncated,
             passed=passed,
         )
@@ -357,7 +362,9 @@ def run_episodes(
         )
         timing.generation += time.perf_counter() - clock
         texts = []
-        for episode, (ids, logprobs, ended) in zip(active, sampled, strict=True):
+        for episode, grammar, turn in zip(active, grammars, sampled, strict=True):
+            ids, logprobs, ended = turn
+            episode.grammars.append(grammar)
             body = ids[:-1] if ended else ids
             text = str(tokenizer.decode(body, skip_special_tokens=False))
             episode.commands.append(text)
