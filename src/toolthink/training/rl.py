@@ -247,14 +247,19 @@ class ChainOfEditsTrainer(GRPOTrainer):
         self.gamma = gamma
         self.mask_replay = mask_replay
         self._masks: torch.Tensor | None = None  # (B, C, W) grammar masks of the rows being scored
+        self._scored: torch.Tensor | None = None  # (B, C) bool: the model's own tokens
         if advantage == "per_turn" and self.accelerator.num_processes > 1:
             logger.warning("per-turn advantages are normalised within each process's episodes: "
                            "keep per-device generation batches whole groups of num_generations")
 
     def _generate(self, prompts: list[Any]) -> Any:
         result = super()._generate(prompts)
+        width = max(1, *(len(e.completion_ids) for e in self.rollout.episodes))
+        scored = torch.zeros((len(self.rollout.episodes), width), dtype=torch.bool)
+        for row, episode in enumerate(self.rollout.episodes):
+            scored[row, : len(episode.env_mask)] = torch.tensor(episode.env_mask, dtype=torch.bool)
+        self._scored = scored
         if self.mask_replay:  # the old and reference log-probs are scored under the masks too
-            width = max(1, *(len(e.completion_ids) for e in self.rollout.episodes))
             assert self.rollout.constraint is not None
             self._masks = replayed_masks(self.rollout.episodes, self.rollout.constraint, width)
         return result
@@ -271,14 +276,19 @@ class ChainOfEditsTrainer(GRPOTrainer):
                 masks = torch.cat([masks, extra], dim=1)
             output["grammar_masks"] = masks
             self._masks = None
+        self._scored = None
         return output
 
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
         self._masks = inputs.get("grammar_masks")
+        scored = inputs["completion_mask"]
+        if "tool_mask" in inputs:
+            scored = scored * inputs["tool_mask"]
+        self._scored = scored.bool()
         try:
             loss: torch.Tensor = super()._compute_loss(model, inputs)  # type: ignore[no-untyped-call]
         finally:
-            self._masks = None
+            self._masks = self._scored = None
         return loss
 
     def _get_per_token_logps_and_entropies(  # noqa: PLR0917 (TRL's signature)
@@ -286,43 +296,56 @@ class ChainOfEditsTrainer(GRPOTrainer):
         logits_to_keep: int, batch_size: int | None = None, compute_entropy: bool = False,
         compute_aux_loss: bool = False, **multimodal: Any,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """Log-probs of the completion tokens, ``(B, C)``, under the replayed grammar masks.
+        """Log-probs of the model's own completion tokens, ``(B, C)``, under the grammar masks.
 
         Replaces TRL's fused LM-head kernel, which on CPU scores every position
-        (prompt included) and cannot apply a mask: a plain forward keeps the
-        last ``C + 1`` logits (``(B, C, V)``), divides by the temperature and,
-        with mask replay, renormalises over the tokens the grammar allowed
+        (prompt and environment text included) and cannot apply a mask. One
+        row at a time, the LM head runs only at the positions that predict a
+        model token (``logits_to_keep`` as indices; environment tokens, most
+        of a multi-turn completion, get 0 and carry no loss), the logits are
+        divided by the temperature and, with mask replay, renormalised over
+        the tokens the grammar allowed
         (`toolthink.training.mask_replay.masked_log_probs`). Position ids
         follow the attention mask, as in ``generate`` with left padding.
         """
-        if compute_aux_loss or any(v is not None for v in multimodal.values()):
+        scored = self._scored
+        if (compute_aux_loss or scored is None
+                or any(v is not None for v in multimodal.values())):
             result: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None] = (
                 super()._get_per_token_logps_and_entropies(
                     model, input_ids, attention_mask, logits_to_keep, batch_size,
                     compute_entropy, compute_aux_loss, **multimodal))
             return result
-        batch_size = batch_size or input_ids.size(0)
+        rows, length = input_ids.shape
         logps, entropies = [], []
-        for start in range(0, input_ids.size(0), batch_size):
-            ids = input_ids[start:start + batch_size]
-            attention = attention_mask[start:start + batch_size]
-            positions = (attention.long().cumsum(-1) - 1).clamp(min=0)
-            logits = model(input_ids=ids, attention_mask=attention, position_ids=positions,
-                           logits_to_keep=logits_to_keep + 1, use_cache=False).logits
-            logits = logits[:, :-1, :].float() / self.temperature  # (b, C, V)
-            targets = ids[:, -logits_to_keep:]  # (b, C)
-            if self._masks is not None:
-                masks = self._masks[start:start + batch_size, :logits_to_keep]
-                logps.append(masked_log_probs(logits, masks, targets))
-            else:
-                chosen = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-                logps.append(chosen - torch.logsumexp(logits, dim=-1))
-            if compute_entropy:
-                with torch.no_grad():
-                    log_p = torch.log_softmax(logits, dim=-1)
-                    entropies.append(-(log_p.exp() * log_p).sum(-1))
+        for row in range(rows):
+            ids, attention = input_ids[row:row + 1], attention_mask[row:row + 1]
+            keep = scored[row, :logits_to_keep].nonzero().flatten().to(ids.device)  # (K,)
+            logp = torch.zeros((1, logits_to_keep), device=ids.device)
+            entropy = torch.zeros((1, logits_to_keep), device=ids.device)
+            if keep.numel():
+                positions = (attention.long().cumsum(-1) - 1).clamp(min=0)
+                at = keep + (length - logits_to_keep - 1)  # positions that predict kept tokens
+                logits = model(input_ids=ids, attention_mask=attention, position_ids=positions,
+                               logits_to_keep=at, use_cache=False).logits
+                logits = logits.float() / self.temperature  # (1, K, V)
+                targets = ids[:, length - logits_to_keep + keep]  # (1, K)
+                if self._masks is not None:
+                    masks = self._masks[row:row + 1, keep.cpu()]
+                    kept = masked_log_probs(logits, masks, targets)
+                else:
+                    chosen = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+                    kept = chosen - torch.logsumexp(logits, dim=-1)
+                logp = logp.index_put((torch.zeros_like(keep), keep), kept[0])
+                if compute_entropy:
+                    with torch.no_grad():
+                        log_p = torch.log_softmax(logits, dim=-1)
+                        entropy[0, keep] = -(log_p.exp() * log_p).sum(-1)[0]
+            logps.append(logp)
+            entropies.append(entropy)
         return (torch.cat(logps, dim=0), torch.cat(entropies, dim=0) if compute_entropy else None,
                 None)
+
 
     def per_token_advantages(self, shape: Sequence[int]) -> torch.Tensor:
         """The last rollout's per-turn advantages spread over tokens, ``(B, C)``."""
