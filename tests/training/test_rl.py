@@ -95,3 +95,18 @@ def test_config_errors_name_the_value_and_the_fix(tmp_path) -> None:
 def test_cli_reports_a_bad_flag(capsys) -> None:
     assert main(["--output_dir", "x", "--advantage", "turn"]) == 2
     assert "advantage='turn'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["rl_cpu.yaml", "rl_gpu.yaml"])
+def test_shipped_configs_parse(name: str) -> None:
+    from pathlib import Path
+
+    from toolthink.training.rl_cli import make_parser
+
+    path = Path(__file__).parents[2] / "configs" / name
+    cpu_only = ["--bf16", "false"] if "gpu" in name else []  # transformers refuses bf16 here
+    (config,) = make_parser().parse_args_and_config(["--config", str(path), *cpu_only])
+    assert config.num_generations == 4
+    assert config.beta == 0.01
+    assert config.epsilon == 0.2
+    assert config.advantage == "per_turn"
