@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.episodes import RolloutConfig, run_episodes
 from toolthink.training.mask_replay import replay_masks
 from toolthink.training.rl import easy_tasks, replayed_masks
-from toolthink.training.rl_cli import main, train
+from toolthink.training.rl_cli import main, make_parser, train
 from toolthink.training.rl_config import RLConfig
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -99,10 +100,6 @@ def test_cli_reports_a_bad_flag(capsys) -> None:
 
 @pytest.mark.parametrize("name", ["rl_cpu.yaml", "rl_gpu.yaml"])
 def test_shipped_configs_parse(name: str) -> None:
-    from pathlib import Path
-
-    from toolthink.training.rl_cli import make_parser
-
     path = Path(__file__).parents[2] / "configs" / name
     cpu_only = ["--bf16", "false"] if "gpu" in name else []  # transformers refuses bf16 here
     (config,) = make_parser().parse_args_and_config(["--config", str(path), *cpu_only])
