@@ -188,11 +188,16 @@ class EpisodeRollout:
             self.constraint = GrammarConstraint.for_tokenizer(self.tokenizer, vocab_size=vocab)
         self.timing = RolloutTiming()
         with unwrap_model_for_generation(model, trainer.accelerator) as unwrapped:
-            self.episodes = run_episodes(
-                unwrapped, self.tokenizer, tasks, sandbox=self.sandbox,
-                env_config=self.env_config, config=self.config, constraint=self.constraint,
-                chat=self.chat, timing=self.timing,
-            )
+            training = unwrapped.training
+            unwrapped.eval()  # no dropout while sampling (an SFT adapter may carry LoRA dropout)
+            try:
+                self.episodes = run_episodes(
+                    unwrapped, self.tokenizer, tasks, sandbox=self.sandbox,
+                    env_config=self.env_config, config=self.config, constraint=self.constraint,
+                    chat=self.chat, timing=self.timing,
+                )
+            finally:
+                unwrapped.train(training)
         self.calls += 1
         self._write_trajectories(trainer)
         end = self.chat.command_ids("")
