@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from toolthink.tool import SandboxPool
 from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.episodes import RolloutConfig, run_episodes
 from toolthink.training.mask_replay import replay_masks
-from toolthink.training.rl import easy_tasks, replayed_masks
+from toolthink.training.rl import ChainOfEditsTrainer, easy_tasks, replayed_masks
 from toolthink.training.rl_cli import main, make_parser, train
 from toolthink.training.rl_config import RLConfig
 
@@ -107,3 +108,36 @@ def test_shipped_configs_parse(name: str) -> None:
     assert config.beta == 0.01
     assert config.epsilon == 0.2
     assert config.advantage == "per_turn"
+
+
+def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) -> None:
+    """Mask replay, token layout and positions agree: recomputed log q == the sampler's."""
+    model = tiny_llama(len(tokenizer)).eval()
+    constraint = GrammarConstraint.for_tokenizer(tokenizer, vocab_size=len(tokenizer))
+    with SandboxPool() as pool:
+        tasks = easy_tasks(load_embedded_corpus()[:2], pool)
+        torch.manual_seed(2)
+        episodes = run_episodes(model, tokenizer, tasks * 2, sandbox=pool,
+                                config=RolloutConfig(max_new_tokens=12), constraint=constraint)
+    width = max(len(e.completion_ids) for e in episodes)
+    prompt_width = max(len(e.prompt_ids) for e in episodes)
+    ids = torch.full((len(episodes), prompt_width + width), 2, dtype=torch.long)
+    attention = torch.zeros_like(ids)
+    scored = torch.zeros((len(episodes), width), dtype=torch.bool)
+    for row, e in enumerate(episodes):  # TRL's layout: prompts left-padded, completions right
+        ids[row, prompt_width - len(e.prompt_ids):prompt_width] = torch.tensor(e.prompt_ids)
+        ids[row, prompt_width:prompt_width + len(e.completion_ids)] = torch.tensor(
+            e.completion_ids)
+        attention[row, prompt_width - len(e.prompt_ids):prompt_width + len(e.completion_ids)] = 1
+        scored[row, : len(e.env_mask)] = torch.tensor(e.env_mask, dtype=torch.bool)
+    fake = SimpleNamespace(_scored=scored, temperature=1.0,
+                           _masks=replayed_masks(episodes, constraint, width))
+    with torch.no_grad():
+        logps, _, _ = ChainOfEditsTrainer._get_per_token_logps_and_entropies(
+            fake, model, ids, attention, width)
+    for row, e in enumerate(episodes):
+        got = logps[row, : len(e.logprobs)]
+        want = torch.tensor(e.logprobs)
+        assert torch.allclose(got[scored[row, : len(e.logprobs)]],
+                              want[scored[row, : len(e.logprobs)]], atol=1e-4)
+        assert (got[~scored[row, : len(e.logprobs)]] == 0).all()
