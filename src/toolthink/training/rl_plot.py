@@ -14,6 +14,7 @@ _PANELS = (
     ("malformed_rate", "malformed-command rate"),
     ("sampled_tokens", "model tokens per episode"),
 )
+_WINDOW = 10
 _TIMES = ("time/generation", "time/sandbox", "time/training")
 
 
@@ -34,7 +35,12 @@ def plot_curves(records: Sequence[dict[str, float]], path: Path) -> None:
         points = [(r["step"], r[key]) for r in records if key in r]
         if points:
             xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o", markersize=3)
+            ax.plot(xs, ys, marker="o", markersize=3, alpha=0.5 if len(ys) >= _WINDOW else 1.0)
+            if len(ys) >= _WINDOW:  # steps are noisy (one group each): show a moving mean
+                means = [sum(ys[i - _WINDOW + 1:i + 1]) / _WINDOW
+                         for i in range(_WINDOW - 1, len(ys))]
+                ax.plot(xs[_WINDOW - 1:], means, color="black", label=f"mean of {_WINDOW}")
+                ax.legend()
         ax.set_title(title)
         ax.set_xlabel("step")
     ax = axes.flat[-1]
