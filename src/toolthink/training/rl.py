@@ -28,15 +28,13 @@ from __future__ import annotations
 import json
 import logging
 import random
-import statistics
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.grpo_trainer import GRPOTrainer
 
@@ -55,16 +53,15 @@ from toolthink.training.episodes import (
     run_episodes,
 )
 from toolthink.training.mask_replay import masked_log_probs, replay_masks
+from toolthink.training.rl_log import step_metrics
 
 __all__ = [
     "ChainOfEditsTrainer",
     "EpisodeRollout",
-    "StepRecorder",
     "easy_tasks",
     "episode_reward",
     "lora_parameters",
     "replayed_masks",
-    "step_metrics",
 ]
 
 logger = logging.getLogger(__name__)
@@ -122,27 +119,6 @@ def episode_reward(completions: Sequence[Any], episode_reward: Sequence[float],
         **kwargs: Other dataset and rollout fields (unused).
     """
     return [float(r) for r in episode_reward]
-
-
-def step_metrics(episodes: Sequence[Episode]) -> dict[str, float]:
-    """The per-step figures of docs/rl.md, from one step's episodes.
-
-    Returns:
-        ``reward`` (mean total), ``pass_rate``, ``turns`` (mean commands per
-        episode), ``malformed_rate`` (malformed / all commands), ``tokens``
-        (mean completion tokens, environment's included), ``sampled_tokens``
-        (mean model tokens), ``truncated_rate``.
-    """
-    commands = sum(e.turns for e in episodes)
-    return {
-        "reward": statistics.fmean(e.total_reward for e in episodes),
-        "pass_rate": statistics.fmean(float(e.passed) for e in episodes),
-        "turns": statistics.fmean(e.turns for e in episodes),
-        "malformed_rate": sum(e.malformed for e in episodes) / max(commands, 1),
-        "tokens": statistics.fmean(len(e.completion_ids) for e in episodes),
-        "sampled_tokens": statistics.fmean(e.sampled_tokens for e in episodes),
-        "truncated_rate": statistics.fmean(float(e.truncated) for e in episodes),
-    }
 
 
 @attrs.define
@@ -365,48 +341,6 @@ class ChainOfEditsTrainer(GRPOTrainer):
             per_token = token_advantages(values, episode.turn_of_token)
             advantages[row, : len(per_token)] = torch.tensor(per_token, dtype=torch.float32)
         return advantages.to(self.accelerator.device)
-
-
-class StepRecorder(TrainerCallback):
-    """Writes one JSON line per optimizer step: episode figures and the time split.
-
-    ``time/training`` is the step's wall time minus generation and sandbox
-    time (forward and backward passes, the optimizer, TRL's log-prob passes).
-
-    Args:
-        rollout: The trainer's `EpisodeRollout`.
-        path: The JSONL file (``metrics.jsonl`` in the output folder).
-    """
-
-    def __init__(self, rollout: EpisodeRollout, path: Path) -> None:
-        self.rollout = rollout
-        self.path = path
-        self.records: list[dict[str, float]] = []
-        self._started = 0.0
-        self._calls = 0
-
-    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Start the step's clock."""
-        self._started = time.perf_counter()
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Record the step (its rollout's figures when it generated)."""
-        elapsed = time.perf_counter() - self._started
-        record: dict[str, float] = {"step": float(state.global_step), "time/step": elapsed}
-        if self.rollout.calls != self._calls:  # this step generated
-            self._calls = self.rollout.calls
-            timing = self.rollout.timing
-            record.update(step_metrics(self.rollout.episodes))
-            record["time/generation"] = timing.generation
-            record["time/sandbox"] = timing.sandbox
-            record["time/training"] = max(elapsed - timing.generation - timing.sandbox, 0.0)
-        losses = [h["loss"] for h in state.log_history if "loss" in h]
-        if losses:
-            record["loss"] = float(losses[-1])
-        self.records.append(record)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
 
 
 def replayed_masks(

@@ -96,11 +96,10 @@ def train(
     from toolthink.training.rl import (  # noqa: PLC0415
         ChainOfEditsTrainer,
         EpisodeRollout,
-        StepRecorder,
         easy_tasks,
         episode_reward,
     )
-    from toolthink.training.rl_plot import plot_curves  # noqa: PLC0415
+    from toolthink.training.rl_log import StepRecorder, plot_curves  # noqa: PLC0415
 
     out = Path(str(config.output_dir))
     out.mkdir(parents=True, exist_ok=True)
