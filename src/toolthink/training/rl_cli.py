@@ -1,0 +1,167 @@
+"""``toolthink-train rl``: multi-turn GRPO on repair episodes (TRL script convention).
+
+Usage::
+
+    toolthink-train rl --config configs/rl_cpu.yaml [--flag value ...]
+
+Writes into ``output_dir``: the adapter (or model) and tokenizer, ``rl_config.json``
+(the resolved config), ``metrics.jsonl`` (one line per step: mean reward, pass
+rate, turns, malformed rate, tokens, time split), ``curves.png``,
+``trajectories.jsonl`` (sample episodes) and ``tasks.json`` (the task ids).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from toolthink.tasks import Problem, load_embedded_corpus
+from toolthink.tool import SandboxPool
+from toolthink.training.rl_config import RLConfig
+
+__all__ = ["main", "make_parser", "train"]
+
+logger = logging.getLogger(__name__)
+
+
+def make_parser() -> Any:
+    """The ``TrlParser`` over `RLConfig` (``--config FILE.yaml`` plus flags)."""
+    from trl.scripts.utils import TrlParser  # noqa: PLC0415
+
+    classes: list[Any] = [RLConfig]
+    return TrlParser(classes, prog="toolthink-train rl")
+
+
+def _load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
+    """Model, tokenizer and peft config (None when the model already has an adapter)."""
+    import torch  # noqa: PLC0415
+    from peft import LoraConfig, PeftModel  # noqa: PLC0415
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+
+    from toolthink.training.embedded_model import (  # noqa: PLC0415
+        load_embedded_model,
+        load_embedded_tokenizer,
+    )
+
+    model: Any
+    tokenizer: Any
+    if config.model_name_or_path and config.model_name_or_path != "embedded":
+        model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path,
+                                                     dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
+    else:
+        model, tokenizer = load_embedded_model(), load_embedded_tokenizer()
+    if config.adapter:
+        adapter = Path(config.adapter)
+        if (adapter / "tokenizer_config.json").exists():
+            tokenizer = AutoTokenizer.from_pretrained(adapter)
+        model = PeftModel.from_pretrained(model, adapter, is_trainable=True)
+        return model, tokenizer, None
+    peft_config = None
+    if config.use_lora:
+        peft_config = LoraConfig(
+            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+            target_modules=config.lora_target_modules, task_type="CAUSAL_LM",
+        )
+    return model, tokenizer, peft_config
+
+
+def train(
+    config: RLConfig,
+    *,
+    model: Any = None,
+    tokenizer: Any = None,
+    problems: Sequence[Problem] | None = None,
+) -> Any:
+    """Run multi-turn GRPO and save its outputs under ``config.output_dir``.
+
+    Args:
+        config: The run's settings.
+        model: A model to train instead of loading one (tests pass a tiny one;
+            LoRA is added per ``config``).
+        tokenizer: Its tokenizer (required with ``model``).
+        problems: Problems to corrupt (default: the embedded corpus).
+
+    Returns:
+        The `ChainOfEditsTrainer` after training (its ``model`` is the policy).
+    """
+    from datasets import Dataset  # noqa: PLC0415
+    from peft import LoraConfig  # noqa: PLC0415
+
+    from toolthink.training.rl import (  # noqa: PLC0415
+        ChainOfEditsTrainer,
+        EpisodeRollout,
+        easy_tasks,
+        episode_reward,
+    )
+    from toolthink.training.rl_log import StepRecorder, plot_curves  # noqa: PLC0415
+
+    out = Path(str(config.output_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("metrics.jsonl", "trajectories.jsonl"):
+        (out / stale).unlink(missing_ok=True)
+    if model is None:
+        model, tokenizer, peft_config = _load_policy(config)
+    else:
+        peft_config = LoraConfig(
+            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+            target_modules=config.lora_target_modules, task_type="CAUSAL_LM",
+        ) if config.use_lora else None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    problems = list(problems if problems is not None else load_embedded_corpus())
+    if config.max_problems is not None:
+        problems = problems[: config.max_problems]
+    env_config = config.env_config()
+    with SandboxPool() as sandbox:
+        tasks = easy_tasks(problems, sandbox, edits=config.edits,
+                           per_problem=config.tasks_per_problem, seed=config.task_seed,
+                           timeout=config.test_timeout)
+        if not tasks:
+            msg = "no synthetic bug failed its tests: raise tasks_per_problem or max_problems"
+            raise RuntimeError(msg)
+        by_key = {f"{t.task_id}#{i}": t for i, t in enumerate(tasks)}
+        (out / "tasks.json").write_text(json.dumps(
+            {k: {"task_id": t.task_id, "buggy_code": t.buggy_code} for k, t in by_key.items()},
+            indent=1))
+        dataset = Dataset.from_dict({"prompt": list(by_key)})
+        rollout = EpisodeRollout(
+            tasks=by_key, tokenizer=tokenizer, sandbox=sandbox, env_config=env_config,
+            config=config.rollout_config(), trajectories=out / "trajectories.jsonl",
+            trajectories_per_step=config.trajectories_per_step,
+        )
+        recorder = StepRecorder(rollout, out / "metrics.jsonl")
+        trainer = ChainOfEditsTrainer(
+            model=model, reward_funcs=[episode_reward], args=config, train_dataset=dataset,
+            processing_class=tokenizer, peft_config=peft_config, rollout=rollout,
+            advantage=config.advantage, gamma=config.gamma, mask_replay=config.mask_replay,
+            callbacks=[recorder],
+        )
+        logger.info("RL on %d tasks from %d problems; output in %s", len(tasks), len(problems), out)
+        trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    (out / "rl_config.json").write_text(str(config.to_json_string()))  # type: ignore[no-untyped-call]
+    if recorder.records:
+        plot_curves(recorder.records, out / "curves.png")
+    return trainer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (``--config FILE.yaml`` and flags) and train; returns the exit status."""
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = make_parser()
+    try:
+        (config,) = parser.parse_args_and_config(list(sys.argv[1:] if argv is None else argv))
+    except ValueError as e:
+        sys.stderr.write(f"toolthink-train rl: {e}\n")
+        return 2
+    train(config)
+    sys.stdout.write(f"RL outputs in {config.output_dir}\n")
+    return 0

@@ -1,0 +1,127 @@
+"""Configuration of ``toolthink-train rl``: TRL's `GRPOConfig` plus the Chain-of-Edits fields.
+
+Defaults follow the paper (Rainone et al., arXiv 2507.05065, section 4.2):
+groups of 4 episodes per task, KL coefficient 0.01, clip epsilon 0.2, LoRA
+rank 16 on all linear layers, up to 10 turns, +1 for the first fix, -0.5 for
+a malformed command and for a missing ``EXIT``. Parsed by TRL's ``TrlParser``
+from a YAML file (``--config``) and flags, like every TRL script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trl.trainer.grpo_config import GRPOConfig
+
+from toolthink.env import EnvConfig
+from toolthink.training.episodes import RolloutConfig
+
+__all__ = ["ADVANTAGES", "RLConfig"]
+
+ADVANTAGES = ("per_turn", "sequence")
+
+
+@dataclass
+class RLConfig(GRPOConfig):
+    """`trl.GRPOConfig` with the model, task, episode and advantage settings of toolthink RL."""
+
+    beta: float = field(
+        default=0.01, metadata={"help": "KL coefficient against the starting policy (paper: 0.01)."}
+    )
+    num_generations: int | None = field(
+        default=4, metadata={"help": "Episodes per task, the GRPO group (paper: 4)."}
+    )
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Base model id or local path; empty or 'embedded': the "
+                  "embedded SmolLM2-135M-Instruct."},
+    )
+    adapter: str | None = field(
+        default=None,
+        metadata={"help": "A peft adapter folder to start from (e.g. the output of "
+                  "`toolthink-train sft`); its LoRA weights are trained further."},
+    )
+    use_lora: bool = field(
+        default=True, metadata={"help": "Train a LoRA adapter (else all weights)."}
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    lora_target_modules: str = field(
+        default="all-linear", metadata={"help": "peft target_modules (paper: all linear layers)."}
+    )
+    advantage: str = field(
+        default="per_turn",
+        metadata={"help": "'per_turn': returns-to-go normalised across the group at each turn "
+                  "(the paper's); 'sequence': TRL's one advantage per episode."},
+    )
+    mask_replay: bool = field(
+        default=True,
+        metadata={"help": "Score sampled tokens under the replayed grammar masks (the sampler's "
+                  "distribution); False: TRL's unmasked log-probs (biased, docs/rl.md)."},
+    )
+    gamma: float = field(default=1.0, metadata={"help": "Discount of per-turn returns-to-go."})
+    edits: int = field(
+        default=1, metadata={"help": "Edits per synthetic bug (1: the easy one-line curriculum)."}
+    )
+    tasks_per_problem: int = field(
+        default=2, metadata={"help": "Synthetic bugs drawn per embedded-corpus problem."}
+    )
+    max_problems: int | None = field(
+        default=None, metadata={"help": "Use only the first N corpus problems (None: all)."}
+    )
+    task_seed: int = field(default=0, metadata={"help": "Seed of the synthetic bugs."})
+    max_turns: int = field(default=10, metadata={"help": "Commands per episode (paper: 10)."})
+    fix_reward: float = field(default=1.0, metadata={"help": "Reward of the first fix."})
+    malformed_penalty: float = field(
+        default=-0.5, metadata={"help": "Reward of a malformed command."}
+    )
+    rejected_penalty: float = field(
+        default=-0.5, metadata={"help": "Reward of a command the editor rejects."}
+    )
+    no_exit_penalty: float = field(default=-0.5, metadata={"help": "Added when EXIT is missing."})
+    test_timeout: float = field(default=5.0, metadata={"help": "Seconds per test run."})
+    max_new_tokens_per_turn: int = field(
+        default=96, metadata={"help": "Tokens one command may take, EOS included."}
+    )
+    max_episode_tokens: int = field(
+        default=3072,
+        metadata={"help": "Prompt + completion tokens per episode; beyond: cut, failed."},
+    )
+    restrict_old_text: bool = field(
+        default=False, metadata={"help": "Restrict REPW's old text to its line in the grammar."}
+    )
+    trajectories_per_step: int = field(
+        default=4, metadata={"help": "Episodes per step written to trajectories.jsonl (0: none)."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.advantage not in ADVANTAGES:
+            msg = f"advantage={self.advantage!r} is not one of {ADVANTAGES}: pick one"
+            raise ValueError(msg)
+        if self.num_generations is not None and self.num_generations < 2:
+            msg = (f"num_generations={self.num_generations} leaves no group to compare: "
+                   "use 2 or more (paper: 4)")
+            raise ValueError(msg)
+        for name in ("edits", "tasks_per_problem", "max_turns", "max_new_tokens_per_turn"):
+            value = getattr(self, name)
+            if value < 1:
+                msg = f"{name}={value!r} must be >= 1"
+                raise ValueError(msg)
+        super().__post_init__()  # type: ignore[no-untyped-call]
+
+    def env_config(self) -> EnvConfig:
+        """The episode and reward settings as a `toolthink.env.EnvConfig`."""
+        return EnvConfig(
+            max_turns=self.max_turns, fix_reward=self.fix_reward,
+            malformed_penalty=self.malformed_penalty, rejected_penalty=self.rejected_penalty,
+            no_exit_penalty=self.no_exit_penalty, timeout=self.test_timeout,
+        )
+
+    def rollout_config(self) -> RolloutConfig:
+        """The sampling settings (GRPO's temperature, top-p, top-k) as a `RolloutConfig`."""
+        return RolloutConfig(
+            max_new_tokens=self.max_new_tokens_per_turn, max_total_tokens=self.max_episode_tokens,
+            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k or 0,
+            restrict_old_text=self.restrict_old_text,
+        )
