@@ -19,7 +19,7 @@ from collections.abc import Sequence
 __all__ = ["COMMANDS", "main"]
 
 COMMANDS = {
-    "demo": ("toolthink.pipeline", "the main job on the embedded defaults (--quick: ~5 min)"),
+    "demo": ("toolthink.pipeline", "the main job on the embedded defaults (--quick: fewest steps)"),
     "data": ("toolthink.data.cli", "build synthetic bugs and verified demonstrations"),
     "eval": ("toolthink.evaluation.cli", "evaluate a model: pass@k, Chain-of-Edits vs direct"),
     "show": ("toolthink.evaluation.show", "replay saved episodes turn by turn"),

@@ -11,9 +11,10 @@ runs), all under one output folder (default ``runs/demo``):
    corpus' held-out problems and, with ``--data-dir``, on QuixBugs and
    HumanEvalFix; each prints its comparison table.
 
-``--quick`` shrinks every stage (about 5 minutes on 2 CPU cores); the default
-takes up to about 30. Numbers from so short a run measure the plumbing, not
-the method: see docs/training.md for real recipes.
+``--quick`` runs the fewest steps of every stage. Wall times on 2 CPU cores are
+not yet measured end to end (stage figures: benchmarks/README.md); numbers
+from so short a run measure the plumbing, not the method: see
+docs/training.md and docs/rl.md for real recipes.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _CPU = ["--bf16", "false", "--gradient_checkpointing", "false", "--use_cpu", "tr
 def make_parser() -> argparse.ArgumentParser:
     """Build the ``toolthink demo`` argument parser."""
     parser = argparse.ArgumentParser(prog="toolthink demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a ~5-minute version of every stage")
+    parser.add_argument("--quick", action="store_true", help="the fewest steps of every stage")
     parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     parser.add_argument("--data-dir", default=os.environ.get("TOOLTHINK_DATA_DIR"),
                         help="benchmark folder (layout of ../shared/data) to also evaluate on "
@@ -48,7 +49,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, str, list[str]]]:
     """The stages as ``(title, module, argv)``; ``module.main(argv)`` runs one."""
-    per_problem, sft_steps, rl_steps, samples = (1, 4, 2, 1) if quick else (3, 24, 8, 2)
+    per_problem, sft_steps, rl_steps, samples = (1, 4, 1, 1) if quick else (3, 24, 8, 2)
     eval_limit = "4" if quick else "14"
     result = [
         ("demonstrations", "toolthink.data.cli",
@@ -60,7 +61,9 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, s
           "--max_length", "1024", "--save_strategy", "no", *_CPU]),
         ("reinforcement learning", "toolthink.training.rl_cli",
          ["--adapter", str(out / "sft"), "--output_dir", str(out / "rl"),
-          "--max_steps", str(rl_steps), "--save_strategy", "no", *_CPU]),
+          "--max_steps", str(rl_steps), "--save_strategy", "no", "--max_turns", "3",
+          "--max_new_tokens_per_turn", "48", "--num_generations", "4",
+          "--per_device_train_batch_size", "4", *_CPU]),
         ("evaluation: embedded held-out problems", "toolthink.evaluation.cli",
          ["--model", "embedded", "--adapter", str(out / "rl"), "--dataset", "embedded",
           "--samples", str(samples), "--k", "1", "--mode", "both", "--limit", eval_limit,
