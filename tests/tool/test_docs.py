@@ -1,4 +1,4 @@
-"""The worked example in docs/editor.md is produced by running the editor.
+"""The worked example in docs/editor.md is produced by running the editor and the sandbox.
 
 The part of the document between the markers is generated here; the test fails
 when the editor's output changes, and ``pytest --update-golden`` rewrites it.
@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from toolthink.dsl import execute, parse_command
-from toolthink.tool import CodeEditor, Valid, render
+from toolthink.tool import CodeEditor, render
+from toolthink.tool import run_tests as sandbox_run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "docs" / "editor.md", ROOT / "README.md"]
@@ -34,20 +35,9 @@ COMMANDS = [
 
 
 def run_tests(editor: CodeEditor) -> str:
-    """Feedback as a test runner would give it (trusted example code, run in-process)."""
-    if not isinstance(editor.validity, Valid):
-        return "tests not run: the code does not compile"
-    namespace: dict[str, object] = {}
-    exec(compile(editor.source, "<clamp>", "exec"), namespace)  # our own example code
-    clamp = namespace["clamp"]
-    assert callable(clamp)
-    failures = [
-        f"FAILED clamp{args} == {want}: got {got}"
-        for args, want in TESTS
-        if (got := clamp(*args)) != want
-    ]
-    passed = len(TESTS) - len(failures)
-    return "\n".join([f"tests: {passed} passed, {len(failures)} failed", *failures])
+    """The feedback the model reads: the real sandbox's, as RepairEnv shows it."""
+    tests = "".join(f"assert clamp{args} == {want}\n" for args, want in TESTS)
+    return sandbox_run_tests(editor.source, tests, timeout=10).feedback
 
 
 def example() -> str:
