@@ -1,0 +1,380 @@
+"""Batched multi-turn repair episodes with the constrained decoder, token in and token out.
+
+One call of `run_episodes` plays a batch of `toolthink.env.RepairEnv` episodes
+to their end: each turn, every live episode's token sequence so far is fed to
+``model.generate`` with one grammar per row (`toolthink.training.grammars.turn_grammar_for`
+the row's current file), the sampled command is applied by the environment
+(all rows' tests in one sandbox batch, `toolthink.env.step_all`), and the next
+turn's input is the previous ids + the sampled ids + the environment's ids
+(`toolthink.training.chat.ChatFormat.observation_ids`). Text is never decoded
+and re-encoded to build a prompt, so RL trains on exactly the tokens it sampled
+(Rainone et al., arXiv 2507.05065, section 4.2, multi-turn rollouts).
+
+An `Episode` holds what TRL's ``rollout_func`` returns (``prompt_ids``,
+``completion_ids``, ``env_mask``, ``logprobs``) plus per-turn rewards, texts and
+`toolthink.env.StepInfo`; evaluation reads the same objects.
+
+Log-probabilities are the sampler's: ``log softmax`` of the scores the sampler
+drew from, i.e. after the grammar mask and the temperature (``log q``, see
+`toolthink.training.mask_replay`); environment tokens get 0.0 and mask 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import torch
+from transformers import LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
+
+from toolthink.env import EnvConfig, RepairEnv, StepInfo, step_all
+from toolthink.errors import ToolthinkError
+from toolthink.tasks import RepairTask
+from toolthink.tool import SandboxPool
+from toolthink.training.chat import ChatFormat
+from toolthink.training.constrained import GrammarConstraint
+from toolthink.training.grammars import turn_grammar_for
+
+__all__ = [
+    "Episode",
+    "EpisodeInvariantError",
+    "RolloutConfig",
+    "RolloutTiming",
+    "run_episodes",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class EpisodeInvariantError(ToolthinkError, AssertionError):
+    """A turn's completion ids, env mask and log-probs differ in length (a bug)."""
+
+
+def _positive_int(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if type(value) is not int or value < 1:
+        msg = f"{attribute.name}={value!r} must be an int >= 1"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class RolloutConfig:
+    """How the policy samples its commands.
+
+    Attributes:
+        max_new_tokens: Tokens one command may take, EOS included; a command
+            cut there is stepped as it is (usually malformed) and closed with
+            the EOS token as environment text (mask 0).
+        max_total_tokens: Budget of prompt plus completion tokens per episode;
+            an episode that would exceed it is cut (truncated: counts as failed).
+        temperature: Sampling temperature (> 0); 0 means greedy decoding.
+        top_p: Nucleus sampling mass (1.0 = off).
+        top_k: Top-k sampling (0 = off).
+        restrict_old_text: Restrict REPW's old text to text of its line in the
+            grammar (larger grammars; see docs/constrained-decoding.md).
+    """
+
+    max_new_tokens: int = attrs.field(default=96, validator=_positive_int)
+    max_total_tokens: int = attrs.field(default=4096, validator=_positive_int)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    restrict_old_text: bool = False
+
+
+@attrs.define
+class RolloutTiming:
+    """Wall-clock seconds spent by `run_episodes`, split by where they went.
+
+    Attributes:
+        generation: In ``model.generate`` (grammar masks included).
+        sandbox: Running tests and stepping environments.
+        total: The whole call.
+    """
+
+    generation: float = 0.0
+    sandbox: float = 0.0
+    total: float = 0.0
+
+
+@attrs.frozen
+class Episode:
+    """One played episode, as token ids and as text.
+
+    ``completion_ids`` is everything after ``prompt_ids``: each turn's sampled
+    command ids (EOS included), then the environment's observation ids, except
+    after the last turn. Per token: ``env_mask`` is 1 on sampled tokens and 0
+    on environment tokens; ``logprobs`` is the sampler's log q on sampled
+    tokens and 0.0 elsewhere; ``turn_of_token`` is the 0-based turn a token
+    belongs to (an observation belongs to the turn it follows).
+
+    Attributes:
+        task_id: The task's id.
+        prompt_ids: Chat head: system, task and first state, generation prompt (P,).
+        completion_ids: (C,) token ids.
+        env_mask: (C,) 1 = model token, 0 = environment token.
+        logprobs: (C,) sampler log-probabilities, nats.
+        turn_of_token: (C,) turn index per token.
+        commands: Decoded command text per turn (EOS excluded).
+        observations: Observation text after each turn (the last one too).
+        rewards: Environment reward per turn (a budget cut adds the missing-EXIT
+            penalty to the last; when no command fit at all, the one entry is
+            that penalty).
+        infos: `toolthink.env.StepInfo` per turn.
+        truncated: Cut by ``max_turns`` or the token budget without ``EXIT``.
+        passed: The code passes at the end and the episode was not truncated.
+    """
+
+    task_id: str
+    prompt_ids: tuple[int, ...]
+    completion_ids: tuple[int, ...]
+    env_mask: tuple[int, ...]
+    logprobs: tuple[float, ...]
+    turn_of_token: tuple[int, ...]
+    commands: tuple[str, ...]
+    observations: tuple[str, ...]
+    rewards: tuple[float, ...]
+    infos: tuple[StepInfo, ...]
+    truncated: bool
+    passed: bool
+
+    @property
+    def total_reward(self) -> float:
+        """Sum of the per-turn rewards."""
+        return float(sum(self.rewards))
+
+    @property
+    def turns(self) -> int:
+        """Commands played."""
+        return len(self.commands)
+
+    @property
+    def sampled_tokens(self) -> int:
+        """Tokens the model generated (mask 1)."""
+        return sum(self.env_mask)
+
+    @property
+    def malformed(self) -> int:
+        """Commands that did not parse."""
+        return sum(info.status == "malformed" for info in self.infos)
+
+    def as_record(self) -> dict[str, Any]:
+        """A JSON-ready summary (no token ids) for trajectory logs."""
+        return {
+            "task_id": self.task_id,
+            "commands": list(self.commands),
+            "observations": list(self.observations),
+            "rewards": list(self.rewards),
+            "infos": [info.as_dict() for info in self.infos],
+            "total_reward": self.total_reward,
+            "truncated": self.truncated,
+            "passed": self.passed,
+            "prompt_tokens": len(self.prompt_ids),
+            "completion_tokens": len(self.completion_ids),
+            "sampled_tokens": self.sampled_tokens,
+        }
+
+
+@attrs.define
+class _Live:
+    """An episode being played."""
+
+    task: RepairTask
+    env: RepairEnv
+    prompt_ids: list[int]
+    completion_ids: list[int] = attrs.field(factory=list)
+    env_mask: list[int] = attrs.field(factory=list)
+    logprobs: list[float] = attrs.field(factory=list)
+    turn_of_token: list[int] = attrs.field(factory=list)
+    commands: list[str] = attrs.field(factory=list)
+    observations: list[str] = attrs.field(factory=list)
+    rewards: list[float] = attrs.field(factory=list)
+    infos: list[StepInfo] = attrs.field(factory=list)
+    done: bool = False
+    cut: bool = False  # cut by the token budget
+
+    def extend(self, ids: Sequence[int], mask: int, logprobs: Sequence[float]) -> None:
+        if len(ids) != len(logprobs):
+            msg = (f"turn {len(self.commands)} of {self.task.task_id}: {len(ids)} ids but "
+                   f"{len(logprobs)} log-probs")
+            raise EpisodeInvariantError(msg)
+        turn = max(len(self.commands) - 1, 0)
+        self.completion_ids.extend(ids)
+        self.env_mask.extend([mask] * len(ids))
+        self.logprobs.extend(logprobs)
+        self.turn_of_token.extend([turn] * len(ids))
+        if not (len(self.completion_ids) == len(self.env_mask) == len(self.logprobs)
+                == len(self.turn_of_token)):
+            msg = f"{self.task.task_id}: completion ids, env mask and log-probs differ in length"
+            raise EpisodeInvariantError(msg)
+
+    def freeze(self) -> Episode:
+        truncated = self.cut or (bool(self.infos) and self.infos[-1].truncated)
+        passed = bool(self.infos) and self.infos[-1].passed and not truncated
+        return Episode(
+            task_id=self.task.task_id, prompt_ids=tuple(self.prompt_ids),
+            completion_ids=tuple(self.completion_ids), env_mask=tuple(self.env_mask),
+            logprobs=tuple(self.logprobs), turn_of_token=tuple(self.turn_of_token),
+            commands=tuple(self.commands), observations=tuple(self.observations),
+            rewards=tuple(self.rewards), infos=tuple(self.infos), truncated=truncated,
+            passed=passed,
+        )
+
+
+def _left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        attention[i, width - len(row):] = 1
+    return ids, attention  # (B, T) each
+
+
+def _generate_turn(
+    model: PreTrainedModel,
+    constraint: GrammarConstraint,
+    rows: Sequence[Sequence[int]],
+    *,
+    grammars: Sequence[str],
+    config: RolloutConfig,
+    pad_id: int,
+) -> list[tuple[list[int], list[float], bool]]:
+    """Sample one command per row: (ids, sampler log-probs, ended with EOS) per row."""
+    ids, attention = _left_pad(rows, pad_id)
+    device = model.device
+    processor = constraint.processor(list(grammars))
+    sampling: dict[str, Any] = (
+        {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p,
+         "top_k": config.top_k}
+        if config.temperature > 0 else {"do_sample": False}
+    )
+    with torch.no_grad():
+        out = model.generate(  # type: ignore[operator]
+            input_ids=ids.to(device), attention_mask=attention.to(device),
+            max_new_tokens=config.max_new_tokens, eos_token_id=list(constraint.eos_token_ids),
+            pad_token_id=pad_id, logits_processor=LogitsProcessorList([processor]),
+            return_dict_in_generate=True, output_scores=True, **sampling,
+        )
+    processor.finish(out.sequences)
+    new = out.sequences[:, ids.shape[1]:].cpu()  # (B, N)
+    scores = torch.stack(out.scores, dim=1).float().cpu()  # (B, N, V) what the sampler drew from
+    logq = torch.log_softmax(scores, dim=-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)  # (B, N)
+    eos = set(constraint.eos_token_ids)
+    results = []
+    for row in range(new.shape[0]):
+        tokens = new[row].tolist()
+        end = next((i + 1 for i, t in enumerate(tokens) if t in eos), None)
+        ended = end is not None
+        tokens = tokens[: end if end is not None else len(tokens)]
+        results.append((tokens, logq[row, : len(tokens)].tolist(), ended))
+    return results
+
+
+def _cut_at_budget(episode: _Live, config: RolloutConfig, env_config: EnvConfig) -> None:
+    """End ``episode`` (truncated, missing-EXIT penalty) if its next turn may not fit."""
+    used = len(episode.prompt_ids) + len(episode.completion_ids)
+    if used + config.max_new_tokens <= config.max_total_tokens:
+        return
+    episode.done = episode.cut = True
+    if episode.rewards:
+        episode.rewards[-1] += env_config.no_exit_penalty
+    else:  # no turn fits: a failed episode with the missing-EXIT penalty
+        episode.rewards.append(env_config.no_exit_penalty)
+
+
+def run_episodes(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tasks: Sequence[RepairTask],
+    *,
+    sandbox: SandboxPool,
+    env_config: EnvConfig | None = None,
+    config: RolloutConfig | None = None,
+    constraint: GrammarConstraint | None = None,
+    chat: ChatFormat | None = None,
+    timing: RolloutTiming | None = None,
+) -> list[Episode]:
+    """Play one episode per task, all turns batched, and return them in order.
+
+    Args:
+        model: A causal LM (or peft model) whose ``generate`` accepts a
+            ``logits_processor``; it samples under ``torch.no_grad``.
+        tokenizer: Its fast tokenizer (with a chat template and an EOS token).
+        tasks: One task per episode; repeat a task for a GRPO group.
+        sandbox: The pool that runs every test (shared by all episodes).
+        env_config: Episode and reward settings (`EnvConfig()` by default).
+        config: Sampling settings (`RolloutConfig()` by default).
+        constraint: The tokenizer's grammar constraint (built when None).
+        chat: The tokenizer's `ChatFormat` (built when None).
+        timing: Accumulates generation and sandbox seconds when given.
+
+    Returns:
+        One `Episode` per task, in the order of ``tasks``.
+
+    Raises:
+        EpisodeInvariantError: a turn's ids and log-probs differ in length (a bug).
+    """
+    started = time.perf_counter()
+    env_config = env_config or EnvConfig()
+    config = config or RolloutConfig()
+    chat = chat or ChatFormat.from_tokenizer(tokenizer)
+    constraint = constraint or GrammarConstraint.for_tokenizer(
+        tokenizer, vocab_size=int(model.config.vocab_size)
+    )
+    timing = timing if timing is not None else RolloutTiming()
+    pad = tokenizer.pad_token_id
+    pad_id = int(pad if isinstance(pad, int) else constraint.eos_token_ids[0])
+    end_ids = chat.command_ids("")  # the end-of-turn token(s) alone
+
+    clock = time.perf_counter()
+    jobs = [(t.buggy_code, t.tests) for t in tasks]
+    reports = sandbox.run_batch(jobs, timeout=env_config.timeout)
+    live: list[_Live] = []
+    for task, report in zip(tasks, reports, strict=True):
+        env = RepairEnv(env_config, sandbox=sandbox)
+        first = env.reset_with_report(task, report)
+        live.append(_Live(task, env, chat.head_ids(first.system or "", first.text)))
+    timing.sandbox += time.perf_counter() - clock
+
+    while active := [e for e in live if not e.done]:
+        for episode in active:
+            _cut_at_budget(episode, config, env_config)
+        active = [e for e in active if not e.done]
+        if not active:
+            break
+        clock = time.perf_counter()
+        grammars = []
+        for e in active:
+            assert e.env.editor is not None
+            grammars.append(turn_grammar_for(e.env.editor,
+                                             restrict_old_text=config.restrict_old_text))
+        sampled = _generate_turn(
+            model, constraint, [e.prompt_ids + e.completion_ids for e in active],
+            grammars=grammars, config=config, pad_id=pad_id,
+        )
+        timing.generation += time.perf_counter() - clock
+        texts = []
+        for episode, (ids, logprobs, ended) in zip(active, sampled, strict=True):
+            body = ids[:-1] if ended else ids
+            text = str(tokenizer.decode(body, skip_special_tokens=False))
+            episode.commands.append(text)
+            episode.extend(ids, 1, logprobs)
+            if not ended:  # cut at max_new_tokens: close the turn as environment text
+                episode.extend(end_ids, 0, [0.0] * len(end_ids))
+            texts.append(text)
+        clock = time.perf_counter()
+        results = step_all([e.env for e in active], texts)
+        timing.sandbox += time.perf_counter() - clock
+        for episode, (observation, reward, done, info) in zip(active, results, strict=True):
+            episode.rewards.append(reward)
+            episode.infos.append(info)
+            episode.observations.append(observation.text)
+            episode.done = done
+            if not done:
+                obs_ids = chat.observation_ids(observation.text)
+                episode.extend(obs_ids, 0, [0.0] * len(obs_ids))
+    timing.total += time.perf_counter() - started
+    return [e.freeze() for e in live]

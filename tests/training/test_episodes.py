@@ -1,0 +1,107 @@
+"""Multi-turn episodes: token-in/token-out layout, masks and log-probs."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from toolthink.data.corruption import corrupt
+from toolthink.env import EnvConfig
+from toolthink.tasks import RepairTask, load_embedded_corpus
+from toolthink.tool import SandboxPool
+from toolthink.training.chat import ChatFormat
+from toolthink.training.episodes import Episode, RolloutConfig, run_episodes
+
+
+def easy_tasks(count: int, seed: int = 0) -> list[RepairTask]:
+    """One-line synthetic bugs in the embedded corpus."""
+    rng = random.Random(seed)
+    tasks = []
+    for problem in load_embedded_corpus():
+        result = corrupt(problem.solution, rng, edits=1)
+        if result is not None:
+            tasks.append(problem.with_bug(result.corrupted))
+        if len(tasks) == count:
+            break
+    return tasks
+
+
+@pytest.fixture(scope="module")
+def policy(tokenizer) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
+        bos_token_id=1, eos_token_id=2, pad_token_id=2,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module")
+def episodes(policy, tokenizer) -> list[Episode]:
+    torch.manual_seed(1)
+    with SandboxPool() as pool:
+        return run_episodes(
+            policy, tokenizer, easy_tasks(2) * 2, sandbox=pool,
+            env_config=EnvConfig(max_turns=3), config=RolloutConfig(max_new_tokens=16),
+        )
+
+
+def test_every_token_has_a_mask_a_log_prob_and_a_turn(episodes) -> None:
+    for episode in episodes:
+        n = len(episode.completion_ids)
+        assert n == len(episode.env_mask) == len(episode.logprobs) == len(episode.turn_of_token)
+        assert len(episode.commands) == len(episode.rewards) == len(episode.infos)
+        pairs = zip(episode.logprobs, episode.env_mask, strict=True)
+        assert all(lp == 0.0 for lp, m in pairs if m == 0)
+        assert all(lp <= 0.0 for lp in episode.logprobs)
+        assert list(episode.turn_of_token) == sorted(episode.turn_of_token)
+        assert max(episode.turn_of_token) == episode.turns - 1
+
+
+def test_completion_is_sampled_ids_then_environment_ids(episodes, tokenizer) -> None:
+    chat = ChatFormat.from_tokenizer(tokenizer)
+    end = chat.command_ids("")
+    for episode in episodes:
+        expected: list[int] = []
+        mask: list[int] = []
+        ids = list(episode.completion_ids)
+        for turn, command in enumerate(episode.commands):
+            sampled = [i for i, t in zip(ids, episode.turn_of_token, strict=True) if t == turn]
+            turn_mask = zip(episode.env_mask, episode.turn_of_token, strict=True)
+            n_model = sum(m for m, t in turn_mask if t == turn)
+            assert tokenizer.decode(sampled[: n_model]).startswith(command)
+            piece = sampled[:n_model]
+            expected += piece
+            mask += [1] * n_model
+            if piece[-len(end):] != end:  # cut at max_new_tokens: EOS added as environment text
+                expected += end
+                mask += [0] * len(end)
+            if turn < episode.turns - 1:
+                observation = chat.observation_ids(episode.observations[turn])
+                expected += observation
+                mask += [0] * len(observation)
+        assert ids == expected
+        assert list(episode.env_mask) == mask
+
+
+def test_the_head_is_the_chat_template_prompt(episodes, tokenizer) -> None:
+    text = tokenizer.decode(list(episodes[0].prompt_ids))
+    assert text.endswith("<|im_start|>assistant\n")
+    assert "running_max" in text
+
+
+def test_a_token_budget_cut_is_a_failed_truncated_episode(policy, tokenizer) -> None:
+    with SandboxPool() as pool:
+        (episode,) = run_episodes(
+            policy, tokenizer, easy_tasks(1), sandbox=pool,
+            config=RolloutConfig(max_new_tokens=16, max_total_tokens=100),
+        )
+    assert episode.truncated
+    assert not episode.passed
+    assert episode.turns == 0
+    assert episode.completion_ids == ()
+    assert episode.rewards == (EnvConfig().no_exit_penalty,)
