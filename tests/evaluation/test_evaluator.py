@@ -76,6 +76,8 @@ def test_cli_writes_results_and_episodes_show_replays(
     lines = (out / "episodes.jsonl").read_text().splitlines()
     assert len(lines) == 4
     assert show_main([str(out / "episodes.jsonl")]) == 0
+    assert (out / "pass_at_k.png").stat().st_size > 0
+    assert (out / "turns.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -81,6 +81,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=_positive, default=8, help="attempts generated together")
     parser.add_argument("--seed", type=int, default=0, help="seed of sampling and synthetic bugs")
     parser.add_argument("--out", default="runs/eval", help="output folder (default: runs/eval)")
+    parser.add_argument("--no-figures", action="store_true",
+                        help="skip pass_at_k.png and turns.png")
     return parser
 
 
@@ -160,4 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_results(out, results, settings)
     console.print(f"wrote {out / 'results.json'} and {out / 'episodes.jsonl'} "
                   f"(replay: toolthink show {out / 'episodes.jsonl'})")
+    if not args.no_figures:
+        from toolthink.evaluation.figures import plot_pass_at_k, plot_turns  # noqa: PLC0415
+
+        written = [plot_pass_at_k(results, config.ks, out / "pass_at_k.png", title=title),
+                   plot_turns(results, out / "turns.png")]
+        console.print("figures: " + ", ".join(str(p) for p in written if p is not None))
     return 0
