@@ -64,6 +64,8 @@ def episode_record(
         "passed": episode.passed, "initial_code": task.buggy_code, "turns": turns,
         "bug_kind": bug_kind, "truncated": episode.truncated,
         "generated_tokens": episode.sampled_tokens, "total_reward": episode.total_reward,
+        "prompt_tokens": len(episode.prompt_ids),
+        "completion_tokens": len(episode.completion_ids),
     }
 
 
