@@ -56,3 +56,6 @@ def test_humanevalfix_has_bug_kinds(sandbox_pool: SandboxPool) -> None:
     assert all(bug_kind(t) for t in tasks)
     quix = load_eval_tasks("quixbugs", DATA, sandbox_pool, limit=2)
     assert len(quix) == 2
+    mbpp = load_eval_tasks("mbpp-synthetic", DATA, sandbox_pool, limit=3)
+    assert mbpp
+    assert all(split_of(t.task_id) == "test" and bug_kind(t) for t in mbpp)
