@@ -1,0 +1,171 @@
+"""``toolthink eval``: pass@k of a model, Chain-of-Edits against direct answers.
+
+::
+
+    toolthink eval --model embedded --dataset quixbugs --data-dir ../shared/data \\
+        --samples 4 --k 1,4 --mode both --out runs/eval-quixbugs
+
+prints a table (pass@k per mode side by side, overall and per bug kind, mean
+turns and generated tokens) and writes ``results.json`` and ``episodes.jsonl``
+(replay it with ``toolthink show``) into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from toolthink.errors import ToolthinkError
+
+__all__ = ["DATA_DIR_ENV", "main", "make_parser", "parse_ks"]
+
+DATA_DIR_ENV = "TOOLTHINK_DATA_DIR"
+
+_MODES = {"coe": ("chain-of-edits",), "direct": ("direct",), "both": ("chain-of-edits", "direct")}
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    """``"1,4"`` -> ``(1, 4)``; raises ``argparse.ArgumentTypeError`` naming the value."""
+    try:
+        ks = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        ks = ()
+    if not ks or min(ks) < 1:
+        msg = f"--k {text!r} must be positive integers separated by commas, e.g. 1,4"
+        raise argparse.ArgumentTypeError(msg)
+    return ks
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"{text!r} must be an integer >= 1"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Build the ``toolthink eval`` argument parser."""
+    from toolthink.evaluation.datasets import DATASETS  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="toolthink eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="embedded",
+                        help="'embedded' (default), a model folder or a cached hub id")
+    parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output)")
+    parser.add_argument("--dataset", choices=DATASETS, default="embedded",
+                        help="evaluation set (default: embedded held-out split)")
+    parser.add_argument("--data-dir", help=f"benchmark folder (default: ${DATA_DIR_ENV}); "
+                        "needed for humanevalfix, quixbugs, mbpp-synthetic")
+    parser.add_argument("--samples", type=_positive, default=1, help="attempts per task (n)")
+    parser.add_argument("--k", type=parse_ks, default=(1,), help="pass@k budgets, e.g. 1,4")
+    parser.add_argument("--mode", choices=tuple(_MODES), default="both",
+                        help="coe (Chain-of-Edits), direct, or both side by side")
+    parser.add_argument("--limit", type=_positive, help="evaluate the first N tasks only")
+    parser.add_argument("--temperature", type=float,
+                        help="sampling temperature (default: 0, greedy, for --samples 1; else 0.8)")
+    parser.add_argument("--max-turns", type=_positive, default=10, help="commands per episode")
+    parser.add_argument("--max-new-tokens", type=_positive, default=96,
+                        help="tokens per Chain-of-Edits command")
+    parser.add_argument("--direct-max-new-tokens", type=_positive, default=512,
+                        help="tokens per direct answer")
+    parser.add_argument("--batch", type=_positive, default=8, help="attempts generated together")
+    parser.add_argument("--seed", type=int, default=0, help="seed of sampling and synthetic bugs")
+    parser.add_argument("--out", default="runs/eval", help="output folder (default: runs/eval)")
+    parser.add_argument("--no-figures", action="store_true",
+                        help="skip pass_at_k.png and turns.png")
+    return parser
+
+
+def _data_dir(args: argparse.Namespace) -> str | None:
+    from toolthink.evaluation.datasets import NEEDS_DATA_DIR  # noqa: PLC0415
+
+    data_dir: str | None = args.data_dir or os.environ.get(DATA_DIR_ENV)
+    if args.dataset not in NEEDS_DATA_DIR:
+        return data_dir
+    if not data_dir:
+        msg = (f"--dataset {args.dataset} needs the benchmark folder: pass --data-dir DIR or set "
+               f"{DATA_DIR_ENV} (the layout of ../shared/data)")
+        raise SystemExit(f"toolthink eval: {msg}")
+    if not Path(data_dir).is_dir():
+        msg = (f"data folder {data_dir!r} (from --data-dir or {DATA_DIR_ENV}) is not a folder: "
+               "pass the folder that holds humanevalpack/, quixbugs/ and mbxp_mbpp/")
+        raise SystemExit(f"toolthink eval: {msg}")
+    return data_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``toolthink eval``; returns the exit status (0 on success)."""
+    args = make_parser().parse_args(argv)
+    data_dir = _data_dir(args)
+    temperature = args.temperature if args.temperature is not None else (
+        0.0 if args.samples == 1 else 0.8)
+    if args.samples > 1 and temperature == 0:
+        msg = "--samples > 1 with --temperature 0 repeats one greedy answer: pass --temperature > 0"
+        raise SystemExit(f"toolthink eval: {msg}")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = Console(stderr=False)
+
+    import torch  # noqa: PLC0415
+
+    from toolthink.env import EnvConfig  # noqa: PLC0415
+    from toolthink.evaluation.datasets import load_eval_tasks  # noqa: PLC0415
+    from toolthink.evaluation.evaluator import EvalConfig, evaluate  # noqa: PLC0415
+    from toolthink.evaluation.models import load_model  # noqa: PLC0415
+    from toolthink.evaluation.report import results_table, write_results  # noqa: PLC0415
+    from toolthink.tool import SandboxPool  # noqa: PLC0415
+
+    try:
+        config = EvalConfig(samples=args.samples, ks=args.k, modes=_MODES[args.mode],
+                            temperature=temperature, max_new_tokens=args.max_new_tokens,
+                            direct_max_new_tokens=args.direct_max_new_tokens, batch=args.batch,
+                            env=EnvConfig(max_turns=args.max_turns))
+    except ValueError as e:
+        raise SystemExit(f"toolthink eval: {e}") from None
+    torch.manual_seed(args.seed)
+    try:
+        with SandboxPool() as pool:
+            tasks = load_eval_tasks(args.dataset, data_dir, pool, limit=args.limit, seed=args.seed)
+            if not tasks:
+                raise SystemExit(f"toolthink eval: no tasks in {args.dataset}")
+            with console.status(f"loading model {args.model}"):
+                model, tokenizer = load_model(args.model, args.adapter)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=False) as bar:
+                bars = {mode: bar.add_task(mode, total=len(tasks) * args.samples)
+                        for mode in config.modes}
+                results = evaluate(model, tokenizer, tasks, sandbox=pool, config=config,
+                                   progress=lambda mode, n: bar.advance(bars[mode], n))
+    except ToolthinkError as e:
+        sys.stderr.write(f"toolthink eval: {e}\n")
+        return 1
+    title = (f"{args.dataset}: {len(tasks)} tasks x {args.samples} samples, model {args.model}"
+             + (f" + {args.adapter}" if args.adapter else ""))
+    console.print(results_table(results, config.ks, title=title))
+    out = Path(args.out)
+    settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset,
+                "data_dir": data_dir, "tasks": len(tasks), "samples": args.samples,
+                "ks": list(config.ks), "temperature": temperature, "max_turns": args.max_turns,
+                "max_new_tokens": args.max_new_tokens,
+                "direct_max_new_tokens": args.direct_max_new_tokens, "limit": args.limit,
+                "seed": args.seed, "argv": list(argv) if argv is not None else sys.argv[1:]}
+    write_results(out, results, settings)
+    console.print(f"wrote {out / 'results.json'} and {out / 'episodes.jsonl'} "
+                  f"(replay: toolthink show {out / 'episodes.jsonl'})")
+    if not args.no_figures:
+        from toolthink.evaluation.figures import plot_pass_at_k, plot_turns  # noqa: PLC0415
+
+        written = [plot_pass_at_k(results, config.ks, out / "pass_at_k.png", title=title),
+                   plot_turns(results, out / "turns.png")]
+        console.print("figures: " + ", ".join(str(p) for p in written if p is not None))
+    return 0

@@ -1,0 +1,144 @@
+"""The direct-answer baseline: the model rewrites the whole program in one turn.
+
+The paper compares Chain-of-Edits with a model that answers with the fixed
+code directly (Rainone et al., arXiv 2507.05065, section 5). Here the model
+sees the same problem, tests and buggy code (without line numbers), writes
+freely (no grammar), and the first fenced code block of its answer, or the
+whole answer when it has none, is run against the tests in the sandbox.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from toolthink.tasks import RepairTask
+from toolthink.tool import SandboxPool
+
+__all__ = ["DIRECT_PROMPT_VERSION", "DIRECT_SYSTEM_PROMPT", "DirectAnswer", "direct_message",
+           "extract_code", "run_direct"]
+
+DIRECT_PROMPT_VERSION = "toolthink-direct-1"
+
+DIRECT_SYSTEM_PROMPT = """\
+You repair Python code. Reply with the whole corrected program in one \
+```python code block, and nothing else."""
+
+_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+@attrs.frozen
+class DirectAnswer:
+    """One direct-answer attempt.
+
+    Attributes:
+        task_id: The task's id.
+        text: The model's answer.
+        code: The code extracted from it (`extract_code`).
+        passed: Whether that code passes the tests.
+        feedback: The sandbox's test feedback.
+        generated_tokens: Tokens the model generated (EOS included).
+    """
+
+    task_id: str
+    text: str
+    code: str
+    passed: bool
+    feedback: str
+    generated_tokens: int
+
+
+def direct_message(task: RepairTask, *, max_test_chars: int = 2_000) -> str:
+    """The user message: the problem, the tests and the buggy program in a code block."""
+    parts = []
+    if task.problem.strip():
+        parts.append(f"Problem:\n{task.problem.strip()}")
+    tests = task.tests.strip()
+    if max_test_chars > 0 and tests:
+        parts.append(f"Tests:\n{tests[:max_test_chars]}")
+    parts.append(f"Buggy code:\n```python\n{task.buggy_code.rstrip()}\n```")
+    return "\n\n".join(parts)
+
+
+def extract_code(text: str) -> str:
+    """The first fenced code block of ``text`` (an unclosed one runs to the end), else all of it."""
+    match = _FENCE.search(text)
+    code = match.group(1) if match else text
+    return code.strip("\n") + "\n"
+
+
+def _generate(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[list[int]],
+    *, max_new_tokens: int, temperature: float,
+) -> list[tuple[str, int]]:
+    pad = tokenizer.pad_token_id
+    eos = tokenizer.eos_token_id
+    pad_id = int(pad if isinstance(pad, int) else eos if isinstance(eos, int) else 0)
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, row in enumerate(prompts):
+        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        attention[i, width - len(row):] = 1  # (B, T) left-padded
+    sampling: dict[str, Any] = ({"do_sample": True, "temperature": temperature, "top_p": 1.0,
+                                 "top_k": 0} if temperature > 0 else {"do_sample": False})
+    with torch.no_grad():
+        out = model.generate(  # type: ignore[operator]
+            input_ids=ids.to(model.device), attention_mask=attention.to(model.device),
+            max_new_tokens=max_new_tokens, pad_token_id=pad_id, eos_token_id=eos, **sampling,
+        )
+    new = out[:, width:].cpu()  # (B, N)
+    results = []
+    for row in new.tolist():
+        end = next((i + 1 for i, t in enumerate(row) if t == eos), len(row))
+        text = str(tokenizer.decode(row[:end], skip_special_tokens=True))
+        results.append((text, end))
+    return results
+
+
+def run_direct(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tasks: Sequence[RepairTask],
+    *,
+    sandbox: SandboxPool,
+    max_new_tokens: int = 512,
+    temperature: float = 0.0,
+    timeout: float = 5.0,
+) -> list[DirectAnswer]:
+    """Answer each task once (repeat a task for several samples), batched.
+
+    Args:
+        model: A causal LM (or peft model).
+        tokenizer: Its tokenizer, with a chat template.
+        tasks: One attempt per entry.
+        sandbox: Runs the extracted code against the tests.
+        max_new_tokens: Longest answer, tokens.
+        temperature: Sampling temperature; 0 is greedy.
+        timeout: Seconds per test run.
+
+    Returns:
+        One `DirectAnswer` per task, in order.
+    """
+    if not tasks:
+        return []
+    prompts = []
+    for task in tasks:
+        messages = [{"role": "system", "content": DIRECT_SYSTEM_PROMPT},
+                    {"role": "user", "content": direct_message(task)}]
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompts.append(list(tokenizer.encode(str(text), add_special_tokens=False)))
+    answers = _generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                        temperature=temperature)
+    codes = [extract_code(text) for text, _ in answers]
+    reports = sandbox.run_batch([(code, t.tests) for code, t in zip(codes, tasks, strict=True)],
+                                timeout=timeout)
+    return [
+        DirectAnswer(task.task_id, text, code, report.passed, report.feedback, tokens)
+        for task, (text, tokens), code, report in zip(tasks, answers, codes, reports, strict=True)
+    ]

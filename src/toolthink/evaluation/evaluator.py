@@ -1,0 +1,190 @@
+"""Run a model on an evaluation set in both modes and score it with pass@k.
+
+Chain-of-Edits: `toolthink.training.episodes.run_episodes` plays each task
+``samples`` times with the grammar-constrained decoder (the same episodes RL
+trains on). Direct answer: `toolthink.evaluation.direct.run_direct` answers
+each task ``samples`` times. An attempt counts as a repair when the final code
+passes the task's tests in the sandbox (and, for an episode, it was not cut
+before ``EXIT``). pass@k is the unbiased estimator (`toolthink.evaluation.metrics`),
+overall and per bug kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from toolthink.env import PROMPT_VERSION, EnvConfig
+from toolthink.evaluation.datasets import bug_kind
+from toolthink.evaluation.direct import DIRECT_PROMPT_VERSION, run_direct
+from toolthink.evaluation.metrics import summarize
+from toolthink.evaluation.records import direct_record, episode_record
+from toolthink.tasks import RepairTask
+from toolthink.tool import SandboxPool
+from toolthink.training.episodes import RolloutConfig, run_episodes
+
+__all__ = ["MODES", "EvalConfig", "ModeResult", "evaluate"]
+
+logger = logging.getLogger(__name__)
+
+MODES = ("chain-of-edits", "direct")
+
+
+def _ks(_: Any, __: Any, value: tuple[int, ...]) -> None:
+    if not value or any(type(k) is not int or k < 1 for k in value):
+        msg = f"ks={value!r} must be positive integers, e.g. (1, 4)"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class EvalConfig:
+    """How an evaluation runs.
+
+    Attributes:
+        samples: Attempts per task and mode (n of pass@k; needs n >= max k).
+        ks: The k of pass@k to report.
+        modes: Which of `MODES` to run.
+        temperature: Sampling temperature (0: greedy, sensible with samples=1).
+        max_new_tokens: Tokens per Chain-of-Edits command.
+        max_total_tokens: Tokens per Chain-of-Edits episode (prompt included).
+        direct_max_new_tokens: Tokens of a direct answer.
+        batch: Episodes (or answers) generated together.
+        env: Episode settings (the paper's by default: 10 turns).
+    """
+
+    samples: int = 1
+    ks: tuple[int, ...] = attrs.field(default=(1,), validator=_ks)
+    modes: tuple[str, ...] = MODES
+    temperature: float = 0.0
+    max_new_tokens: int = 96
+    max_total_tokens: int = 4096
+    direct_max_new_tokens: int = 512
+    batch: int = 8
+    env: EnvConfig = attrs.field(factory=EnvConfig)
+
+    def __attrs_post_init__(self) -> None:
+        if self.samples < 1:
+            msg = f"samples={self.samples} must be >= 1"
+            raise ValueError(msg)
+        if max(self.ks) > self.samples:
+            msg = (f"pass@{max(self.ks)} needs at least {max(self.ks)} samples per task, got "
+                   f"samples={self.samples}: raise --samples or lower --k")
+            raise ValueError(msg)
+        unknown = [m for m in self.modes if m not in MODES]
+        if unknown or not self.modes:
+            msg = f"modes={self.modes!r}: choose from {list(MODES)}"
+            raise ValueError(msg)
+
+
+@attrs.frozen
+class ModeResult:
+    """One mode's scores and its episode records.
+
+    Attributes:
+        mode: ``"chain-of-edits"`` or ``"direct"``.
+        summary: `toolthink.evaluation.metrics.summarize` output ("all" and bug kinds).
+        mean_turns: Commands per episode (1 for direct answers).
+        mean_generated_tokens: Model tokens per episode.
+        seconds: Wall-clock seconds for the mode.
+        records: One `toolthink show` record per attempt.
+    """
+
+    mode: str
+    summary: dict[str, dict[str, float]]
+    mean_turns: float
+    mean_generated_tokens: float
+    seconds: float
+    records: tuple[dict[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, without the records."""
+        return {"mode": self.mode, "pass_at_k": self.summary, "mean_turns": self.mean_turns,
+                "mean_generated_tokens": self.mean_generated_tokens, "seconds": self.seconds,
+                "prompt_version": (PROMPT_VERSION if self.mode == "chain-of-edits"
+                                   else DIRECT_PROMPT_VERSION)}
+
+
+def _chunks(items: Sequence[tuple[RepairTask, int]], size: int) -> list[list[tuple[RepairTask,
+                                                                                 int]]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _score(mode: str, tasks: Sequence[RepairTask], records: list[dict[str, Any]],
+           config: EvalConfig, seconds: float) -> ModeResult:
+    outcomes: dict[str, list[bool]] = {t.task_id: [] for t in tasks}
+    for record in records:
+        outcomes[record["task_id"]].append(bool(record["passed"]))
+    groups = {t.task_id: kind for t in tasks if (kind := bug_kind(t)) is not None}
+    count = max(len(records), 1)
+    return ModeResult(
+        mode=mode, summary=summarize(outcomes, config.ks, groups),
+        mean_turns=sum(len(r["turns"]) for r in records) / count,
+        mean_generated_tokens=sum(int(r["generated_tokens"]) for r in records) / count,
+        seconds=seconds, records=tuple(records),
+    )
+
+
+def evaluate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tasks: Sequence[RepairTask],
+    *,
+    sandbox: SandboxPool,
+    config: EvalConfig | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> list[ModeResult]:
+    """Evaluate ``model`` on ``tasks`` in each configured mode.
+
+    Args:
+        model: A causal LM (or peft model).
+        tokenizer: Its tokenizer, with a chat template.
+        tasks: The evaluation set (task ids unique).
+        sandbox: Runs every test.
+        config: `EvalConfig()` when None.
+        progress: Called with (mode, attempts finished) after each batch.
+
+    Returns:
+        One `ModeResult` per mode, in the order of ``config.modes``.
+
+    Raises:
+        ValueError: Two tasks share an id.
+    """
+    config = config or EvalConfig()
+    ids = [t.task_id for t in tasks]
+    if len(set(ids)) != len(ids):
+        msg = "task ids must be unique: one outcome list per task"
+        raise ValueError(msg)
+    attempts = [(task, sample) for task in tasks for sample in range(config.samples)]
+    rollout = RolloutConfig(max_new_tokens=config.max_new_tokens,
+                            max_total_tokens=config.max_total_tokens,
+                            temperature=config.temperature)
+    results = []
+    for mode in config.modes:
+        started = time.perf_counter()
+        records: list[dict[str, Any]] = []
+        for chunk in _chunks(attempts, config.batch):
+            chunk_tasks = [task for task, _ in chunk]
+            if mode == "chain-of-edits":
+                episodes = run_episodes(model, tokenizer, chunk_tasks, sandbox=sandbox,
+                                        env_config=config.env, config=rollout)
+                records += [episode_record(task, episode, sample=sample, bug_kind=bug_kind(task))
+                            for (task, sample), episode in zip(chunk, episodes, strict=True)]
+            else:
+                answers = run_direct(model, tokenizer, chunk_tasks, sandbox=sandbox,
+                                     max_new_tokens=config.direct_max_new_tokens,
+                                     temperature=config.temperature, timeout=config.env.timeout)
+                records += [direct_record(task, sample=sample, bug_kind=bug_kind(task),
+                                          text=a.text, code=a.code, passed=a.passed,
+                                          feedback=a.feedback, generated_tokens=a.generated_tokens)
+                            for (task, sample), a in zip(chunk, answers, strict=True)]
+            if progress:
+                progress(mode, len(chunk))
+        result = _score(mode, tasks, records, config, time.perf_counter() - started)
+        logger.info("%s: %s", mode, result.summary.get("all"))
+        results.append(result)
+    return results

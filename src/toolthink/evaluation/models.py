@@ -1,0 +1,125 @@
+"""Loading the model to evaluate: the embedded model, a folder or hub id, an adapter.
+
+An adapter folder may record the prompt version its training data was rendered
+with (a ``prompt_version`` key anywhere in its ``toolthink_*.json`` files);
+evaluating it under another prompt measures the prompt, not the model, so that
+is refused. Folders that record none are accepted with a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from toolthink.env import PROMPT_VERSION
+from toolthink.errors import ToolthinkError
+
+__all__ = ["EMBEDDED", "ModelLoadError", "PromptVersionError", "check_prompt_version",
+           "load_model"]
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+"""``--model`` value for the embedded SmolLM2-135M-Instruct."""
+
+
+class ModelLoadError(ToolthinkError, ValueError):
+    """The model or adapter named cannot be loaded."""
+
+
+class PromptVersionError(ToolthinkError, ValueError):
+    """The adapter was trained on another prompt version than this toolthink renders."""
+
+
+def _versions(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "prompt_version" and isinstance(item, str):
+                yield item
+            else:
+                yield from _versions(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _versions(item)
+
+
+def check_prompt_version(folder: str | Path) -> str | None:
+    """The prompt version ``folder`` records, checked against `PROMPT_VERSION`.
+
+    Returns:
+        The recorded version, or None when the folder records none (not checked).
+
+    Raises:
+        PromptVersionError: A recorded version differs from `PROMPT_VERSION`.
+    """
+    found: set[str] = set()
+    for path in sorted(Path(folder).glob("toolthink*.json")):
+        try:
+            found.update(_versions(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            logger.warning("could not read %s; prompt version not checked there", path)
+    if not found:
+        logger.info("%s records no prompt version: not checked", folder)
+        return None
+    other = sorted(found - {PROMPT_VERSION})
+    if other:
+        msg = (f"{folder} was trained with prompt version {other[0]!r} but this toolthink "
+               f"renders {PROMPT_VERSION!r}: evaluate it with the toolthink version it was "
+               "trained with, or retrain it")
+        raise PromptVersionError(msg)
+    return PROMPT_VERSION
+
+
+def load_model(
+    model: str, adapter: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal LM and its tokenizer for inference (eval mode, fp32).
+
+    Args:
+        model: ``"embedded"``, a local folder or a hub id (offline caches apply).
+        adapter: A peft adapter folder applied on top, or None. Its tokenizer is
+            used when it saved one.
+
+    Raises:
+        ModelLoadError: The model or adapter cannot be loaded.
+        PromptVersionError: The adapter records another prompt version.
+    """
+    import torch  # noqa: PLC0415
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+
+    if adapter is not None:
+        if not Path(adapter).is_dir():
+            msg = f"--adapter {adapter!r} is not a folder: pass the output folder of SFT or RL"
+            raise ModelLoadError(msg)
+        check_prompt_version(adapter)
+    elif Path(model).is_dir():
+        check_prompt_version(model)
+    try:
+        if model == EMBEDDED:
+            from toolthink.training.embedded_model import (  # noqa: PLC0415
+                load_embedded_model,
+                load_embedded_tokenizer,
+            )
+
+            lm, tokenizer = load_embedded_model(), load_embedded_tokenizer()
+        else:
+            lm = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(model)
+    except OSError as e:
+        msg = (f"cannot load --model {model!r} ({e}): pass 'embedded', a model folder, or a "
+               "hub id already in the local cache")
+        raise ModelLoadError(msg) from e
+    if adapter is not None:
+        from peft import PeftModel  # noqa: PLC0415
+
+        peft_model: Any = PeftModel.from_pretrained(lm, adapter)
+        lm = peft_model
+        if (Path(adapter) / "tokenizer_config.json").is_file():
+            tokenizer = AutoTokenizer.from_pretrained(adapter)
+    lm.train(False)
+    return lm, tokenizer

@@ -1,0 +1,83 @@
+"""Episodes as the JSONL records `toolthink show` replays.
+
+One record per episode (the format in `toolthink.evaluation.show`)::
+
+    {"task_id", "mode": "chain-of-edits" | "direct", "sample", "passed",
+     "initial_code", "turns": [{"command", "status", "reward", "code", "feedback"}]}
+
+plus extra fields: ``bug_kind``, ``truncated``, ``generated_tokens``. The code
+after each Chain-of-Edits turn is rebuilt by replaying the turn's canonical
+command on a `toolthink.tool.CodeEditor` (only applied commands change it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolthink.dsl import execute, parse_command
+from toolthink.tasks import RepairTask
+from toolthink.tool import CodeEditor
+from toolthink.training.episodes import Episode
+
+__all__ = ["direct_record", "episode_record", "feedback_of", "final_code"]
+
+_STATE_END = "\n***\n"
+
+
+def feedback_of(observation: str) -> str:
+    """The test feedback part of a rendered state (the text after its ``***`` line)."""
+    _, sep, tail = observation.rpartition(_STATE_END)
+    return tail.strip() if sep else observation.strip()
+
+
+def _replay(task: RepairTask, episode: Episode) -> list[str]:
+    """The code after each turn of ``episode``."""
+    editor = CodeEditor(task.buggy_code)
+    codes = []
+    for info in episode.infos:
+        if info.status == "applied" and info.command is not None:
+            execute(parse_command(info.command), editor)
+        codes.append(editor.source)
+    return codes
+
+
+def final_code(task: RepairTask, episode: Episode) -> str:
+    """The code at the end of ``episode`` (the buggy code when no command applied)."""
+    codes = _replay(task, episode)
+    return codes[-1] if codes else task.buggy_code
+
+
+def episode_record(
+    task: RepairTask, episode: Episode, *, sample: int, bug_kind: str | None
+) -> dict[str, Any]:
+    """A Chain-of-Edits episode as a `toolthink show` record."""
+    codes = _replay(task, episode)
+    turns = [
+        {"command": command, "status": info.status, "reward": reward, "code": code,
+         "feedback": feedback_of(observation)}
+        for command, info, reward, code, observation in zip(
+            episode.commands, episode.infos, episode.rewards, codes, episode.observations,
+            strict=False)
+    ]
+    return {
+        "task_id": task.task_id, "mode": "chain-of-edits", "sample": sample,
+        "passed": episode.passed, "initial_code": task.buggy_code, "turns": turns,
+        "bug_kind": bug_kind, "truncated": episode.truncated,
+        "generated_tokens": episode.sampled_tokens, "total_reward": episode.total_reward,
+        "prompt_tokens": len(episode.prompt_ids),
+        "completion_tokens": len(episode.completion_ids),
+    }
+
+
+def direct_record(
+    task: RepairTask, *, sample: int, bug_kind: str | None, text: str, code: str,
+    passed: bool, feedback: str, generated_tokens: int,
+) -> dict[str, Any]:
+    """A direct-answer attempt as a one-turn `toolthink show` record."""
+    turn = {"command": text, "status": "answer", "reward": 1.0 if passed else 0.0,
+            "code": code, "feedback": feedback}
+    return {
+        "task_id": task.task_id, "mode": "direct", "sample": sample, "passed": passed,
+        "initial_code": task.buggy_code, "turns": [turn], "bug_kind": bug_kind,
+        "truncated": False, "generated_tokens": generated_tokens,
+    }

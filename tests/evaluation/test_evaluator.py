@@ -1,0 +1,100 @@
+"""Evaluation end to end with a tiny random model: records, scores and the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from toolthink.env import EnvConfig
+from toolthink.evaluation import cli
+from toolthink.evaluation.datasets import load_eval_tasks
+from toolthink.evaluation.evaluator import EvalConfig, evaluate
+from toolthink.evaluation.records import feedback_of
+from toolthink.evaluation.show import main as show_main
+from toolthink.tool import SandboxPool
+
+SHOW_KEYS = {"task_id", "mode", "sample", "passed", "initial_code", "turns"}
+TURN_KEYS = {"command", "status", "reward", "code", "feedback"}
+
+
+def test_both_modes_score_and_record_every_attempt(
+    tiny_model, tokenizer, sandbox_pool: SandboxPool
+) -> None:
+    tasks = load_eval_tasks("embedded", None, sandbox_pool, limit=2)
+    config = EvalConfig(samples=2, ks=(1, 2), temperature=1.0, max_new_tokens=12,
+                        direct_max_new_tokens=8, batch=3, env=EnvConfig(max_turns=2))
+    results = evaluate(tiny_model, tokenizer, tasks, sandbox=sandbox_pool, config=config)
+    assert [r.mode for r in results] == ["chain-of-edits", "direct"]
+    for result in results:
+        assert len(result.records) == 2 * len(tasks)
+        assert result.summary["all"]["tasks"] == len(tasks)
+        assert set(result.summary["all"]) >= {"pass@1", "pass@2"}
+        for record in result.records:
+            assert set(record) >= SHOW_KEYS
+            assert all(set(turn) >= TURN_KEYS for turn in record["turns"])
+        assert sorted(r["sample"] for r in result.records) == [0, 0, 1, 1]
+    coe = results[0]
+    assert 1 <= coe.mean_turns <= 2
+    for record in coe.records:  # only an applied command changes the code
+        code = record["initial_code"]
+        for turn in record["turns"]:
+            assert turn["status"] in ("applied", "rejected", "malformed", "exit")
+            if turn["status"] != "applied":
+                assert turn["code"] == code
+            code = turn["code"]
+
+
+def test_config_errors_name_the_fix() -> None:
+    with pytest.raises(ValueError, match="raise --samples or lower --k"):
+        EvalConfig(samples=1, ks=(1, 4))
+    with pytest.raises(ValueError, match="choose from"):
+        EvalConfig(modes=("nope",))
+
+
+def test_feedback_is_the_text_after_the_state() -> None:
+    assert feedback_of("1|x = 1\n***\nAll tests passed.\n") == "All tests passed."
+    assert feedback_of("malformed: no command") == "malformed: no command"
+
+
+def test_cli_writes_results_and_episodes_show_replays(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "eval"
+    status = cli.main(["--model", str(tiny_model_dir), "--dataset", "embedded", "--limit", "1",
+                       "--samples", "2", "--k", "1,2", "--mode", "both", "--max-turns", "1",
+                       "--max-new-tokens", "8", "--direct-max-new-tokens", "8",
+                       "--out", str(out)])
+    assert status == 0
+    text = capsys.readouterr().out
+    for word in ("chain-of-edits", "direct", "pass@2"):
+        assert word in text
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["modes"]) == {"chain-of-edits", "direct"}
+    assert results["settings"]["samples"] == 2
+    lines = (out / "episodes.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    assert show_main([str(out / "episodes.jsonl")]) == 0
+    assert (out / "pass_at_k.png").stat().st_size > 0
+    assert (out / "turns.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--dataset", "quixbugs"], "--data-dir DIR or set TOOLTHINK_DATA_DIR"),
+    (["--dataset", "quixbugs", "--data-dir", "/nonexistent/x"], "is not a folder"),
+    (["--samples", "1", "--k", "1,4"], "raise --samples or lower --k"),
+    (["--samples", "2", "--temperature", "0"], "--temperature > 0"),
+])
+def test_cli_errors(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(cli.DATA_DIR_ENV, raising=False)
+    with pytest.raises(SystemExit, match=message.replace("$", r"\$")):
+        cli.main(argv)
+
+
+@pytest.mark.parametrize("bad", ["0", "a,b", "", "1,-2"])
+def test_bad_k_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--k", bad])
+    assert info.value.code == 2
+    assert "--k" in capsys.readouterr().err

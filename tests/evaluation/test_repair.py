@@ -1,0 +1,89 @@
+"""toolthink repair: writes FILE.repaired.py only when the tests pass; never touches FILE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from toolthink.env import RepairEnv
+from toolthink.evaluation import repair
+from toolthink.tasks import RepairTask
+from toolthink.tool import SandboxPool
+
+BUGGY = "def add(a, b):\n    return a - b\n"
+FIXED = "def add(a, b):\n    return a + b\n"
+TESTS = "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    code, tests = tmp_path / "add.py", tmp_path / "test_add.py"
+    code.write_text(BUGGY)
+    tests.write_text(TESTS)
+    return code, tests
+
+
+def oracle_commands(task: RepairTask, samples: int, sandbox: SandboxPool) -> list[str]:
+    """ORACLE, not a model: plays the known fix as commands in the real environment."""
+    env = RepairEnv(sandbox=sandbox)
+    env.reset(task)
+    env.step("REPW 2 >>>- >>>+")
+    env.step("EXIT")
+    assert env.editor is not None
+    return [env.editor.source] * samples
+
+
+def wrong_answers(task: RepairTask, samples: int, sandbox: SandboxPool) -> list[str]:
+    """A policy whose every candidate still fails."""
+    return ["def add(a, b):\n    return a * b\n"] * samples
+
+
+def test_success_writes_beside_and_keeps_the_original(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, tests = files
+    status = repair.main([str(code), "--tests", str(tests), "--samples", "2"],
+                         attempt=oracle_commands)
+    assert status == repair.EXIT_REPAIRED
+    assert code.read_text() == BUGGY
+    assert (code.parent / "add.repaired.py").read_text() == FIXED
+    assert "repaired" in capsys.readouterr().out
+
+
+def test_failure_writes_nothing(files: tuple[Path, Path]) -> None:
+    code, tests = files
+    status = repair.main([str(code), "--tests", str(tests)], attempt=wrong_answers)
+    assert status == repair.EXIT_NOT_REPAIRED
+    assert code.read_text() == BUGGY
+    assert sorted(p.name for p in code.parent.iterdir()) == ["add.py", "test_add.py"]
+
+
+def test_already_passing_writes_nothing(files: tuple[Path, Path]) -> None:
+    code, tests = files
+    code.write_text(FIXED)
+    status = repair.main([str(code), "--tests", str(tests)], attempt=oracle_commands)
+    assert status == repair.EXIT_ALREADY_PASSES
+    assert not (code.parent / "add.repaired.py").exists()
+
+
+def test_missing_files_are_usage_errors(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, tests = files
+    assert repair.main([str(code.parent / "nope.py"), "--tests", str(tests)]) == repair.EXIT_USAGE
+    assert repair.main([str(code), "--tests", str(code.parent / "x.py")]) == repair.EXIT_USAGE
+    assert "--tests" in capsys.readouterr().err
+
+
+def test_tiny_random_model_fails_and_writes_nothing(
+    files: tuple[Path, Path], tiny_model_dir: Path
+) -> None:
+    code, tests = files
+    before = code.stat().st_mtime_ns
+    status = repair.main([str(code), "--tests", str(tests), "--model", str(tiny_model_dir),
+                          "--samples", "2", "--max-turns", "2"])
+    assert status == repair.EXIT_NOT_REPAIRED
+    assert code.read_text() == BUGGY
+    assert code.stat().st_mtime_ns == before
+    assert not (code.parent / "add.repaired.py").exists()
