@@ -50,3 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     status: int = module.main(rest)
     return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

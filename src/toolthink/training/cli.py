@@ -41,3 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     status: int = module.main(rest)
     return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
