@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from toolthink.data.demos import split_of
 from toolthink.tasks import Problem, load_embedded_corpus
 from toolthink.tool import SandboxPool
 from toolthink.training.rl_config import RLConfig
@@ -114,7 +115,10 @@ def train(
         ) if config.use_lora else None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    problems = list(problems if problems is not None else load_embedded_corpus())
+    if problems is None:
+        # Train on the train split only: evaluation uses the held-out problems.
+        problems = [p for p in load_embedded_corpus() if split_of(p.task_id) == "train"]
+    problems = list(problems)
     if config.max_problems is not None:
         problems = problems[: config.max_problems]
     env_config = config.env_config()
