@@ -107,3 +107,15 @@ def test_cli_names_the_missing_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.delenv("TOOLTHINK_DATA_DIR", raising=False)
     with pytest.raises(SystemExit, match="--data-dir"):
         main(["demos", "--source", "mbpp", "--out", str(tmp_path)])
+
+
+def test_cli_turns_bad_paths_into_messages(tmp_path: object) -> None:
+    from toolthink.data.cli import main  # noqa: PLC0415
+
+    with pytest.raises(SystemExit, match=r"toolthink data demos: .*MBPP"):
+        main(["demos", "--source", "mbpp", "--data-dir", str(tmp_path / "nowhere"),  # type: ignore[operator]
+              "--out", str(tmp_path / "out")])  # type: ignore[operator]
+    afile = tmp_path / "file"  # type: ignore[operator]
+    afile.write_text("x")
+    with pytest.raises(SystemExit, match="is a file"):
+        main(["demos", "--source", "embedded", "--out", str(afile)])

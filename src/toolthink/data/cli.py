@@ -26,6 +26,7 @@ from toolthink.data.demos import DemoConfig, build_demos, split_of
 from toolthink.data.mutations import MUTATIONS
 from toolthink.data.store import write_demos
 from toolthink.env import EnvConfig
+from toolthink.errors import ToolthinkError
 from toolthink.tasks import Problem, load_embedded_corpus, load_mbpp
 from toolthink.tool import SandboxPool
 
@@ -92,7 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as e:
         raise SystemExit(f"toolthink data demos: {e}") from None
-    problems = _problems(args)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SystemExit(f"toolthink data demos: --out {out_dir} is a file: name a folder")
+    try:
+        problems = _problems(args)
+    except ToolthinkError as e:  # a missing or malformed data file
+        raise SystemExit(f"toolthink data demos: {e}") from None
     total = len(problems) * args.per_problem
     from rich.progress import Progress  # noqa: PLC0415 - the CLI's own dependency
 
@@ -110,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "isolation": pool.isolation.value,
         "config": {k: v for k, v in vars(args).items() if k != "command"},
     }
-    out = write_demos(Path(args.out), result.records, stats)
+    out = write_demos(out_dir, result.records, stats)
     log.info("built %d demonstrations from %d candidates in %.0f s; rejected: %s; wrote %s",
              len(result.records), result.attempted, seconds, result.rejected, out)
     return 0
