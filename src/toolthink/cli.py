@@ -12,9 +12,10 @@ when chosen (so ``toolthink --help`` does not import torch):
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
+
+from toolthink.commands import dispatch, usage
 
 __all__ = ["COMMANDS", "main"]
 
@@ -26,30 +27,12 @@ COMMANDS = {
     "repair": ("toolthink.evaluation.repair", "repair your own file with a trained model"),
 }
 
-USAGE = "usage: toolthink {" + ",".join(COMMANDS) + "} ...\n\n" + "\n".join(
-    f"  {name:<7} {help_text}" for name, (_, help_text) in COMMANDS.items()
-) + "\n\nRun `toolthink <command> --help` for a command's options.\n"
+USAGE = usage("toolthink", COMMANDS, "Run `toolthink <command> --help` for a command's options.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to a subcommand; returns the process exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        sys.stdout.write(USAGE)
-        return 0 if args else 2
-    name, rest = args[0], args[1:]
-    if name not in COMMANDS:
-        sys.stderr.write(f"toolthink: unknown command {name!r}\n\n{USAGE}")
-        return 2
-    try:
-        module = importlib.import_module(COMMANDS[name][0])
-    except ModuleNotFoundError as e:
-        if not (e.name or "").startswith("toolthink"):
-            raise
-        sys.stderr.write(f"toolthink: {name!r} is not available in this version yet\n")
-        return 2
-    status: int = module.main(rest)
-    return status
+    return dispatch("toolthink", COMMANDS, USAGE, argv)
 
 
 if __name__ == "__main__":
