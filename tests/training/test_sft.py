@@ -215,3 +215,27 @@ def test_bf16_on_cpu_names_the_fix() -> None:
     )
     with pytest.raises(SFTConfigError, match=r"--bf16 false"):
         check_training_config(config)
+
+
+def test_embedded_demos_keep_held_out_problems_out() -> None:
+    """Without --demos, SFT builds from the train split only: eval's problems never train."""
+    from toolthink.data.demos import split_of  # noqa: PLC0415
+    from toolthink.tasks import load_embedded_corpus  # noqa: PLC0415
+    from toolthink.training.sft_data import build_embedded_demos  # noqa: PLC0415
+
+    held_out = {p.task_id for p in load_embedded_corpus() if split_of(p.task_id) == "test"}
+    records = build_embedded_demos(1, seed=0, splits=("train",))
+    assert records
+    assert all(r["split"] == "train" for r in records)
+    seen = {r["task_id"] for r in records}
+    assert not seen & held_out
+    # Donor lines come from train problems too: no held-out line reaches a demonstration.
+    held_lines = {line.strip() for p in load_embedded_corpus() if p.task_id in held_out
+                  for line in p.solution.splitlines() if len(line.strip()) > 25}
+    train_lines = {line.strip() for p in load_embedded_corpus() if p.task_id not in held_out
+                   for line in p.solution.splitlines()}
+    for record in records:
+        for command in record["commands"]:
+            assert not any(line in command for line in held_lines - train_lines)
+    with pytest.raises(DemoDataError, match="no embedded problem is in splits"):
+        build_embedded_demos(1, splits=("validation",))

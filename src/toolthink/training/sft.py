@@ -79,8 +79,8 @@ class SFTScriptArguments:
     )
     train_splits: list[str] = field(
         default_factory=lambda: ["train"],
-        metadata={"help": "Problem splits of --demos to train on (MBPP: prompt, train, "
-                  "validation, test; other sources: train)."},
+        metadata={"help": "Problem splits to train on, of --demos or of the embedded corpus "
+                  "(MBPP: prompt, train, validation, test; other sources: train, test)."},
     )
     eval_splits: list[str] = field(
         default_factory=list,
@@ -90,7 +90,7 @@ class SFTScriptArguments:
     embedded_per_problem: int = field(
         default=1,
         metadata={"help": "Without --demos: demonstrations attempted per embedded problem "
-                  "(47 problems)."},
+                  "(the 33 of 47 in the train split)."},
     )
     max_demos: int | None = field(
         default=None, metadata={"help": "Train on at most this many demonstrations (first ones)."}
@@ -245,7 +245,7 @@ def load_model_and_tokenizer(
 
 def _records(args: SFTScriptArguments, splits: list[str]) -> list[dict[str, Any]]:
     if args.demos is None:
-        return build_embedded_demos(args.embedded_per_problem, seed=0)
+        return build_embedded_demos(args.embedded_per_problem, seed=0, splits=splits)
     return read_demos(args.demos, splits)
 
 

@@ -115,31 +115,43 @@ def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[di
     return records
 
 
-def build_embedded_demos(per_problem: int = 1, seed: int = 0, timeout: float = 2.0) -> list[
-    dict[str, Any]
-]:
-    """Build demonstrations from the embedded corpus (47 problems), no data folder needed.
+def build_embedded_demos(
+    per_problem: int = 1,
+    seed: int = 0,
+    splits: Sequence[str] = ("train",),
+    timeout: float | None = None,
+) -> list[dict[str, Any]]:
+    """Build demonstrations from the embedded corpus, no data folder needed.
 
-    Runs every program in the sandbox (a few demonstrations per second on 2 cores).
+    Only problems in ``splits`` (`toolthink.data.demos.split_of`: 33 of the 47 in
+    ``train``) are used, as corrupted programs and as donors of lines, so that the
+    held-out problems `toolthink eval --dataset embedded` scores never reach
+    training. Runs every program in the sandbox (a few demonstrations per second
+    on 2 cores).
 
     Args:
         per_problem: Demonstrations attempted per problem.
         seed: Corruption seed.
-        timeout: Seconds per test run.
+        splits: Problem splits to build from (``train``, ``test``).
+        timeout: Seconds per test run; None: the environment's default
+            (`toolthink.env.EnvConfig.timeout`), which timeouts quote in the
+            feedback, so training states match evaluation states token for token.
 
     Returns:
         The verified records (`toolthink.data.demos.DemoSet.records`).
     """
-    from toolthink.data.demos import DemoConfig, build_demos  # noqa: PLC0415 - sandbox on demand
+    from toolthink.data.demos import DemoConfig, build_demos, split_of  # noqa: PLC0415
     from toolthink.env import EnvConfig  # noqa: PLC0415
     from toolthink.tasks import load_embedded_corpus  # noqa: PLC0415
 
-    problems = load_embedded_corpus()
-    logger.info("Building demonstrations from the %d embedded problems (per problem: %d)",
-                len(problems), per_problem)
-    demos = build_demos(
-        problems, DemoConfig(per_problem=per_problem, seed=seed, env=EnvConfig(timeout=timeout))
-    )
+    problems = [p for p in load_embedded_corpus() if split_of(p.task_id) in splits]
+    if not problems:
+        msg = f"no embedded problem is in splits {list(splits)}: use train and/or test"
+        raise DemoDataError(msg)
+    logger.info("Building demonstrations from %d embedded problems (splits %s, per problem: %d)",
+                len(problems), ", ".join(splits), per_problem)
+    env = EnvConfig() if timeout is None else EnvConfig(timeout=timeout)
+    demos = build_demos(problems, DemoConfig(per_problem=per_problem, seed=seed, env=env))
     logger.info("Built %d demonstrations (rejected: %s)", len(demos.records), demos.rejected)
     return list(demos.records)
 
