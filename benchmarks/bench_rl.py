@@ -3,7 +3,8 @@
 Usage: python benchmarks/bench_rl.py runs/rl-cpu/metrics.jsonl [--skip 1]
 
 Prints the mean seconds per step in generation, sandbox and training, their
-shares, and the mean reward and pass rate over the first and last thirds.
+shares, the mean reward and pass rate over the first and last thirds, and
+the peak resident memory.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def main() -> None:
         passed = statistics.fmean(r["pass_rate"] for r in chunk)
         turns = statistics.fmean(r["turns"] for r in chunk)
         print(f"  {name}: reward {reward:+.3f}, pass rate {passed:.2f}, turns {turns:.2f}")
+    peaks = [r["memory/peak_rss_gib"] for r in records if "memory/peak_rss_gib" in r]
+    if peaks:  # runs recorded before this field have none
+        print(f"  peak RSS: {peaks[0]:.1f} GiB after step 1, {peaks[-1]:.1f} GiB at the end")
 
 
 if __name__ == "__main__":

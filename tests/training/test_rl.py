@@ -59,6 +59,7 @@ def test_two_steps_move_lora_and_log_rewards(tmp_path, tokenizer, advantage: str
         for key in ("reward", "pass_rate", "turns", "malformed_rate", "tokens",
                     "time/generation", "time/sandbox", "time/training"):
             assert key in record
+        assert 0.05 < record["memory/peak_rss_gib"] < 64  # a process of this size, in GiB
         assert -1.5 <= record["reward"] <= 1.0
     assert (out / "curves.png").stat().st_size > 0
     assert (out / "adapter_model.safetensors").exists()

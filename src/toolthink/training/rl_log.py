@@ -8,6 +8,7 @@ split to ``metrics.jsonl``; `plot_curves` draws ``curves.png`` from those lines.
 from __future__ import annotations
 
 import json
+import resource
 import statistics
 import time
 from collections.abc import Sequence
@@ -50,6 +51,9 @@ class StepRecorder(TrainerCallback):
 
     ``time/training`` is the step's wall time minus generation and sandbox
     time (forward and backward passes, the optimizer, TRL's log-prob passes).
+    ``memory/peak_rss_gib`` is the process's peak resident memory so far
+    (``getrusage``, GiB): a rise from step to step, rather than a plateau after
+    the first, points at a leak.
 
     Args:
         rollout: The trainer's `EpisodeRollout`.
@@ -78,6 +82,8 @@ class StepRecorder(TrainerCallback):
             record["time/generation"] = timing.generation
             record["time/sandbox"] = timing.sandbox
             record["time/training"] = max(elapsed - timing.generation - timing.sandbox, 0.0)
+        rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
+        record["memory/peak_rss_gib"] = rss_kib / 2**20
         losses = [h["loss"] for h in state.log_history if "loss" in h]
         if losses:
             record["loss"] = float(losses[-1])
