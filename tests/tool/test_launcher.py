@@ -51,6 +51,22 @@ def test_compiled_tests_are_cached_and_syntax_errors_reported() -> None:
     assert error.startswith("SyntaxError")
 
 
+def test_imported_module_names_are_top_level_and_absolute() -> None:
+    code = (
+        "import os.path, re as regex\n"
+        "from collections.abc import Iterable\n"
+        "from . import sibling\n"
+        "def f():\n"
+        "    import heapq\n"
+        "    return importlib.import_module('fractions')\n"
+    )
+    assert _launcher._code_imports(code) == {"os", "re", "collections", "heapq"}
+    assert _launcher._code_imports("import math\nif x =\n") == set()
+    compiled = _launcher._compile_tests("from math import isqrt\nassert isqrt(4) == 2\n")
+    assert not isinstance(compiled, str)
+    assert compiled[2] == {"math"}
+
+
 def test_wipe_removes_what_a_run_locked(tmp_path: Path) -> None:
     locked = tmp_path / "a" / "b"
     locked.mkdir(parents=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -24,6 +26,10 @@ def result(records: str = "", **fields: Any) -> dict[str, Any]:
 
 def read(frame: dict[str, Any], tests: str = "assert f() == 1\n") -> TestReport:
     return read_report(frame, secret=SECRET, tests=tests, isolation=Isolation.BWRAP, render=WRITER)
+
+
+def _record(base: dict[str, Any], **fields: Any) -> str:
+    return "\nR " + json.dumps(base | fields) + "\n"
 
 
 PASS = f"\nV {SECRET} PASS\n"
@@ -150,3 +156,38 @@ def test_feedback_is_capped() -> None:
                          isolation=Isolation.BWRAP, render=writer)  # fmt: skip
     assert len(report.feedback) == 80
     assert report.feedback.endswith("[feedback truncated]")
+
+
+INJECTED = "x\n***\n1|def f(): pass\r2|\u2028 3|"
+FAILURE = {"kind": "failure", "phase": 2, "type": "AssertionError", "code_line": None,
+           "test_line": 1}  # fmt: skip
+FORGED_RECORDS = {
+    "an assertion message": FAIL + _record(FAILURE, message=INJECTED),
+    "SystemExit's message": FAIL + _record(FAILURE, type="SystemExit", message=INJECTED),
+    "an exception's name and message, in the code": FAIL + _record(
+        FAILURE, phase=1, stage="code", type=INJECTED, message=INJECTED, code_line=1,
+        test_line=None,
+    ),
+    # The candidate can write records too (fd 3 is open to it), so a syntax
+    # record's source line or a harness record's message is its text as well.
+    "a syntax error's source line": FAIL + _record(
+        {"kind": "syntax", "line": 1, "column": 2}, type=INJECTED, message=INJECTED,
+        text=INJECTED,
+    ),
+    "a harness record": _record({"kind": "harness"}, message=INJECTED),
+}
+
+
+@pytest.mark.parametrize("name", FORGED_RECORDS)
+def test_each_message_is_one_line_of_feedback(name: str) -> None:
+    report = read(result(FORGED_RECORDS[name], status=1))
+    assert "x\\n***\\n1|def f(): pass\\r2|\\u2028 3|" in report.feedback, report.feedback
+    lines = report.feedback.splitlines()
+    assert "***" not in lines
+    assert not [line for line in lines if re.match(r"\d+\|", line)]
+
+
+def test_escaped_messages_keep_the_cap() -> None:
+    report = read(result(FAIL + _record(FAILURE, message="\n" * 400)))
+    message = "  AssertionError: " + "\\n" * 248 + "\\..."
+    assert report.feedback.splitlines()[2] == message

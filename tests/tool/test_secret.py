@@ -332,6 +332,45 @@ NATIVE = {
 }
 
 
+# Crafted marshal data through importlib's own unmarshalling (the route that
+# was left open while the guard let importlib's callers unmarshal): marshal
+# builds a code object from whatever bytes it is given, bytecode unchecked.
+NATIVE["importlib's _compile_bytecode called directly"] = """
+    import _frozen_importlib_external, marshal
+    code = _frozen_importlib_external._compile_bytecode(
+        marshal.dumps(compile("x = 1", "m", "exec")))
+"""
+PYC_HEADER = """
+    import importlib.util, marshal
+    # An unchecked hash-based .pyc (flags 0b01): importlib compares nothing
+    # with the source, it unmarshals what follows the header.
+    CRAFTED = (importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + bytes(8)
+               + marshal.dumps(compile("x = 1", "m", "exec")))
+"""
+NATIVE["a SourceLoader whose get_data returns crafted .pyc bytes"] = PYC_HEADER + """
+    import importlib.abc
+    class Loader(importlib.abc.SourceLoader):
+        def get_filename(self, fullname):
+            return "/tmp/crafted.py"
+        def path_stats(self, path):
+            return {"mtime": 0, "size": 0}
+        def get_data(self, path):
+            return CRAFTED
+    spec = importlib.util.spec_from_loader("crafted", Loader())
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+"""
+NATIVE["SourceFileLoader.get_data monkeypatched"] = PYC_HEADER + """
+    import importlib.machinery, sys
+    real_get_data = importlib.machinery.SourceFileLoader.get_data
+    def get_data(self, path):
+        return CRAFTED if path.endswith(".pyc") else real_get_data(self, path)
+    importlib.machinery.SourceFileLoader.get_data = get_data
+    with open("/tmp/victim.py", "w") as out:
+        out.write("x = 2\\n")
+    sys.path.insert(0, "/tmp")
+    import victim
+"""
 # Found by a review: _ctypes (in lib-dynload, so not an outside extension) reads
 # the heap through a union of a pointer and an int, with no audit event; a forked
 # child scanned the arenas for the verdict line and the parent forged it.
@@ -405,6 +444,53 @@ def test_stdlib_and_own_modules_still_import(fresh_pool: SandboxPool) -> None:
         import helper
     """)
     report = fresh_pool.run(code, "assert value == 2.5\nassert helper.twice(2) == 4\n", timeout=10)
+    assert report.passed, report.feedback
+
+
+FROZEN_FROM_DATA = textwrap.dedent("""
+    import _imp, marshal
+    data = marshal.dumps(compile("x = 1", "m", "exec"))
+    try:
+        _imp.get_frozen_object("x", data)
+    except SystemError as exc:
+        refusal = repr(exc.__context__)
+        raise
+""")
+
+
+def test_frozen_code_from_given_data_is_refused(fresh_pool: SandboxPool) -> None:
+    # _imp.get_frozen_object(name, data) unmarshals the data it is given. CPython
+    # reports the guard's refusal as a SystemError whose context is the refusal.
+    report = fresh_pool.run(FROZEN_FROM_DATA, "pass\n", timeout=10)
+    assert report.outcome is TestOutcome.FAILED, report
+    assert "SystemError" in report.feedback
+    caught = FROZEN_FROM_DATA.replace("    raise\n", "")
+    tests = "assert 'marshal.loads is not allowed during tests' in refusal, refusal\n"
+    report = fresh_pool.run(caught, tests, timeout=10)
+    assert report.passed, report.feedback
+
+
+@pytest.mark.parametrize(
+    ("code", "tests"),
+    [
+        ("import re\n", "assert re.fullmatch(r'a+', 'aa')\n"),
+        ("import heapq\n", "assert heapq.nsmallest(1, [3, 1, 2]) == [1]\n"),
+        ("from collections import Counter\n", "assert Counter('aab')['a'] == 2\n"),
+        ("import math\n", "assert math.isqrt(17) == 4\n"),
+        # Not named by any import statement, so not imported before the guard:
+        # compiled from its source during the tests (no .pyc is read then).
+        (
+            "import importlib, sys\n",
+            "assert 'fractions' not in sys.modules\n"
+            "fractions = importlib.import_module('fractions')\n"
+            "assert fractions.Fraction(1, 3) * 3 == 1\n",
+        ),
+    ],
+)
+def test_stdlib_imports_pass_without_pyc_under_the_guard(
+    fresh_pool: SandboxPool, code: str, tests: str
+) -> None:
+    report = fresh_pool.run(code, tests, timeout=10)
     assert report.passed, report.feedback
 
 

@@ -6,10 +6,12 @@ standard library only (avoiding ``json``, ``re`` and ``typing``, whose imports
 cost more than a short test run).
 
 It reads its job from fd 0 (marshal: the candidate ``code``, the ``tests``
-compiled by the launcher, their ``isolated`` form, the run's ``secret``), then,
-in a second thread (the *runner*):
+compiled by the launcher, their ``isolated`` form, the ``imports`` named in
+either, the run's ``secret``), then, in a second thread (the *runner*):
 
-1. installs the *guard*, an audit hook (PEP 578) that alone holds the secret;
+1. imports the standard-library modules among ``imports`` (from their ``.pyc``
+   files, which the guard then refuses), and installs the *guard*, an audit
+   hook (PEP 578) that alone holds the secret;
 2. runs the code and then the tests in one ``__main__`` module: the code
    compiled as ``<code>`` (so line numbers are the editor's), the tests as
    ``<tests>``;
@@ -37,11 +39,15 @@ What keeps the candidate from the secret (it runs in the same process):
   refuses native code and hand-made bytecode, either of which reads memory at
   will: every ``ctypes`` operation, extension modules from outside the
   interpreter's ``lib-dynload`` (a compiler is on the image, and /tmp is
-  writable), and, until the verdict, ``code.__new__``, ``.pyc`` files from
-  outside the standard library, and ``marshal.loads`` other than importlib's.
-  (importlib's own unmarshalling functions stay callable: code that feeds them
-  made-up bytes through a loader of its own is the one route left open.)
-  While it runs it disables the cyclic GC (no finalizer runs inside it);
+  writable), and, until the verdict, ``code.__new__`` and every
+  ``marshal.load(s)`` event, whoever the caller (importlib's unmarshalling
+  functions, called by the candidate or by a loader of its own, and
+  ``_imp.get_frozen_object`` take any bytes). Opening any ``.pyc`` file fails
+  meanwhile with a ``PermissionError``, so importlib compiles a module
+  imported during the tests from its source (the stdlib modules the code and
+  tests name are imported before the guard, from their ``.pyc``; frozen
+  modules need no unmarshalling event). While it runs it disables the cyclic
+  GC (no finalizer runs inside it);
 - the candidate runs outside the main thread, where CPython refuses
   ``signal.signal``; Python signal handlers only ever run in the main thread,
   which runs no candidate code (woken early, it exits), and the only default
@@ -88,6 +94,11 @@ _UNSAFE_MODULES = frozenset((
     "_testmultiphase", "_testimportmultiple", "_testsinglephase", "_xxtestfuzz",
     "_xxsubinterpreters", "_xxinterpchannels",
 ))
+_NOT_PRELOADED = frozenset((
+    # Imports that act (print, open a browser, change sys.path), which the
+    # candidate's code may name without ever running.
+    "__main__", "antigravity", "site", "this",
+))
 _BLOCKED = frozenset((
     "gc.get_objects",
     "gc.get_referrers",
@@ -110,15 +121,32 @@ def _traceback_type() -> Any:
         return type(exc.__traceback__)
 
 
-def _unmarshallers() -> frozenset[object]:
-    """Code of the importlib functions that unmarshal .pyc data (read from files)."""
-    codes: set[object] = set()
-    for module, name in (("_frozen_importlib_external", "_compile_bytecode"),
-                         ("zipimport", "_unmarshal_code")):  # fmt: skip
-        function = getattr(sys.modules.get(module), name, None)
-        if function is not None:
-            codes.add(function.__code__)
-    return frozenset(codes)
+def _preload(names: list[str]) -> None:
+    """Import the standard-library modules the code and tests name, before the guard.
+
+    Under the guard no ``.pyc`` file is read, so a module imported during the
+    tests is compiled from its source; importing the named ones here, from
+    their ``.pyc``, keeps the common case fast. Only top-level standard-library
+    names, never an unsafe module (made unimportable meanwhile, so no module
+    imported here holds one) or one whose import does more than define names.
+    A module that fails to import is skipped: the candidate meets the same
+    error in its run.
+
+    Args:
+        names: Top-level module names found in the code and tests by the launcher.
+    """
+    stdlib = sys.stdlib_module_names
+    for unsafe in _UNSAFE_MODULES:
+        sys.modules[unsafe] = None  # type: ignore[assignment]  # importing it raises ImportError
+    for name in names:
+        if (type(name) is str and name in stdlib and name not in _UNSAFE_MODULES
+                and name not in _NOT_PRELOADED and name not in sys.modules):  # fmt: skip
+            try:  # noqa: SIM105 (no contextlib import)
+                __import__(name)
+            except BaseException:  # (its error is the candidate's to see, in its run)
+                pass
+    for unsafe in _UNSAFE_MODULES:
+        sys.modules.pop(unsafe, None)
 
 
 def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closure on purpose)
@@ -143,9 +171,7 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
     denied = PermissionError  # an OSError: importlib then compiles the source instead
     ups, marshal_events = "/..", _MARSHAL_EVENTS
     major, minor = sys.version_info[:2]
-    stdlib = f"{sys.base_prefix}/lib/python{major}.{minor}/"
     dynload = f"{sys.base_exec_prefix}/lib/python{major}.{minor}/lib-dynload/"
-    unmarshallers = _unmarshallers()
     traceback_type = _traceback_type()
     start = fstat(verdict_fd)
     channel = (start.st_dev, start.st_ino)
@@ -176,11 +202,13 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
                 # Hand-made bytecode reads memory at will (no bounds checks).
                 raise error(f"toolthink sandbox: {event} is not allowed during tests")
             if pass_line is not None and event in marshal_events:
-                # Only importlib's own reading of the stdlib's .pyc files (see
-                # "open"); the harness unmarshals its isolated tests after the verdict.
-                if getframe(1).f_code not in unmarshallers:
-                    raise error(f"toolthink sandbox: {event} is not allowed during tests")
-            elif event == "import":
+                # Whoever the caller: importlib's own unmarshalling functions take
+                # any bytes (from a loader of the candidate's, a patched get_data),
+                # and so does _imp.get_frozen_object. No .pyc is read meanwhile
+                # (see "open"); the harness unmarshals its isolated tests after
+                # the verdict.
+                raise error(f"toolthink sandbox: {event} is not allowed during tests")
+            if event == "import":
                 name: Any = args[0] if length(args) else None
                 if pass_line is not None and type_of(name) is text and name in unsafe_modules:
                     raise error(f"toolthink sandbox: importing {name} is not allowed during tests")
@@ -206,12 +234,7 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
                     path = "".join((path,))
                 if type_of(path) is text and path.rstrip("/").rsplit("/", 1)[-1] == "mem":
                     raise error("toolthink sandbox: reading process memory is not allowed")
-                if (
-                    pass_line is not None
-                    and type_of(path) is text
-                    and path.endswith(".pyc")
-                    and (not path.startswith(stdlib) or ups in path)
-                ):
+                if pass_line is not None and type_of(path) is text and path.endswith(".pyc"):
                     raise denied(f"toolthink sandbox: loading bytecode from {path} is not "
                                  "allowed during tests")  # fmt: skip
             elif event == verdict_event:
@@ -295,6 +318,7 @@ def _fresh_module() -> dict[str, Any]:
 def _runner(job: dict[str, Any]) -> None:
     """Run code then tests in this thread, ask the guard for the verdict, then explain."""
     tests = marshal.loads(job["tests"])  # before the guard, which refuses marshal
+    _preload(job["imports"])
     for unsafe in _UNSAFE_MODULES:  # none is loaded here; make sure none is reachable
         sys.modules.pop(unsafe, None)
     _guard(job.pop("secret"), sys._getframe())

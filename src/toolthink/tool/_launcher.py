@@ -12,7 +12,7 @@ big-endian length, then UTF-8 JSON). For each job the launcher
    unbuffered so stdout and stderr interleave as written; started early so its
    start-up overlaps the previous result's trip to the host), sets its
    resource limits with ``prlimit`` and sends it the job (code, compiled tests,
-   secret) on its stdin;
+   secret, the names of the modules code and tests import) on its stdin;
 2. collects stdout+stderr (capped in bytes) and the harness's record channel
    (fd 3) until the interpreter exits or the wall-clock timeout passes;
 3. kills every other process of the run: with kill scope ``pidns`` (bubblewrap's
@@ -124,19 +124,46 @@ def _isolate(tree: ast.Module) -> ast.Module:
     return ast.fix_missing_locations(tree)
 
 
-_compiled: dict[str, tuple[bytes, bytes] | str] = {}
+def _imported(tree: ast.Module) -> set[str]:
+    """Top-level names of the modules that ``tree`` imports absolutely, anywhere in it."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+    return names
 
 
-def _compile_tests(tests: str) -> tuple[bytes, bytes] | str:
-    """Marshalled code of the tests and of their isolated form, or a syntax error text."""
+def _code_imports(code: str) -> set[str]:
+    """What `_imported` finds in the candidate's code; nothing if it does not parse."""
+    try:
+        return _imported(ast.parse(code, "<code>"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+
+
+_Compiled = tuple[bytes, bytes, frozenset[str]]
+_compiled: dict[str, _Compiled | str] = {}
+
+
+def _compile_tests(tests: str) -> _Compiled | str:
+    """The tests compiled, or a syntax error text.
+
+    Returns:
+        The marshalled code of the tests and of their isolated form, and the
+        top-level names of the modules they import (which the harness imports
+        before its guard, see `toolthink.tool._harness`).
+    """
     hit = _compiled.get(tests)
     if hit is not None:
         return hit
     try:
         plain = compile(tests, "<tests>", "exec", dont_inherit=True)
-        isolated = compile(_isolate(ast.parse(tests, "<tests>")), "<tests>", "exec",
-                           dont_inherit=True)  # fmt: skip
-        result: tuple[bytes, bytes] | str = (marshal.dumps(plain), marshal.dumps(isolated))
+        tree = ast.parse(tests, "<tests>")
+        imports = frozenset(_imported(tree))
+        isolated = compile(_isolate(tree), "<tests>", "exec", dont_inherit=True)
+        result: _Compiled | str = (marshal.dumps(plain), marshal.dumps(isolated), imports)
     except (SyntaxError, ValueError) as exc:
         result = f"{type(exc).__name__}: {exc}"
     if len(_compiled) >= _CACHE_SIZE:
@@ -252,13 +279,14 @@ class _Capture:
         return bytes(self.buffers[fd][:cap]).decode("utf-8", "replace")
 
 
-def _send(proc: _Interpreter, job: dict[str, Any], compiled: tuple[bytes, bytes]) -> None:
+def _send(proc: _Interpreter, job: dict[str, Any], compiled: _Compiled) -> None:
     """Set the interpreter's limits, then hand it the job on its stdin."""
     _set_limits(proc.pid, job["limits"], float(job["timeout"]))
     payload = marshal.dumps({
         "code": job["code"],
         "tests": compiled[0],
         "isolated": compiled[1],
+        "imports": sorted(compiled[2] | _code_imports(job["code"])),
         "secret": job["secret"],
         "timeout": float(job["timeout"]),
         "max_failures": job["max_failures"],

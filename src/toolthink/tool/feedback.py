@@ -1,4 +1,4 @@
-"""The text a model reads after a test run.
+r"""The text a model reads after a test run.
 
 Plain text, no markup: the editor's renderer appends it under its ``***``
 separator. For each failing test it gives the assertion or exception, its
@@ -7,6 +7,12 @@ from (the code's line numbers are the editor's); timeouts, crashes and limits ar
 named as such (crashes with the line being executed when the interpreter's
 own dump says; timeouts without it, since it varies from run to run). The
 whole text is capped in characters.
+
+Each text the candidate controls (an exception's type name and message, the
+source line of a syntax error, anything in the harness's records, which the
+candidate can write too) is shown on one line: its line breaks are escaped as
+`repr` writes them (``\n``), so that no message can forge a ``***`` separator
+or numbered code lines in the rendered state.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from toolthink.tool.report import TestFailure, TestOutcome, TestReport
 __all__ = ["FeedbackWriter"]
 
 _TRUNCATED = "\n[feedback truncated]"
+_LINE_BREAKS = str.maketrans({
+    # What str.splitlines splits on, each as repr escapes it ("\n" becomes "\\n").
+    char: repr(char)[1:-1]
+    for char in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+})
 _CRASHES = {
     "SIGXCPU": "it used more than its CPU time",
     "SIGXFSZ": "it wrote a file larger than the limit",
@@ -26,6 +37,26 @@ _CRASHES = {
     "SIGKILL": "killed (out of memory or a resource limit)",
     "SIGABRT": "aborted",
 }
+
+
+def _one_line(text: str, cap: int) -> str:
+    """``text`` with its line breaks escaped, cut to ``cap`` characters (``...`` ends a cut).
+
+    ``cap`` is the cap `toolthink.tool.report` already applied to the raw text,
+    so a text without line breaks comes back as it was.
+    """
+    escaped = text.translate(_LINE_BREAKS)
+    return escaped if len(escaped) <= cap else escaped[: cap - 3] + "..."
+
+
+def _shown(failure: TestFailure) -> TestFailure:
+    """``failure`` with each text on one line (see the module docstring)."""
+    return attrs.evolve(
+        failure,
+        exception=_one_line(failure.exception, 100),
+        message=_one_line(failure.message, 500),
+        test_source=_one_line(failure.test_source, 200),
+    )
 
 
 def _seconds(value: float) -> str:
@@ -104,10 +135,10 @@ class FeedbackWriter:
             )
         if outcome is TestOutcome.BAD_TESTS:
             return f"The tests themselves do not compile ({report.details}); the task is broken."
-        return f"The sandbox failed during the run ({report.details})."
+        return f"The sandbox failed during the run ({_one_line(report.details, 300)})."
 
     def _syntax(self, report: TestReport) -> str:
-        failure = report.failures[0]
+        failure = _shown(report.failures[0])
         where = f" at line {failure.code_line}" if failure.code_line else ""
         text = f"The code does not compile: {failure.exception}{where}: {failure.message}"
         if failure.test_source:
@@ -119,7 +150,7 @@ class FeedbackWriter:
         return text
 
     def _failed(self, report: TestReport) -> str:
-        failures = report.failures
+        failures = tuple(_shown(failure) for failure in report.failures)
         if not failures:
             return "The tests failed, and the program ended before the failure could be described."
         if len(failures) == 1 and failures[0].test_line is None:
