@@ -6,6 +6,8 @@ Files written into the output folder:
     metrics.json         final metrics, data counts, seconds per step, log history
     loss_curve.png       training (and eval) loss against the optimizer step
     README.md            a short model card
+
+``eval_episodes.jsonl`` is written during training by `toolthink.training.sft_eval`.
 """
 
 from __future__ import annotations
@@ -75,6 +77,13 @@ def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str) -> s
             if not args.full_finetune else
             "from transformers import AutoModelForCausalLM\n"
             "model = AutoModelForCausalLM.from_pretrained(\"<this folder>\")")
+    held_out = metrics.get("eval_episodes")
+    episodes = "" if not held_out else (
+        f"- Held-out episodes at step {int(held_out['step'])} (greedy, constrained, "
+        f"{int(held_out['episodes'])} tasks of the embedded test split, at most "
+        f"{args.eval_max_turns} turns): pass rate {held_out['pass_rate']:.2f}, EXIT rate "
+        f"{held_out['exit_rate']:.2f}, malformed rate {held_out['malformed_rate']:.2f}, "
+        f"{held_out['mean_turns']:.1f} turns (`eval_episodes.jsonl`)\n")
     return f"""# toolthink SFT: {args.model_name_or_path}
 
 A causal LM fine-tuned to repair Python programs by driving toolthink's code
@@ -90,7 +99,7 @@ Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
   final train loss {train.get('train_loss', float('nan')):.4f}
 - Learning rate {config.learning_rate}, batch {config.per_device_train_batch_size} x
   {config.gradient_accumulation_steps} accumulation per device
-
+{episodes}
 Files: `toolthink_sft.json` (configuration), `metrics.json`, `loss_curve.png`.
 Prompts must be built with `toolthink.training.chat.ChatFormat` (token-in/token-out).
 
