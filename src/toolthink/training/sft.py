@@ -34,13 +34,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 from trl.trainer.sft_config import SFTConfig
 from trl.trainer.sft_trainer import SFTTrainer
 
-from toolthink.env import EnvConfig
+from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.errors import ToolthinkError
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
 from toolthink.training.embedded_model import MODEL_NAME, embedded_model_dir
 from toolthink.training.episodes import RolloutConfig
 from toolthink.training.sft_data import (
     OVERLONG,
+    DemoDataError,
     EncodedDemos,
     build_embedded_demos,
     encode_demos,
@@ -297,7 +298,13 @@ def _records(args: SFTScriptArguments, splits: list[str]) -> list[dict[str, Any]
 def prepare_data(
     args: SFTScriptArguments, config: SFTConfig, tokenizer: PreTrainedTokenizerBase
 ) -> tuple[EncodedDemos, EncodedDemos | None]:
-    """Read or build the demonstrations and tokenize them (train, optional eval)."""
+    """Read or build the demonstrations and tokenize them (train, optional eval).
+
+    Raises:
+        DemoDataError: No usable demonstration, or they were rendered with
+            another prompt version than this toolthink renders (``toolthink
+            eval`` would refuse the trained adapter).
+    """
     chat = ChatFormat.from_tokenizer(tokenizer)
     train_records = _records(args, args.train_splits)
     if args.max_demos is not None:
@@ -309,6 +316,13 @@ def prepare_data(
         evaluation = encode_demos(
             read_demos(args.demos, args.eval_splits), chat, config.max_length, args.overlong
         )
+    for encoded in (train, evaluation):
+        if encoded is not None and encoded.prompt_version != PROMPT_VERSION:
+            msg = (f"demos={args.demos!r} were rendered with prompt version "
+                   f"{encoded.prompt_version!r} but this toolthink renders {PROMPT_VERSION!r}: "
+                   "`toolthink eval` would refuse the trained model; rebuild them with "
+                   "`toolthink data demos --out DIR`")
+            raise DemoDataError(msg)
     return train, evaluation
 
 
@@ -422,7 +436,7 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(out)
         write_report(out, args=args, config=config, metrics=metrics,
-                     model_path=resolve_model_path(args))
+                     model_path=resolve_model_path(args), prompt_version=train.prompt_version)
     logger.info("SFT done in %.0f s: %s", metrics["wall_seconds"], out)
     return SFTResult(out, metrics)
 
