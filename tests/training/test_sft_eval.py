@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from transformers import PreTrainedTokenizerBase
+from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 from toolthink.data.heldout import embedded_test_tasks
+from toolthink.env import EnvConfig
 from toolthink.tool import SandboxPool
+from toolthink.training.episodes import RolloutConfig
 from toolthink.training.sft import SFTConfigError
 from toolthink.training.sft_cli import main, make_parser
-from toolthink.training.sft_eval import EPISODES_FILE, PREFIX
+from toolthink.training.sft_eval import EPISODES_FILE, PREFIX, EpisodeEvaluation
 
 from .sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
 
@@ -95,3 +97,29 @@ def test_hook_defaults() -> None:
 def test_bad_hook_values_name_the_fix(flags: list[str], message: str) -> None:
     with pytest.raises(SFTConfigError, match=message):
         make_parser().parse_args_and_config(args=["--output_dir", "x", *flags])
+
+
+def test_evaluate_restores_train_mode_and_is_due_on_schedule(
+    tiny_model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerBase, tmp_path: Path,
+    sandbox_pool: SandboxPool,
+) -> None:
+    logged: list[dict[str, float]] = []
+    tasks = embedded_test_tasks(sandbox_pool)[:1]
+    hook = EpisodeEvaluation(
+        tokenizer, tmp_path, log=logged.append, episodes=3, every_steps=4,
+        env_config=EnvConfig(max_turns=1), rollout=RolloutConfig(max_new_tokens=4,
+                                                                 temperature=0.0),
+        tasks=tasks,
+    )
+    tiny_model.train()
+    try:
+        result = hook.evaluate(tiny_model, step=4)
+        assert tiny_model.training  # played in eval mode, handed back in train mode
+    finally:
+        hook.close()
+        tiny_model.eval()  # a session fixture: leave it as found
+    assert result["episodes"] == 1  # three asked, one task given
+    assert [sorted(k.removeprefix(PREFIX) for k in entry) for entry in logged] == [
+        sorted([*KEYS, "sampled_tokens", "seconds"])]
+    # every 4 steps and the last (10), each once
+    assert [s for s in range(1, 11) if hook._due(s, 10)] == [8, 10]  # step 4 already done
