@@ -60,4 +60,5 @@ def tiny_run_flags(model_dir: Path, demos: Path, output_dir: Path) -> list[str]:
         "--warmup_steps", "0",
         "--report_to", "none",
         "--disable_tqdm", "true",
+        "--eval_episodes", "0",  # the held-out episode hook has its own tests (test_sft_eval)
     ]

@@ -40,6 +40,8 @@ def test_two_process_gloo_run(
         "--main_process_port", str(_free_port()),
         "-m", "toolthink.training.sft_cli",
         *tiny_run_flags(model, demos, out), "--max_steps", "2", "--save_steps", "100",
+        # the episode hook runs on the main process while the other waits at its next step
+        "--eval_episodes", "1", "--eval_max_turns", "1", "--eval_max_new_tokens", "4",
     ]
     src = str(Path(toolthink.__file__).parents[1])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
@@ -51,6 +53,8 @@ def test_two_process_gloo_run(
     assert metrics["world_size"] == 2
     assert metrics["global_step"] == 2
     assert (out / "adapter_model.safetensors").is_file()
+    assert metrics["eval_episodes"]["episodes"] == 1
+    assert len((out / "eval_episodes.jsonl").read_text().splitlines()) == 1  # main process only
 
 
 @pytest.mark.parametrize("name", ["cpu_ddp", "multi_gpu", "deepspeed_zero2", "deepspeed_zero3",

@@ -8,31 +8,21 @@
 - ``mbpp-synthetic``: MBPP's upstream ``test`` split (ids 11-510), one
   synthetic bug per problem.
 
-Synthetic bugs come from `toolthink.data.corruption.corrupt` with the kinds
-used for demonstrations (`toolthink.data.demos.ALL_KINDS`), seeded per problem
-from ``(seed, task_id)``; a bug is kept only if the buggy program fails its
-tests in the sandbox, as `toolthink.data.demos` verifies demonstrations. The
-bug kind of a synthetic task is its edit kind (``"mixed"`` for several kinds).
+Synthetic bugs come from `toolthink.data.heldout.synthetic_tasks` (re-exported
+here): the edit kinds of demonstrations, seeded per problem from ``(seed,
+task_id)``, kept only if the buggy program fails its tests in the sandbox. The
+``embedded`` set is `toolthink.data.heldout.embedded_test_tasks`, which the SFT
+evaluation hook plays too. The bug kind of a synthetic task is its edit kind
+(``"mixed"`` for several kinds).
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
 from pathlib import Path
 
-import attrs
-
-from toolthink.data.corruption import corrupt, normalize_newlines
-from toolthink.data.demos import ALL_KINDS, split_of
-from toolthink.tasks import (
-    Problem,
-    RepairTask,
-    load_embedded_corpus,
-    load_humanevalfix,
-    load_mbpp,
-    load_quixbugs,
-)
+from toolthink.data.demos import split_of
+from toolthink.data.heldout import SYNTHETIC_NOTE, embedded_test_tasks, synthetic_tasks
+from toolthink.tasks import RepairTask, load_humanevalfix, load_mbpp, load_quixbugs
 from toolthink.tool import SandboxPool
 
 __all__ = ["DATASETS", "SYNTHETIC_NOTE", "bug_kind", "load_eval_tasks", "synthetic_tasks"]
@@ -41,8 +31,6 @@ DATASETS = ("humanevalfix", "quixbugs", "mbpp-synthetic", "embedded")
 """Names accepted by ``toolthink eval --dataset``."""
 
 NEEDS_DATA_DIR = frozenset({"humanevalfix", "quixbugs", "mbpp-synthetic"})
-
-SYNTHETIC_NOTE = "synthetic bug: "
 
 
 def bug_kind(task: RepairTask) -> str | None:
@@ -61,47 +49,6 @@ def bug_kind(task: RepairTask) -> str | None:
                 return None
             return kinds.pop() if len(kinds) == 1 else "mixed"
     return None
-
-
-def synthetic_tasks(
-    problems: Sequence[Problem],
-    pool: SandboxPool,
-    *,
-    donors: Sequence[Problem] = (),
-    seed: int = 0,
-    max_edits: int = 5,
-    timeout: float = 5.0,
-) -> list[RepairTask]:
-    """One verified synthetic bug per problem (problems with none are dropped).
-
-    Args:
-        problems: Correct programs with tests.
-        donors: Programs whose lines the donor-line edits draw from (default:
-            ``problems``); pass the whole split so a bug does not depend on
-            which other problems are evaluated.
-        pool: Sandbox that checks each buggy program fails.
-        seed: With the task id, seeds each problem's generator.
-        max_edits: Most corrupting edits per bug (1 to this many, paper: 5).
-        timeout: Seconds per test run.
-
-    Returns:
-        Tasks whose buggy code fails its tests, in problem order.
-    """
-    pool_lines = [(p.task_id, line) for p in (donors or problems)
-                  for line in normalize_newlines(p.solution).split("\n") if line.strip()]
-    candidates: list[RepairTask] = []
-    for problem in problems:
-        rng = random.Random(f"eval:{seed}:{problem.task_id}")
-        lines = [line for task_id, line in rng.sample(pool_lines, min(200, len(pool_lines)))
-                 if task_id != problem.task_id]
-        result = corrupt(problem.solution, rng, donors=lines, edits=rng.randint(1, max_edits),
-                         kinds=ALL_KINDS)
-        if result is None:
-            continue
-        task = problem.with_bug(result.corrupted, notes=SYNTHETIC_NOTE + ", ".join(result.kinds))
-        candidates.append(attrs.evolve(task, reference=result.original))
-    reports = pool.run_batch([(t.buggy_code, t.tests) for t in candidates], timeout=timeout)
-    return [t for t, report in zip(candidates, reports, strict=True) if not report.passed]
 
 
 def load_eval_tasks(
@@ -141,6 +88,5 @@ def load_eval_tasks(
     if dataset == "mbpp-synthetic":
         assert data_dir is not None
         problems = [p for p in load_mbpp(data_dir) if split_of(p.task_id) == "test"]
-    else:
-        problems = [p for p in load_embedded_corpus() if split_of(p.task_id) == "test"]
-    return synthetic_tasks(problems[:limit], pool, donors=problems, seed=seed)
+        return synthetic_tasks(problems[:limit], pool, donors=problems, seed=seed)
+    return embedded_test_tasks(pool, limit=limit, seed=seed)

@@ -159,6 +159,11 @@ class Episode:
         return sum(self.env_mask)
 
     @property
+    def exited(self) -> bool:
+        """The model ended the episode with ``EXIT`` (not cut by a turn or token budget)."""
+        return bool(self.infos) and self.infos[-1].status == "exit"
+
+    @property
     def malformed(self) -> int:
         """Commands that did not parse."""
         return sum(info.status == "malformed" for info in self.infos)

@@ -11,10 +11,14 @@ of TRL's chunked LM head, which was 2.2x slower there for a 49k vocabulary
 (TRL 1.16, measured; see /work/shared/FIELD-NOTES.md). ``--model_loss false``
 restores TRL's path.
 
+With ``eval_episodes`` above 0, `toolthink.training.sft_eval.EpisodeEvaluation`
+plays greedy, grammar-constrained episodes on held-out tasks during training
+and logs how they went.
+
 The output folder (`SFTScriptArguments` and TRL's ``SFTConfig.output_dir``)
 holds the adapter or model, the tokenizer, ``toolthink_sft.json`` (the resolved
 configuration), ``metrics.json``, ``loss_curve.png`` and ``README.md``
-(`toolthink.training.sft_report`).
+(`toolthink.training.sft_report`), and ``eval_episodes.jsonl`` when the hook ran.
 """
 
 from __future__ import annotations
@@ -30,16 +34,20 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 from trl.trainer.sft_config import SFTConfig
 from trl.trainer.sft_trainer import SFTTrainer
 
+from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.errors import ToolthinkError
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
 from toolthink.training.embedded_model import MODEL_NAME, embedded_model_dir
+from toolthink.training.episodes import RolloutConfig
 from toolthink.training.sft_data import (
     OVERLONG,
+    DemoDataError,
     EncodedDemos,
     build_embedded_demos,
     encode_demos,
     read_demos,
 )
+from toolthink.training.sft_eval import EpisodeEvaluation
 from toolthink.training.sft_report import write_report
 
 if TYPE_CHECKING:
@@ -124,6 +132,25 @@ class SFTScriptArguments:
         metadata={"help": "toolthink's cache for the converted embedded model (default: "
                   "$TOOLTHINK_CACHE or ~/.cache/toolthink)."},
     )
+    eval_episodes: int = field(
+        default=0,
+        metadata={"help": "Held-out repair episodes played with greedy constrained decoding "
+                  "at the last step (and every eval_every_steps): one per task of the "
+                  "embedded corpus' test split (`toolthink eval --dataset embedded`), at most "
+                  "this many; logged as eval_episodes/* and written to eval_episodes.jsonl. "
+                  "0 (default): off."},
+    )
+    eval_every_steps: int = field(
+        default=0,
+        metadata={"help": "With eval_episodes: also play them every this many optimizer "
+                  "steps; 0: at the last step only."},
+    )
+    eval_max_turns: int = field(
+        default=10, metadata={"help": "Commands per held-out episode (paper: 10)."}
+    )
+    eval_max_new_tokens: int = field(
+        default=96, metadata={"help": "Tokens per command in held-out episodes."}
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -146,6 +173,13 @@ class SFTScriptArguments:
             problems.append(f"dtype={self.dtype!r} is not one of {list(_DTYPES)}")
         if not self.train_splits:
             problems.append("train_splits is empty: name at least one split, e.g. train")
+        if self.eval_episodes < 0 or self.eval_every_steps < 0:
+            problems.append(f"eval_episodes={self.eval_episodes}, eval_every_steps="
+                            f"{self.eval_every_steps} must be >= 0 (0 turns the hook off / "
+                            "evaluates at the last step only)")
+        if self.eval_max_turns < 1 or self.eval_max_new_tokens < 1:
+            problems.append(f"eval_max_turns={self.eval_max_turns}, eval_max_new_tokens="
+                            f"{self.eval_max_new_tokens} must be >= 1: use 10 and 96")
         if problems:
             raise SFTConfigError("; ".join(problems))
 
@@ -221,6 +255,18 @@ class CommandSFTTrainer(SFTTrainer):
             self._metrics[mode]["mean_token_accuracy"].append((counts[0] / counts[1]).item())
         return (loss, outputs) if return_outputs else loss
 
+    def log_as_is(self, logs: dict[str, float]) -> None:
+        """Log ``logs`` through ``transformers.Trainer.log`` (history and integrations).
+
+        TRL's ``log`` would add, and then clear, the train metrics gathered since
+        the last log line (token accuracy) to a record that is not theirs. A
+        log line also clears ``control.should_log``; it is restored, so a step's
+        own loss line is still written when this is called from a callback.
+        """
+        pending = self.control.should_log
+        Trainer.log(self, dict(logs))
+        self.control.should_log = pending
+
 
 def resolve_model_path(args: SFTScriptArguments) -> str:
     """The folder or hub id to load: the converted embedded model for ``'embedded'``."""
@@ -252,7 +298,13 @@ def _records(args: SFTScriptArguments, splits: list[str]) -> list[dict[str, Any]
 def prepare_data(
     args: SFTScriptArguments, config: SFTConfig, tokenizer: PreTrainedTokenizerBase
 ) -> tuple[EncodedDemos, EncodedDemos | None]:
-    """Read or build the demonstrations and tokenize them (train, optional eval)."""
+    """Read or build the demonstrations and tokenize them (train, optional eval).
+
+    Raises:
+        DemoDataError: No usable demonstration, or they were rendered with
+            another prompt version than this toolthink renders (``toolthink
+            eval`` would refuse the trained adapter).
+    """
     chat = ChatFormat.from_tokenizer(tokenizer)
     train_records = _records(args, args.train_splits)
     if args.max_demos is not None:
@@ -264,6 +316,13 @@ def prepare_data(
         evaluation = encode_demos(
             read_demos(args.demos, args.eval_splits), chat, config.max_length, args.overlong
         )
+    for encoded in (train, evaluation):
+        if encoded is not None and encoded.prompt_version != PROMPT_VERSION:
+            msg = (f"demos={args.demos!r} were rendered with prompt version "
+                   f"{encoded.prompt_version!r} but this toolthink renders {PROMPT_VERSION!r}: "
+                   "`toolthink eval` would refuse the trained model; rebuild them with "
+                   "`toolthink data demos --out DIR`")
+            raise DemoDataError(msg)
     return train, evaluation
 
 
@@ -280,6 +339,35 @@ def _peft_config(args: SFTScriptArguments) -> Any:
         target_modules=targets[0] if targets == ["all-linear"] else targets,
         task_type="CAUSAL_LM",
     )
+
+
+def _episode_evaluation(
+    args: SFTScriptArguments, config: SFTConfig, trainer: CommandSFTTrainer,
+    tokenizer: PreTrainedTokenizerBase,
+) -> EpisodeEvaluation | None:
+    """The held-out episode hook, added to ``trainer``; None when ``eval_episodes`` is 0.
+
+    Raises:
+        SFTConfigError: Parameters are sharded (FSDP, DeepSpeed ZeRO-3): the
+            main process alone cannot generate.
+    """
+    if args.eval_episodes == 0:
+        return None
+    deepspeed = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
+    if trainer.is_fsdp_enabled or getattr(deepspeed, "zero_stage", 0) == 3:
+        msg = (f"eval_episodes={args.eval_episodes} under FSDP or DeepSpeed ZeRO-3: the "
+               "episodes run on the main process and cannot gather sharded parameters; pass "
+               "--eval_episodes 0 and evaluate the output folder with `toolthink eval`")
+        raise SFTConfigError(msg)
+    hook = EpisodeEvaluation(
+        tokenizer, str(config.output_dir), log=trainer.log_as_is,
+        episodes=args.eval_episodes, every_steps=args.eval_every_steps,
+        env_config=EnvConfig(max_turns=args.eval_max_turns),
+        rollout=RolloutConfig(max_new_tokens=args.eval_max_new_tokens, temperature=0.0),
+        append=_resume(config.resume_from_checkpoint) is not None,
+    )
+    trainer.add_callback(hook)
+    return hook
 
 
 def _resume(value: str | None) -> str | bool | None:
@@ -319,7 +407,12 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         peft_config=_peft_config(args),
         model_loss=args.model_loss,
     )
-    output = trainer.train(resume_from_checkpoint=_resume(config.resume_from_checkpoint))
+    hook = _episode_evaluation(args, config, trainer, tokenizer)
+    try:
+        output = trainer.train(resume_from_checkpoint=_resume(config.resume_from_checkpoint))
+    finally:
+        if hook is not None:
+            hook.close()
     trainer.save_model(config.output_dir)
     out = Path(str(config.output_dir))
     metrics: dict[str, Any] = {
@@ -338,10 +431,12 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         last = next((e for e in reversed(trainer.state.log_history) if "eval_loss" in e), None)
         final = last is not None and last.get("step") == output.global_step
         metrics["eval"] = dict(last) if final and last is not None else trainer.evaluate()
+    if hook is not None and hook.history:
+        metrics["eval_episodes"] = hook.history[-1]
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(out)
         write_report(out, args=args, config=config, metrics=metrics,
-                     model_path=resolve_model_path(args))
+                     model_path=resolve_model_path(args), prompt_version=train.prompt_version)
     logger.info("SFT done in %.0f s: %s", metrics["wall_seconds"], out)
     return SFTResult(out, metrics)
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from toolthink.data.store import read_jsonl
+from toolthink.env import PROMPT_VERSION
 from toolthink.errors import ToolthinkError
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
 
@@ -62,6 +63,8 @@ class EncodedDemos:
         tokens: Tokens in the kept rows.
         trained_tokens: Tokens with a label (commands and end-of-turn).
         max_tokens: Longest row before any cut.
+        prompt_version: The `toolthink.env.PROMPT_VERSION` the texts were
+            rendered with (records that name none count as the current one).
     """
 
     dataset: datasets.Dataset
@@ -71,6 +74,7 @@ class EncodedDemos:
     tokens: int
     trained_tokens: int
     max_tokens: int
+    prompt_version: str = PROMPT_VERSION
 
     def summary(self) -> dict[str, int]:
         """The counts, for logs and ``metrics.json``."""
@@ -176,12 +180,19 @@ def encode_demos(
         The dataset and counts.
 
     Raises:
-        DemoDataError: ``overlong`` is unknown, or no row is left.
+        DemoDataError: ``overlong`` is unknown, no row is left, or the records
+            were rendered with different prompt versions.
     """
     import datasets  # noqa: PLC0415
 
     if overlong not in OVERLONG:
         msg = f"overlong={overlong!r} is not a policy: use one of {list(OVERLONG)}"
+        raise DemoDataError(msg)
+    records = list(records)
+    versions = sorted({str(r.get("prompt_version", PROMPT_VERSION)) for r in records})
+    if len(versions) > 1:
+        msg = (f"the demonstrations mix prompt versions {versions}: a model learns one prompt; "
+               "rebuild them with one toolthink version (`toolthink data demos --out DIR`)")
         raise DemoDataError(msg)
     rows: dict[str, list[Any]] = {"id": [], "input_ids": [], "labels": []}
     skipped = truncated = tokens = trained = longest = 0
@@ -221,4 +232,5 @@ def encode_demos(
         tokens=tokens,
         trained_tokens=trained,
         max_tokens=longest,
+        prompt_version=versions[0],
     )

@@ -2,10 +2,13 @@
 
 Files written into the output folder:
 
-    toolthink_sft.json   the resolved configuration (toolthink's and TRL's options)
+    toolthink_sft.json   the resolved configuration (toolthink's and TRL's options) and the
+                         prompt version of the training data, which `toolthink eval` checks
     metrics.json         final metrics, data counts, seconds per step, log history
     loss_curve.png       training (and eval) loss against the optimizer step
     README.md            a short model card
+
+``eval_episodes.jsonl`` is written during training by `toolthink.training.sft_eval`.
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> bool:
     return True
 
 
-def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str) -> str:
+def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str,
+          prompt_version: str) -> str:
     adapter = ("full fine-tuning" if args.full_finetune else
                f"LoRA r={args.lora_r}, alpha={args.lora_alpha}, "
                f"targets={args.lora_target_modules}")
@@ -75,6 +79,13 @@ def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str) -> s
             if not args.full_finetune else
             "from transformers import AutoModelForCausalLM\n"
             "model = AutoModelForCausalLM.from_pretrained(\"<this folder>\")")
+    held_out = metrics.get("eval_episodes")
+    episodes = "" if not held_out else (
+        f"- Held-out episodes at step {int(held_out['step'])} (greedy, constrained, "
+        f"{int(held_out['episodes'])} tasks of the embedded test split, at most "
+        f"{args.eval_max_turns} turns): pass rate {held_out['pass_rate']:.2f}, EXIT rate "
+        f"{held_out['exit_rate']:.2f}, malformed rate {held_out['malformed_rate']:.2f}, "
+        f"{held_out['mean_turns']:.1f} turns (`eval_episodes.jsonl`)\n")
     return f"""# toolthink SFT: {args.model_name_or_path}
 
 A causal LM fine-tuned to repair Python programs by driving toolthink's code
@@ -86,11 +97,13 @@ Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
 - Data: {source}; {data['kept']} demonstrations, {data['tokens']} tokens,
   {data['trained_tokens']} trained (command and end-of-turn tokens only);
   {data['skipped_overlong']} skipped over max_length={config.max_length}
+- Prompt version: `{prompt_version}` (`toolthink.env.PROMPT_VERSION`; `toolthink eval`
+  refuses this folder under another one)
 - Steps: {metrics['global_step']}, {metrics['seconds_per_step']:.2f} s/step,
   final train loss {train.get('train_loss', float('nan')):.4f}
 - Learning rate {config.learning_rate}, batch {config.per_device_train_batch_size} x
   {config.gradient_accumulation_steps} accumulation per device
-
+{episodes}
 Files: `toolthink_sft.json` (configuration), `metrics.json`, `loss_curve.png`.
 Prompts must be built with `toolthink.training.chat.ChatFormat` (token-in/token-out).
 
@@ -101,7 +114,8 @@ Prompts must be built with `toolthink.training.chat.ChatFormat` (token-in/token-
 
 
 def write_report(
-    out: Path, *, args: Any, config: Any, metrics: dict[str, Any], model_path: str
+    out: Path, *, args: Any, config: Any, metrics: dict[str, Any], model_path: str,
+    prompt_version: str,
 ) -> None:
     """Write the configuration, metrics, loss curve and model card into ``out``.
 
@@ -111,12 +125,16 @@ def write_report(
         config: TRL's ``SFTConfig``.
         metrics: The run's metrics (with ``log_history``, ``data``, ``train``).
         model_path: The folder or id the base model was loaded from.
+        prompt_version: The prompt version of the training data, recorded as
+            ``prompt_version`` in ``toolthink_sft.json`` for
+            `toolthink.evaluation.models.check_prompt_version`.
     """
-    resolved = {"toolthink": dataclasses.asdict(args), "trl": config.to_dict(),
-                "model_path": model_path}
+    resolved = {"prompt_version": prompt_version, "toolthink": dataclasses.asdict(args),
+                "trl": config.to_dict(), "model_path": model_path}
     (out / "toolthink_sft.json").write_text(
         json.dumps(_jsonable(resolved), indent=2) + "\n", encoding="utf-8")
     (out / "metrics.json").write_text(
         json.dumps(_jsonable(metrics), indent=2) + "\n", encoding="utf-8")
     plot_loss_curve(metrics.get("log_history", []), out / "loss_curve.png")
-    (out / "README.md").write_text(_card(args, config, metrics, model_path), encoding="utf-8")
+    (out / "README.md").write_text(_card(args, config, metrics, model_path, prompt_version),
+                                   encoding="utf-8")
