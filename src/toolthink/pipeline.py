@@ -26,9 +26,10 @@ import os
 import shlex
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["main", "make_parser", "stages"]
+__all__ = ["FULL", "QUICK", "Budget", "main", "make_parser", "stages"]
 
 log = logging.getLogger("toolthink.pipeline")
 
@@ -47,36 +48,65 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclass(frozen=True)
+class Budget:
+    """How much of each stage a run does (``--quick`` or the default).
+
+    Chosen so that the whole job fits the issue's budget on 2 CPU cores
+    (about 5 minutes quick, at most 30 otherwise; measured figures:
+    benchmarks/README.md, "Main job"). Evaluation plays fewer turns than the
+    paper's 10 (`toolthink eval --max-turns`): on CPU every turn re-reads the
+    whole episode, and RL here trains on 3-turn episodes.
+    """
+
+    per_problem: int  # demonstrations attempted per embedded train problem
+    sft_steps: int
+    rl_steps: int
+    samples: int  # attempts per task in evaluation (pass@k up to this k)
+    eval_limit: int  # held-out embedded tasks evaluated (the split has 14)
+    bench_limit: int  # QuixBugs / HumanEvalFix tasks evaluated, with --data-dir
+    max_turns: int  # commands per evaluation episode
+    direct_tokens: int  # tokens of a direct answer
+
+
+QUICK = Budget(per_problem=1, sft_steps=4, rl_steps=1, samples=1, eval_limit=4, bench_limit=3,
+               max_turns=3, direct_tokens=256)
+FULL = Budget(per_problem=6, sft_steps=40, rl_steps=5, samples=2, eval_limit=14, bench_limit=10,
+              max_turns=5, direct_tokens=384)
+
+
 def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, str, list[str]]]:
     """The stages as ``(title, module, argv)``; ``module.main(argv)`` runs one."""
-    per_problem, sft_steps, rl_steps, samples = (1, 4, 1, 1) if quick else (3, 24, 8, 2)
-    eval_limit = "4" if quick else "14"
+    budget = QUICK if quick else FULL
+    ks = ",".join(str(k) for k in range(1, budget.samples + 1))
+
+    def evaluation(dataset: str, limit: int, extra: list[str]) -> list[str]:
+        return ["--model", "embedded", "--adapter", str(out / "rl"), "--dataset", dataset,
+                *extra, "--samples", str(budget.samples), "--k", ks, "--mode", "both",
+                "--limit", str(limit), "--max-turns", str(budget.max_turns),
+                "--direct-max-new-tokens", str(budget.direct_tokens),
+                "--out", str(out / f"eval-{dataset}")]
+
     result = [
         ("demonstrations", "toolthink.data.cli",
-         ["demos", "--source", "embedded", "--split", "train", "--per-problem", str(per_problem),
-          "--timeout", "2", "--out", str(out / "demos")]),
+         ["demos", "--source", "embedded", "--split", "train",
+          "--per-problem", str(budget.per_problem), "--out", str(out / "demos")]),
         ("supervised fine-tuning", "toolthink.training.sft_cli",
          ["--demos", str(out / "demos"), "--output_dir", str(out / "sft"),
-          "--max_steps", str(sft_steps), "--per_device_train_batch_size", "2",
+          "--max_steps", str(budget.sft_steps), "--per_device_train_batch_size", "2",
           "--max_length", "1024", "--save_strategy", "no", *_CPU]),
         ("reinforcement learning", "toolthink.training.rl_cli",
          ["--adapter", str(out / "sft"), "--output_dir", str(out / "rl"),
-          "--max_steps", str(rl_steps), "--save_strategy", "no", "--max_turns", "3",
+          "--max_steps", str(budget.rl_steps), "--save_strategy", "no", "--max_turns", "3",
           "--max_new_tokens_per_turn", "48", "--num_generations", "4",
           "--per_device_train_batch_size", "4", *_CPU]),
         ("evaluation: embedded held-out problems", "toolthink.evaluation.cli",
-         ["--model", "embedded", "--adapter", str(out / "rl"), "--dataset", "embedded",
-          "--samples", str(samples), "--k", "1", "--mode", "both", "--limit", eval_limit,
-          "--out", str(out / "eval-embedded")]),
+         evaluation("embedded", budget.eval_limit, [])),
     ]
     if data_dir:
         for dataset in ("quixbugs", "humanevalfix"):
             result.append((f"evaluation: {dataset}", "toolthink.evaluation.cli",
-                           ["--model", "embedded", "--adapter", str(out / "rl"),
-                            "--dataset", dataset, "--data-dir", data_dir,
-                            "--samples", "1", "--k", "1", "--mode", "both",
-                            "--limit", "3" if quick else "10",
-                            "--out", str(out / f"eval-{dataset}")]))
+                           evaluation(dataset, budget.bench_limit, ["--data-dir", data_dir])))
     return result
 
 

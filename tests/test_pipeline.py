@@ -1,0 +1,39 @@
+"""``toolthink demo``: every stage's argv parses with that stage's own command."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from toolthink.pipeline import FULL, QUICK, stages
+
+
+@pytest.mark.parametrize("quick", [True, False])
+@pytest.mark.parametrize("data_dir", [None, "/data"])
+def test_every_stage_parses(tmp_path: Path, quick: bool, data_dir: str | None) -> None:
+    plan = stages(tmp_path / "demo", quick=quick, data_dir=data_dir)
+    assert [title.split(":")[0] for title, _, _ in plan][:3] == [
+        "demonstrations", "supervised fine-tuning", "reinforcement learning"]
+    assert len(plan) == (6 if data_dir else 4)
+    for _, module, argv in plan:
+        parser = importlib.import_module(module).make_parser()
+        if hasattr(parser, "parse_args_and_config"):  # TRL's parser: dataclasses validate
+            parsed = parser.parse_args_and_config(list(argv))
+            assert parsed
+        else:
+            parser.parse_args(list(argv))
+
+
+def test_budgets_follow_the_mode(tmp_path: Path) -> None:
+    quick = {t: a for t, _, a in stages(tmp_path, quick=True, data_dir=None)}
+    full = {t: a for t, _, a in stages(tmp_path, quick=False, data_dir=None)}
+    sft_quick, sft_full = quick["supervised fine-tuning"], full["supervised fine-tuning"]
+    assert sft_quick[sft_quick.index("--max_steps") + 1] == str(QUICK.sft_steps)
+    assert sft_full[sft_full.index("--max_steps") + 1] == str(FULL.sft_steps)
+    evaluation = full["evaluation: embedded held-out problems"]
+    assert evaluation[evaluation.index("--k") + 1] == "1,2"
+    # Demonstrations use the environment's own timeout: feedback quotes it, and
+    # training states must match evaluation states token for token.
+    assert "--timeout" not in quick["demonstrations"]
