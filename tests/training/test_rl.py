@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from peft import LoraConfig, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from toolthink.tasks import load_embedded_corpus
@@ -17,7 +18,7 @@ from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.episodes import RolloutConfig, run_episodes
 from toolthink.training.mask_replay import replay_masks
 from toolthink.training.rl import ChainOfEditsTrainer, easy_tasks, replayed_masks
-from toolthink.training.rl_cli import main, make_parser, train
+from toolthink.training.rl_cli import load_policy, main, make_parser, train
 from toolthink.training.rl_config import RLConfig
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -142,3 +143,33 @@ def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) ->
         assert torch.allclose(got[scored[row, : len(e.logprobs)]],
                               want[scored[row, : len(e.logprobs)]], atol=1e-4)
         assert (got[~scored[row, : len(e.logprobs)]] == 0).all()
+
+
+@pytest.mark.parametrize(("flags", "want"), [
+    ({}, torch.float32),
+    ({"bf16": True, "use_cpu": False}, torch.bfloat16),
+    ({"fp16": True, "use_cpu": False}, torch.float16),
+    ({"fp16": True, "use_cpu": False, "use_lora": False}, torch.float32),
+    ({"bf16": True}, torch.float32),  # use_cpu: the CPU configs keep float32
+])
+def test_policy_dtype_follows_bf16_and_fp16(tmp_path, flags: dict, want: torch.dtype) -> None:
+    config = rl_config(tmp_path)
+    for name, value in flags.items():  # set after construction: transformers refuses bf16 here
+        setattr(config, name, value)
+    assert config.policy_dtype() == want
+
+
+def test_a_bf16_config_loads_the_policy_in_bfloat16(tmp_path, tokenizer) -> None:
+    base = tmp_path / "base"
+    tiny_llama(len(tokenizer)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    adapter = tmp_path / "adapter"
+    get_peft_model(tiny_llama(len(tokenizer)), LoraConfig(r=2, target_modules="all-linear")
+                   ).save_pretrained(adapter)
+    config = rl_config(tmp_path, model_name_or_path=str(base), adapter=str(adapter))
+    config.bf16, config.use_cpu = True, False
+    model, _, peft_config = load_policy(config)
+    assert peft_config is None  # the adapter is trained further
+    dtypes = {n: p.dtype for n, p in model.named_parameters()}
+    assert {d for n, d in dtypes.items() if "lora_" not in n} == {torch.bfloat16}
+    assert {d for n, d in dtypes.items() if "lora_" in n} == {torch.float32}  # peft's upcast

@@ -25,7 +25,7 @@ from toolthink.tasks import Problem, load_embedded_corpus
 from toolthink.tool import SandboxPool
 from toolthink.training.rl_config import RLConfig
 
-__all__ = ["main", "make_parser", "train"]
+__all__ = ["load_policy", "main", "make_parser", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,12 @@ def make_parser() -> Any:
     return TrlParser(classes, prog="toolthink-train rl")
 
 
-def _load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
-    """Model, tokenizer and peft config (None when the model already has an adapter)."""
-    import torch  # noqa: PLC0415
+def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
+    """Model, tokenizer and peft config (None when the model already has an adapter).
+
+    The weights are loaded in `RLConfig.policy_dtype` (bfloat16 with ``bf16``);
+    a LoRA adapter's own weights stay float32 (peft's ``autocast_adapter_dtype``).
+    """
     from peft import LoraConfig, PeftModel  # noqa: PLC0415
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
@@ -51,12 +54,13 @@ def _load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
 
     model: Any
     tokenizer: Any
+    dtype = config.policy_dtype()
     if config.model_name_or_path and config.model_name_or_path != "embedded":
-        model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path,
-                                                     dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
     else:
-        model, tokenizer = load_embedded_model(), load_embedded_tokenizer()
+        model, tokenizer = load_embedded_model(dtype=dtype), load_embedded_tokenizer()
+    logger.info("policy weights in %s", dtype)
     if config.adapter:
         adapter = Path(config.adapter)
         if (adapter / "tokenizer_config.json").exists():
@@ -107,7 +111,7 @@ def train(
     for stale in ("metrics.jsonl", "trajectories.jsonl"):
         (out / stale).unlink(missing_ok=True)
     if model is None:
-        model, tokenizer, peft_config = _load_policy(config)
+        model, tokenizer, peft_config = load_policy(config)
     else:
         peft_config = LoraConfig(
             r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from trl.trainer.grpo_config import GRPOConfig
 
 from toolthink.env import EnvConfig
+from toolthink.training.devices import training_dtype
 from toolthink.training.episodes import RolloutConfig
 
 __all__ = ["ADVANTAGES", "RLConfig"]
@@ -109,6 +111,15 @@ class RLConfig(GRPOConfig):
                 msg = f"{name}={value!r} must be >= 1"
                 raise ValueError(msg)
         super().__post_init__()  # type: ignore[no-untyped-call]
+
+    def policy_dtype(self) -> torch.dtype:
+        """The dtype the policy's weights are loaded in, from TRL's ``bf16`` and ``fp16``.
+
+        bfloat16 with ``bf16``, float16 with ``fp16`` and LoRA, float32 on a
+        CPU run (``use_cpu``) and otherwise (`toolthink.training.devices.training_dtype`).
+        """
+        return training_dtype(bf16=bool(self.bf16), fp16=bool(self.fp16),
+                              use_cpu=bool(self.use_cpu), lora=self.use_lora or bool(self.adapter))
 
     def env_config(self) -> EnvConfig:
         """The episode and reward settings as a `toolthink.env.EnvConfig`."""
