@@ -173,3 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train(config)
     sys.stdout.write(f"RL outputs in {config.output_dir}\n")
     return 0
+
+
+if __name__ == "__main__":  # `accelerate launch -m toolthink.training.rl_cli ...`
+    sys.exit(main())
