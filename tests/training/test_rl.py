@@ -18,7 +18,7 @@ from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.episodes import RolloutConfig, run_episodes
 from toolthink.training.mask_replay import replay_masks
 from toolthink.training.rl import ChainOfEditsTrainer, easy_tasks, replayed_masks
-from toolthink.training.rl_cli import load_policy, main, make_parser, train
+from toolthink.training.rl_cli import load_policy, main, make_parser, rl_problems, train
 from toolthink.training.rl_config import RLConfig
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -102,10 +102,12 @@ def test_cli_reports_a_bad_flag(capsys) -> None:
 
 
 @pytest.mark.parametrize("name", ["rl_cpu.yaml", "rl_gpu.yaml"])
-def test_shipped_configs_parse(name: str) -> None:
+def test_shipped_configs_parse(name: str, tmp_path) -> None:
     path = Path(__file__).parents[2] / "configs" / name
-    cpu_only = ["--bf16", "false"] if "gpu" in name else []  # transformers refuses bf16 here
+    # transformers refuses bf16 here; the GPU config's MBPP tasks need a data folder
+    cpu_only = ["--bf16", "false", "--data_dir", str(tmp_path)] if "gpu" in name else []
     (config,) = make_parser().parse_args_and_config(["--config", str(path), *cpu_only])
+    assert config.task_source == ("mbpp" if "gpu" in name else "embedded")
     assert config.num_generations == 4
     assert config.beta == 0.01
     assert config.epsilon == 0.2
@@ -173,3 +175,51 @@ def test_a_bf16_config_loads_the_policy_in_bfloat16(tmp_path, tokenizer) -> None
     dtypes = {n: p.dtype for n, p in model.named_parameters()}
     assert {d for n, d in dtypes.items() if "lora_" not in n} == {torch.bfloat16}
     assert {d for n, d in dtypes.items() if "lora_" in n} == {torch.float32}  # peft's upcast
+
+
+@pytest.mark.parametrize(("overrides", "env", "message"), [
+    ({"task_source": "humaneval"}, None, r"task_source='humaneval' is not one of \('embedded'"),
+    ({"task_source": "mbpp"}, None, r"needs the benchmark folder: set data_dir \(--data_dir DIR\) "
+                                    "or TOOLTHINK_DATA_DIR"),
+    ({"task_source": "mbpp", "data_dir": "/nonexistent/data"}, None, "is not a folder"),
+    ({"task_source": "mbpp"}, "/nonexistent/env", r"'/nonexistent/env' \(from data_dir or "),
+])
+def test_task_source_errors_name_the_value_and_the_fix(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, overrides: dict, env: str | None, message: str
+) -> None:
+    monkeypatch.delenv("TOOLTHINK_DATA_DIR", raising=False)
+    if env is not None:
+        monkeypatch.setenv("TOOLTHINK_DATA_DIR", env)
+    with pytest.raises(ValueError, match=message):
+        rl_config(tmp_path, **overrides)
+
+
+def test_mbpp_problems_come_from_the_train_split_only(tmp_path, data_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLTHINK_DATA_DIR", str(data_dir))  # data_dir's default
+    config = rl_config(tmp_path, task_source="mbpp", max_problems=None)
+    assert config.data_dir == str(data_dir)
+    problems = rl_problems(config)
+    numbers = [int(p.task_id.removeprefix("MBPP/")) for p in problems]
+    assert min(numbers) >= 601  # MBPP's train split is 601-974
+    assert len(numbers) > 300
+
+
+def test_rl_trains_on_mbpp_synthetic_bugs(tmp_path, tokenizer, data_dir: Path) -> None:
+    config = rl_config(tmp_path, task_source="mbpp", data_dir=str(data_dir), max_problems=2,
+                       max_steps=1, tasks_per_problem=2)
+    train(config, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer)
+    tasks = json.loads((tmp_path / "rl" / "tasks.json").read_text())
+    assert tasks
+    first_two = {p.task_id for p in rl_problems(config)}
+    assert len(first_two) == 2
+    assert {t["task_id"] for t in tasks.values()} <= first_two
+    assert all(int(t.removeprefix("MBPP/")) >= 601 for t in first_two)
+    assert json.loads((tmp_path / "rl" / "rl_config.json").read_text())["task_source"] == "mbpp"
+
+
+def test_cli_reports_a_missing_mbpp_file(tmp_path, capsys) -> None:
+    status = main(["--output_dir", str(tmp_path / "rl"), "--task_source", "mbpp",
+                   "--data_dir", str(tmp_path), "--use_cpu", "true", "--bf16", "false"])
+    assert status == 2
+    assert "MBPP" in capsys.readouterr().err

@@ -21,11 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from toolthink.data.demos import split_of
-from toolthink.tasks import Problem, load_embedded_corpus
+from toolthink.tasks import (
+    DatasetFormatError,
+    DatasetNotFoundError,
+    Problem,
+    load_embedded_corpus,
+    load_mbpp,
+)
 from toolthink.tool import SandboxPool
 from toolthink.training.rl_config import RLConfig
 
-__all__ = ["load_policy", "main", "make_parser", "train"]
+__all__ = ["load_policy", "main", "make_parser", "rl_problems", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +82,28 @@ def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
     return model, tokenizer, peft_config
 
 
+def rl_problems(config: RLConfig) -> list[Problem]:
+    """The train-split problems of ``config.task_source``, the first ``max_problems`` of them.
+
+    Only the train split: evaluation uses the held-out problems (the embedded
+    corpus' ``test`` split by `toolthink.data.demos.split_of`; MBPP's
+    ``test``, ``validation`` and ``prompt`` splits by
+    `toolthink.data.demos.mbpp_split`).
+
+    Raises:
+        DatasetNotFoundError: ``task_source='mbpp'`` and the MBPP file is not
+            in ``data_dir``.
+        DatasetFormatError: The MBPP file has a row without a field.
+    """
+    if config.task_source == "mbpp":
+        assert config.data_dir is not None  # RLConfig.__post_init__ resolved it
+        source: Sequence[Problem] = load_mbpp(config.data_dir)
+    else:
+        source = load_embedded_corpus()
+    problems = [p for p in source if split_of(p.task_id) == "train"]
+    return problems[: config.max_problems] if config.max_problems is not None else problems
+
+
 def train(
     config: RLConfig,
     *,
@@ -90,7 +118,8 @@ def train(
         model: A model to train instead of loading one (tests pass a tiny one;
             LoRA is added per ``config``).
         tokenizer: Its tokenizer (required with ``model``).
-        problems: Problems to corrupt (default: the embedded corpus).
+        problems: Problems to corrupt (default: `rl_problems`, the train split of
+            ``config.task_source``); ``max_problems`` applies to them too.
 
     Returns:
         The `ChainOfEditsTrainer` after training (its ``model`` is the policy).
@@ -106,6 +135,11 @@ def train(
     )
     from toolthink.training.rl_log import StepRecorder, plot_curves  # noqa: PLC0415
 
+    if problems is None:
+        problems = rl_problems(config)  # before the model loads: a missing file fails fast
+    elif config.max_problems is not None:
+        problems = problems[: config.max_problems]
+    problems = list(problems)
     out = Path(str(config.output_dir))
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("metrics.jsonl", "trajectories.jsonl"):
@@ -119,12 +153,6 @@ def train(
         ) if config.use_lora else None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if problems is None:
-        # Train on the train split only: evaluation uses the held-out problems.
-        problems = [p for p in load_embedded_corpus() if split_of(p.task_id) == "train"]
-    problems = list(problems)
-    if config.max_problems is not None:
-        problems = problems[: config.max_problems]
     env_config = config.env_config()
     with SandboxPool() as sandbox:
         tasks = easy_tasks(problems, sandbox, edits=config.edits,
@@ -150,7 +178,8 @@ def train(
             advantage=config.advantage, gamma=config.gamma, mask_replay=config.mask_replay,
             callbacks=[recorder],
         )
-        logger.info("RL on %d tasks from %d problems; output in %s", len(tasks), len(problems), out)
+        logger.info("RL on %d tasks from %d %s problems; output in %s", len(tasks), len(problems),
+                    config.task_source, out)
         trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
@@ -170,7 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2
-    train(config)
+    try:
+        problems = rl_problems(config)
+    except (DatasetNotFoundError, DatasetFormatError) as e:
+        sys.stderr.write(f"toolthink-train rl: {e}\n")
+        return 2
+    train(config, problems=problems)
     sys.stdout.write(f"RL outputs in {config.output_dir}\n")
     return 0
 
