@@ -112,6 +112,8 @@ def test_shipped_configs_parse(name: str, tmp_path) -> None:
     assert config.beta == 0.01
     assert config.epsilon == 0.2
     assert config.advantage == "per_turn"
+    if "gpu" in name:
+        assert config.max_episode_tokens == 2048  # the paper's context length
 
 
 def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) -> None:
