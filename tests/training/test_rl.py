@@ -94,6 +94,15 @@ def test_config_errors_name_the_value_and_the_fix(tmp_path) -> None:
         rl_config(tmp_path, advantage="turn")
     with pytest.raises(ValueError, match="num_generations=1 leaves no group"):
         rl_config(tmp_path, num_generations=1)
+    with pytest.raises(ValueError, match=r"use_vllm=True: .* vLLM generation is not implemented "
+                       r"yet.* set use_vllm: false \(docs/recipes.md"):
+        rl_config(tmp_path, use_vllm=True)
+
+
+def test_cli_refuses_use_vllm(capsys) -> None:
+    assert main(["--output_dir", "x", "--use_vllm", "true", "--use_cpu", "true",
+                 "--bf16", "false"]) == 2
+    assert "not implemented yet" in capsys.readouterr().err
 
 
 def test_cli_reports_a_bad_flag(capsys) -> None:

@@ -123,6 +123,13 @@ class RLConfig(GRPOConfig):
                    "use 2 or more (paper: 4)")
             raise ValueError(msg)
         self._check_task_source()
+        if self.use_vllm:
+            msg = ("use_vllm=True: toolthink's rollout (EpisodeRollout) generates every turn with "
+                   "transformers generate under llguidance grammar masks, and vLLM generation is "
+                   "not implemented yet; TRL would start or connect to vLLM and push the weights "
+                   "to it every step while no episode used it: set use_vllm: false "
+                   "(docs/recipes.md, 'vLLM for RL generation: not implemented')")
+            raise ValueError(msg)
         for name in ("edits", "tasks_per_problem", "max_turns", "max_new_tokens_per_turn"):
             value = getattr(self, name)
             if value < 1:
