@@ -72,7 +72,8 @@ class RLConfig(GRPOConfig):
         default="embedded",
         metadata={"help": "Problems the synthetic bugs are drawn from, train split only: "
                   "'embedded' (the embedded corpus' 33 train problems) or 'mbpp' (MBPP's train "
-                  "split, 601-974, from data_dir; the paper's RL problems are MBPP's)."},
+                  "split: 366 problems of 601-974, from data_dir; the paper's RL problems are "
+                  "MBPP's)."},
     )
     data_dir: str | None = field(
         default=None,
