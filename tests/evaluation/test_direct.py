@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.training.support import DeviceProbe
 from toolthink.evaluation.direct import direct_message, extract_code, run_direct
 from toolthink.tasks import Provenance, RepairTask
 from toolthink.tool import SandboxPool
@@ -40,3 +41,12 @@ def test_run_direct_scores_noise_as_failed(
     assert len(answers) == 2
     assert not any(a.passed for a in answers)
     assert all(1 <= a.generated_tokens <= 8 for a in answers)
+
+
+def test_direct_inputs_go_to_the_model_device(
+    tiny_model, tokenizer, sandbox_pool: SandboxPool
+) -> None:
+    probe = DeviceProbe(tiny_model)  # reports the meta device: inputs left on the CPU fail
+    (answer,) = run_direct(probe, tokenizer, [TASK], sandbox=sandbox_pool, max_new_tokens=4)
+    assert probe.calls == 1
+    assert 1 <= answer.generated_tokens <= 4

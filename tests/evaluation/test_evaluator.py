@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from toolthink.env import EnvConfig
 from toolthink.evaluation import cli
@@ -65,7 +66,7 @@ def test_cli_writes_results_and_episodes_show_replays(
     status = cli.main(["--model", str(tiny_model_dir), "--dataset", "embedded", "--limit", "1",
                        "--samples", "2", "--k", "1,2", "--mode", "both", "--max-turns", "1",
                        "--max-new-tokens", "8", "--direct-max-new-tokens", "8",
-                       "--out", str(out)])
+                       "--device", "cpu", "--dtype", "float32", "--out", str(out)])
     assert status == 0
     text = capsys.readouterr().out
     for word in ("chain-of-edits", "direct", "pass@2"):
@@ -73,6 +74,7 @@ def test_cli_writes_results_and_episodes_show_replays(
     results = json.loads((out / "results.json").read_text())
     assert set(results["modes"]) == {"chain-of-edits", "direct"}
     assert results["settings"]["samples"] == 2
+    assert results["settings"]["placement"] == "cpu, float32"
     lines = (out / "episodes.jsonl").read_text().splitlines()
     assert len(lines) == 4
     assert show_main([str(out / "episodes.jsonl")]) == 0
@@ -85,11 +87,23 @@ def test_cli_writes_results_and_episodes_show_replays(
     (["--dataset", "quixbugs", "--data-dir", "/nonexistent/x"], "is not a folder"),
     (["--samples", "1", "--k", "1,4"], "raise --samples or lower --k"),
     (["--samples", "2", "--temperature", "0"], "--temperature > 0"),
+    (["--device", "cuda:0"], "--device cuda:0 asked for a GPU .* pass --device cpu"),
 ])
 def test_cli_errors(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(cli.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit, match=message.replace("$", r"\$")):
         cli.main(argv)
+
+
+@pytest.mark.parametrize(("argv", "flag"), [(["--device", "gpu"], "--device 'gpu' is not a device"),
+                                            (["--dtype", "half"], "--dtype")])
+def test_bad_device_or_dtype_is_a_usage_error(argv: list[str], flag: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert flag in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", ["0", "a,b", "", "1,-2"])

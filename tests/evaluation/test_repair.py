@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from toolthink.env import RepairEnv
 from toolthink.evaluation import repair
@@ -86,4 +87,14 @@ def test_tiny_random_model_fails_and_writes_nothing(
     assert status == repair.EXIT_NOT_REPAIRED
     assert code.read_text() == BUGGY
     assert code.stat().st_mtime_ns == before
+    assert not (code.parent / "add.repaired.py").exists()
+
+
+def test_a_missing_gpu_is_a_usage_error(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, tests = files
+    assert repair.main([str(code), "--tests", str(tests), "--device", "cuda"]) == repair.EXIT_USAGE
+    assert "pass --device cpu" in capsys.readouterr().err
     assert not (code.parent / "add.repaired.py").exists()

@@ -83,3 +83,15 @@ def tiny_model(tokenizer: PreTrainedTokenizerBase) -> LlamaForCausalLM:
         bos_token_id=1, eos_token_id=2, pad_token_id=2,
     )
     return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The benchmark data folder (``TOOLTHINK_DATA_DIR`` or ``../shared/data``), else a skip."""
+    configured = os.environ.get("TOOLTHINK_DATA_DIR")
+    path = (Path(configured) if configured
+            else Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    if not (path / "mbxp_mbpp").is_dir():
+        pytest.skip(f"benchmark data not found at {path}: set TOOLTHINK_DATA_DIR to the folder "
+                    "described in ../shared/data/README.md")
+    return path

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
+import torch
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 from transformers import PreTrainedTokenizerBase
@@ -68,3 +70,34 @@ old_text = line_text.filter(lambda s: s != "" and SEPARATOR not in s)
 
 files = st.lists(line_text, max_size=12)
 """A file as its lines."""
+
+
+class DeviceProbe:
+    """A model that reports the ``meta`` device and checks that ``generate`` gets its inputs there.
+
+    Without a GPU, this is how a test tells "inputs moved to ``model.device``"
+    from "inputs left on the CPU". Meta tensors hold no values, so the wrapped
+    model then generates from zeros of the same shapes (its output is noise
+    anyway); everything else is the wrapped model's.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.calls = 0
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("meta")
+
+    def generate(self, *, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 **kwargs: Any) -> Any:
+        assert input_ids.device.type == "meta", f"input_ids on {input_ids.device}"
+        assert attention_mask.device.type == "meta", f"attention_mask on {attention_mask.device}"
+        self.calls += 1
+        return self.model.generate(input_ids=torch.zeros(input_ids.shape, dtype=torch.long),
+                                   attention_mask=torch.ones(attention_mask.shape,
+                                                             dtype=torch.long),
+                                   **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)

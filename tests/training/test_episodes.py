@@ -15,6 +15,8 @@ from toolthink.tool import SandboxPool
 from toolthink.training.chat import ChatFormat
 from toolthink.training.episodes import Episode, RolloutConfig, run_episodes
 
+from .support import DeviceProbe
+
 
 def easy_tasks(count: int, seed: int = 0) -> list[RepairTask]:
     """One-line synthetic bugs in the embedded corpus."""
@@ -105,3 +107,26 @@ def test_a_token_budget_cut_is_a_failed_truncated_episode(policy, tokenizer) -> 
     assert episode.turns == 0
     assert episode.completion_ids == ()
     assert episode.rewards == (EnvConfig().no_exit_penalty,)
+
+
+def test_generation_inputs_go_to_the_model_device(policy, tokenizer) -> None:
+    probe = DeviceProbe(policy)  # reports the meta device: inputs left on the CPU fail
+    with SandboxPool() as pool:
+        (episode,) = run_episodes(probe, tokenizer, easy_tasks(1), sandbox=pool,
+                                  env_config=EnvConfig(max_turns=1),
+                                  config=RolloutConfig(max_new_tokens=4))
+    assert probe.calls == 1
+    assert len(episode.completion_ids) == len(episode.logprobs) >= 1
+
+
+def test_a_bfloat16_policy_plays_episodes(policy, tokenizer) -> None:
+    """Half-precision weights (a GPU run's default) give float32 log-probs of the right length."""
+    half = LlamaForCausalLM(policy.config).to(torch.bfloat16).eval()
+    half.load_state_dict(policy.state_dict())
+    with SandboxPool() as pool:
+        (episode,) = run_episodes(half, tokenizer, easy_tasks(1), sandbox=pool,
+                                  env_config=EnvConfig(max_turns=2),
+                                  config=RolloutConfig(max_new_tokens=6))
+    sampled = [lp for lp, m in zip(episode.logprobs, episode.env_mask, strict=True) if m]
+    assert sampled
+    assert all(lp <= 0.0 for lp in sampled)

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from peft import LoraConfig, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from toolthink.tasks import load_embedded_corpus
@@ -17,7 +18,7 @@ from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.episodes import RolloutConfig, run_episodes
 from toolthink.training.mask_replay import replay_masks
 from toolthink.training.rl import ChainOfEditsTrainer, easy_tasks, replayed_masks
-from toolthink.training.rl_cli import main, make_parser, train
+from toolthink.training.rl_cli import load_policy, main, make_parser, rl_problems, train
 from toolthink.training.rl_config import RLConfig
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -93,6 +94,15 @@ def test_config_errors_name_the_value_and_the_fix(tmp_path) -> None:
         rl_config(tmp_path, advantage="turn")
     with pytest.raises(ValueError, match="num_generations=1 leaves no group"):
         rl_config(tmp_path, num_generations=1)
+    with pytest.raises(ValueError, match=r"use_vllm=True: .* vLLM generation is not implemented "
+                       r"yet.* set use_vllm: false \(docs/recipes.md"):
+        rl_config(tmp_path, use_vllm=True)
+
+
+def test_cli_refuses_use_vllm(capsys) -> None:
+    assert main(["--output_dir", "x", "--use_vllm", "true", "--use_cpu", "true",
+                 "--bf16", "false"]) == 2
+    assert "not implemented yet" in capsys.readouterr().err
 
 
 def test_cli_reports_a_bad_flag(capsys) -> None:
@@ -101,14 +111,18 @@ def test_cli_reports_a_bad_flag(capsys) -> None:
 
 
 @pytest.mark.parametrize("name", ["rl_cpu.yaml", "rl_gpu.yaml"])
-def test_shipped_configs_parse(name: str) -> None:
+def test_shipped_configs_parse(name: str, tmp_path) -> None:
     path = Path(__file__).parents[2] / "configs" / name
-    cpu_only = ["--bf16", "false"] if "gpu" in name else []  # transformers refuses bf16 here
+    # transformers refuses bf16 here; the GPU config's MBPP tasks need a data folder
+    cpu_only = ["--bf16", "false", "--data_dir", str(tmp_path)] if "gpu" in name else []
     (config,) = make_parser().parse_args_and_config(["--config", str(path), *cpu_only])
+    assert config.task_source == ("mbpp" if "gpu" in name else "embedded")
     assert config.num_generations == 4
     assert config.beta == 0.01
     assert config.epsilon == 0.2
     assert config.advantage == "per_turn"
+    if "gpu" in name:
+        assert config.max_episode_tokens == 2048  # the paper's context length
 
 
 def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) -> None:
@@ -142,3 +156,81 @@ def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) ->
         assert torch.allclose(got[scored[row, : len(e.logprobs)]],
                               want[scored[row, : len(e.logprobs)]], atol=1e-4)
         assert (got[~scored[row, : len(e.logprobs)]] == 0).all()
+
+
+@pytest.mark.parametrize(("flags", "want"), [
+    ({}, torch.float32),
+    ({"bf16": True, "use_cpu": False}, torch.bfloat16),
+    ({"fp16": True, "use_cpu": False}, torch.float16),
+    ({"fp16": True, "use_cpu": False, "use_lora": False}, torch.float32),
+    ({"bf16": True}, torch.float32),  # use_cpu: the CPU configs keep float32
+])
+def test_policy_dtype_follows_bf16_and_fp16(tmp_path, flags: dict, want: torch.dtype) -> None:
+    config = rl_config(tmp_path)
+    for name, value in flags.items():  # set after construction: transformers refuses bf16 here
+        setattr(config, name, value)
+    assert config.policy_dtype() == want
+
+
+def test_a_bf16_config_loads_the_policy_in_bfloat16(tmp_path, tokenizer) -> None:
+    base = tmp_path / "base"
+    tiny_llama(len(tokenizer)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    adapter = tmp_path / "adapter"
+    get_peft_model(tiny_llama(len(tokenizer)), LoraConfig(r=2, target_modules="all-linear")
+                   ).save_pretrained(adapter)
+    config = rl_config(tmp_path, model_name_or_path=str(base), adapter=str(adapter))
+    config.bf16, config.use_cpu = True, False
+    model, _, peft_config = load_policy(config)
+    assert peft_config is None  # the adapter is trained further
+    dtypes = {n: p.dtype for n, p in model.named_parameters()}
+    assert {d for n, d in dtypes.items() if "lora_" not in n} == {torch.bfloat16}
+    assert {d for n, d in dtypes.items() if "lora_" in n} == {torch.float32}  # peft's upcast
+
+
+@pytest.mark.parametrize(("overrides", "env", "message"), [
+    ({"task_source": "humaneval"}, None, r"task_source='humaneval' is not one of \('embedded'"),
+    ({"task_source": "mbpp"}, None, r"needs the benchmark folder: set data_dir \(--data_dir DIR\) "
+                                    "or TOOLTHINK_DATA_DIR"),
+    ({"task_source": "mbpp", "data_dir": "/nonexistent/data"}, None, "is not a folder"),
+    ({"task_source": "mbpp"}, "/nonexistent/env", r"'/nonexistent/env' \(from data_dir or "),
+])
+def test_task_source_errors_name_the_value_and_the_fix(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, overrides: dict, env: str | None, message: str
+) -> None:
+    monkeypatch.delenv("TOOLTHINK_DATA_DIR", raising=False)
+    if env is not None:
+        monkeypatch.setenv("TOOLTHINK_DATA_DIR", env)
+    with pytest.raises(ValueError, match=message):
+        rl_config(tmp_path, **overrides)
+
+
+def test_mbpp_problems_come_from_the_train_split_only(tmp_path, data_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLTHINK_DATA_DIR", str(data_dir))  # data_dir's default
+    config = rl_config(tmp_path, task_source="mbpp", max_problems=None)
+    assert config.data_dir == str(data_dir)
+    problems = rl_problems(config)
+    numbers = [int(p.task_id.removeprefix("MBPP/")) for p in problems]
+    assert min(numbers) >= 601  # MBPP's train split is 601-974
+    assert len(numbers) > 300
+
+
+def test_rl_trains_on_mbpp_synthetic_bugs(tmp_path, tokenizer, data_dir: Path) -> None:
+    config = rl_config(tmp_path, task_source="mbpp", data_dir=str(data_dir), max_problems=2,
+                       max_steps=1, tasks_per_problem=2)
+    train(config, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer)
+    tasks = json.loads((tmp_path / "rl" / "tasks.json").read_text())
+    assert tasks
+    first_two = {p.task_id for p in rl_problems(config)}
+    assert len(first_two) == 2
+    assert {t["task_id"] for t in tasks.values()} <= first_two
+    assert all(int(t.removeprefix("MBPP/")) >= 601 for t in first_two)
+    assert json.loads((tmp_path / "rl" / "rl_config.json").read_text())["task_source"] == "mbpp"
+
+
+def test_cli_reports_a_missing_mbpp_file(tmp_path, capsys) -> None:
+    status = main(["--output_dir", str(tmp_path / "rl"), "--task_source", "mbpp",
+                   "--data_dir", str(tmp_path), "--use_cpu", "true", "--bf16", "false"])
+    assert status == 2
+    assert "MBPP" in capsys.readouterr().err

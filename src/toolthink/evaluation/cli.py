@@ -24,7 +24,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from toolthink.errors import ToolthinkError
 
-__all__ = ["DATA_DIR_ENV", "main", "make_parser", "parse_ks"]
+__all__ = ["DATA_DIR_ENV", "add_device_arguments", "check_device", "device_spec", "main",
+           "make_parser", "parse_ks"]
 
 DATA_DIR_ENV = "TOOLTHINK_DATA_DIR"
 
@@ -52,6 +53,41 @@ def _positive(text: str) -> int:
         msg = f"{text!r} must be an integer >= 1"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def device_spec(text: str) -> str:
+    """``--device`` value: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (spelling checked only)."""
+    from toolthink.training.devices import DeviceError, check_device_spec  # noqa: PLC0415
+
+    try:
+        return check_device_spec(text)
+    except DeviceError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--device`` and ``--dtype`` (shared by ``toolthink eval`` and ``toolthink repair``)."""
+    from toolthink.training.devices import DTYPES  # noqa: PLC0415
+
+    parser.add_argument("--device", type=device_spec, default="auto",
+                        help="auto (default: cuda when torch sees a GPU, else cpu), cpu, cuda "
+                        "or cuda:N")
+    parser.add_argument("--dtype", choices=("auto", *DTYPES), default="auto",
+                        help="weights' dtype; auto (default): bfloat16 on a GPU that supports "
+                        "it, else float32")
+
+
+def check_device(args: argparse.Namespace) -> str:
+    """Resolve ``args.device`` and ``args.dtype`` on this machine; a readable line of both.
+
+    Raises:
+        DeviceError: CUDA asked for and not available, or a dtype the GPU lacks.
+    """
+    from toolthink.training.devices import resolve_device, resolve_dtype  # noqa: PLC0415
+
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device)
+    return f"{device}, {str(dtype).removeprefix('torch.')}"
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -83,6 +119,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="runs/eval", help="output folder (default: runs/eval)")
     parser.add_argument("--no-figures", action="store_true",
                         help="skip pass_at_k.png and turns.png")
+    add_device_arguments(parser)
     return parser
 
 
@@ -113,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = "--samples > 1 with --temperature 0 repeats one greedy answer: pass --temperature > 0"
         raise SystemExit(f"toolthink eval: {msg}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        placement = check_device(args)
+    except ToolthinkError as e:
+        raise SystemExit(f"toolthink eval: {e}") from None
     console = Console(stderr=False)
 
     import torch  # noqa: PLC0415
@@ -137,8 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             tasks = load_eval_tasks(args.dataset, data_dir, pool, limit=args.limit, seed=args.seed)
             if not tasks:
                 raise SystemExit(f"toolthink eval: no tasks in {args.dataset}")
-            with console.status(f"loading model {args.model}"):
-                model, tokenizer = load_model(args.model, args.adapter)
+            with console.status(f"loading model {args.model} ({placement})"):
+                model, tokenizer = load_model(args.model, args.adapter, device=args.device,
+                                              dtype=args.dtype)
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=False) as bar:
@@ -158,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "ks": list(config.ks), "temperature": temperature, "max_turns": args.max_turns,
                 "max_new_tokens": args.max_new_tokens,
                 "direct_max_new_tokens": args.direct_max_new_tokens, "limit": args.limit,
-                "seed": args.seed, "argv": list(argv) if argv is not None else sys.argv[1:]}
+                "seed": args.seed, "device": args.device, "dtype": args.dtype,
+                "placement": placement, "argv": list(argv) if argv is not None else sys.argv[1:]}
     write_results(out, results, settings)
     console.print(f"wrote {out / 'results.json'} and {out / 'episodes.jsonl'} "
                   f"(replay: toolthink show {out / 'episodes.jsonl'})")
@@ -169,3 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    plot_turns(results, out / "turns.png")]
         console.print("figures: " + ", ".join(str(p) for p in written if p is not None))
     return 0
+
+
+if __name__ == "__main__":  # python -m toolthink.evaluation.cli
+    sys.exit(main())

@@ -30,6 +30,7 @@ from pathlib import Path
 import attrs
 
 from toolthink.errors import ToolthinkError
+from toolthink.evaluation.cli import add_device_arguments, check_device
 from toolthink.tasks import Provenance, RepairTask
 from toolthink.tool import SandboxPool, decode_source
 
@@ -114,8 +115,11 @@ def repair_task(
 
 
 def model_attempt(model_name: str, adapter: str | None, *, temperature: float,
-                  max_turns: int) -> Attempt:
-    """The `Attempt` of a model: its Chain-of-Edits episodes' final code."""
+                  max_turns: int, device: str = "auto", dtype: str = "auto") -> Attempt:
+    """The `Attempt` of a model: its Chain-of-Edits episodes' final code.
+
+    ``device`` and ``dtype`` are `toolthink.evaluation.models.load_model`'s specs.
+    """
 
     def attempt(task: RepairTask, samples: int, sandbox: SandboxPool) -> list[str]:
         from toolthink.env import EnvConfig  # noqa: PLC0415
@@ -123,7 +127,7 @@ def model_attempt(model_name: str, adapter: str | None, *, temperature: float,
         from toolthink.evaluation.records import final_code  # noqa: PLC0415
         from toolthink.training.episodes import RolloutConfig, run_episodes  # noqa: PLC0415
 
-        model, tokenizer = load_model(model_name, adapter)
+        model, tokenizer = load_model(model_name, adapter, device=device, dtype=dtype)
         episodes = run_episodes(model, tokenizer, [task] * samples, sandbox=sandbox,
                                 env_config=EnvConfig(max_turns=max_turns),
                                 config=RolloutConfig(temperature=temperature))
@@ -158,6 +162,7 @@ def make_parser() -> argparse.ArgumentParser:
                         help="sampling temperature (default: 0 for --samples 1, else 0.8)")
     parser.add_argument("--max-turns", type=int, default=10, help="commands per episode")
     parser.add_argument("--problem", default="", help="a sentence saying what the code should do")
+    add_device_arguments(parser)
     return parser
 
 
@@ -183,8 +188,11 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
     target = repaired_path(path)
     try:
         task = task_for(path, tests_path, args.problem)
-        attempt = attempt or model_attempt(args.model, args.adapter, temperature=temperature,
-                                           max_turns=args.max_turns)
+        if attempt is None:
+            check_device(args)  # before the sandbox starts: CUDA asked for and missing
+            attempt = model_attempt(args.model, args.adapter, temperature=temperature,
+                                    max_turns=args.max_turns, device=args.device,
+                                    dtype=args.dtype)
         with SandboxPool() as pool:
             outcome = repair_task(task, attempt, samples=args.samples, sandbox=pool)
     except ToolthinkError as e:
@@ -201,3 +209,7 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
     sys.stdout.write(f"{path}: repaired; wrote {target} (the tests pass in the sandbox), "
                      f"{path.name} unchanged\n")
     return EXIT_REPAIRED
+
+
+if __name__ == "__main__":  # python -m toolthink.evaluation.repair
+    sys.exit(main())

@@ -269,9 +269,15 @@ def _generate_turn(
             return_dict_in_generate=True, output_scores=True, **sampling,
         )
     processor.finish(out.sequences)
-    new = out.sequences[:, ids.shape[1]:].cpu()  # (B, N)
-    scores = torch.stack(out.scores, dim=1).float().cpu()  # (B, N, V) what the sampler drew from
-    logq = torch.log_softmax(scores, dim=-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)  # (B, N)
+    sampled = out.sequences[:, ids.shape[1]:]  # (B, N) on the model's device
+    # log q of each sampled token, one step at a time on the model's device: stacking the
+    # (B, V) scores the sampler drew from into one (B, N, V) float32 tensor and copying it
+    # to the CPU (as this did before) moves B*N*V numbers to keep B*N
+    logq = torch.stack([
+        torch.log_softmax(step.float(), dim=-1).gather(-1, sampled[:, t:t + 1]).squeeze(-1)
+        for t, step in enumerate(out.scores)
+    ], dim=1).cpu()  # (B, N); generate returns one (B, V) score per new token
+    new = sampled.cpu()
     eos = set(constraint.eos_token_ids)
     results = []
     for row in range(new.shape[0]):

@@ -21,11 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from toolthink.data.demos import split_of
-from toolthink.tasks import Problem, load_embedded_corpus
+from toolthink.tasks import (
+    DatasetFormatError,
+    DatasetNotFoundError,
+    Problem,
+    load_embedded_corpus,
+    load_mbpp,
+)
 from toolthink.tool import SandboxPool
 from toolthink.training.rl_config import RLConfig
 
-__all__ = ["main", "make_parser", "train"]
+__all__ = ["load_policy", "main", "make_parser", "rl_problems", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +44,12 @@ def make_parser() -> Any:
     return TrlParser(classes, prog="toolthink-train rl")
 
 
-def _load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
-    """Model, tokenizer and peft config (None when the model already has an adapter)."""
-    import torch  # noqa: PLC0415
+def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
+    """Model, tokenizer and peft config (None when the model already has an adapter).
+
+    The weights are loaded in `RLConfig.policy_dtype` (bfloat16 with ``bf16``);
+    a LoRA adapter's own weights stay float32 (peft's ``autocast_adapter_dtype``).
+    """
     from peft import LoraConfig, PeftModel  # noqa: PLC0415
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
@@ -51,12 +60,13 @@ def _load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
 
     model: Any
     tokenizer: Any
+    dtype = config.policy_dtype()
     if config.model_name_or_path and config.model_name_or_path != "embedded":
-        model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path,
-                                                     dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
     else:
-        model, tokenizer = load_embedded_model(), load_embedded_tokenizer()
+        model, tokenizer = load_embedded_model(dtype=dtype), load_embedded_tokenizer()
+    logger.info("policy weights in %s", dtype)
     if config.adapter:
         adapter = Path(config.adapter)
         if (adapter / "tokenizer_config.json").exists():
@@ -70,6 +80,28 @@ def _load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
             target_modules=config.lora_target_modules, task_type="CAUSAL_LM",
         )
     return model, tokenizer, peft_config
+
+
+def rl_problems(config: RLConfig) -> list[Problem]:
+    """The train-split problems of ``config.task_source``, the first ``max_problems`` of them.
+
+    Only the train split: evaluation uses the held-out problems (the embedded
+    corpus' ``test`` split by `toolthink.data.demos.split_of`; MBPP's
+    ``test``, ``validation`` and ``prompt`` splits by
+    `toolthink.data.demos.mbpp_split`).
+
+    Raises:
+        DatasetNotFoundError: ``task_source='mbpp'`` and the MBPP file is not
+            in ``data_dir``.
+        DatasetFormatError: The MBPP file has a row without a field.
+    """
+    if config.task_source == "mbpp":
+        assert config.data_dir is not None  # RLConfig.__post_init__ resolved it
+        source: Sequence[Problem] = load_mbpp(config.data_dir)
+    else:
+        source = load_embedded_corpus()
+    problems = [p for p in source if split_of(p.task_id) == "train"]
+    return problems[: config.max_problems] if config.max_problems is not None else problems
 
 
 def train(
@@ -86,7 +118,8 @@ def train(
         model: A model to train instead of loading one (tests pass a tiny one;
             LoRA is added per ``config``).
         tokenizer: Its tokenizer (required with ``model``).
-        problems: Problems to corrupt (default: the embedded corpus).
+        problems: Problems to corrupt (default: `rl_problems`, the train split of
+            ``config.task_source``); ``max_problems`` applies to them too.
 
     Returns:
         The `ChainOfEditsTrainer` after training (its ``model`` is the policy).
@@ -102,12 +135,17 @@ def train(
     )
     from toolthink.training.rl_log import StepRecorder, plot_curves  # noqa: PLC0415
 
+    if problems is None:
+        problems = rl_problems(config)  # before the model loads: a missing file fails fast
+    elif config.max_problems is not None:
+        problems = problems[: config.max_problems]
+    problems = list(problems)
     out = Path(str(config.output_dir))
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("metrics.jsonl", "trajectories.jsonl"):
         (out / stale).unlink(missing_ok=True)
     if model is None:
-        model, tokenizer, peft_config = _load_policy(config)
+        model, tokenizer, peft_config = load_policy(config)
     else:
         peft_config = LoraConfig(
             r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -115,12 +153,6 @@ def train(
         ) if config.use_lora else None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if problems is None:
-        # Train on the train split only: evaluation uses the held-out problems.
-        problems = [p for p in load_embedded_corpus() if split_of(p.task_id) == "train"]
-    problems = list(problems)
-    if config.max_problems is not None:
-        problems = problems[: config.max_problems]
     env_config = config.env_config()
     with SandboxPool() as sandbox:
         tasks = easy_tasks(problems, sandbox, edits=config.edits,
@@ -146,7 +178,8 @@ def train(
             advantage=config.advantage, gamma=config.gamma, mask_replay=config.mask_replay,
             callbacks=[recorder],
         )
-        logger.info("RL on %d tasks from %d problems; output in %s", len(tasks), len(problems), out)
+        logger.info("RL on %d tasks from %d %s problems; output in %s", len(tasks), len(problems),
+                    config.task_source, out)
         trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
@@ -166,6 +199,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2
-    train(config)
+    try:
+        problems = rl_problems(config)
+    except (DatasetNotFoundError, DatasetFormatError) as e:
+        sys.stderr.write(f"toolthink-train rl: {e}\n")
+        return 2
+    train(config, problems=problems)
     sys.stdout.write(f"RL outputs in {config.output_dir}\n")
     return 0
+
+
+if __name__ == "__main__":  # `accelerate launch -m toolthink.training.rl_cli ...`
+    sys.exit(main())

@@ -9,16 +9,23 @@ from a YAML file (``--config``) and flags, like every TRL script.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import torch
 from trl.trainer.grpo_config import GRPOConfig
 
 from toolthink.env import EnvConfig
+from toolthink.training.devices import training_dtype
 from toolthink.training.episodes import RolloutConfig
 
-__all__ = ["ADVANTAGES", "RLConfig"]
+__all__ = ["ADVANTAGES", "DATA_DIR_ENV", "TASK_SOURCES", "RLConfig"]
 
 ADVANTAGES = ("per_turn", "sequence")
+TASK_SOURCES = ("embedded", "mbpp")
+DATA_DIR_ENV = "TOOLTHINK_DATA_DIR"
+"""Environment variable naming the benchmark folder when ``data_dir`` is not set."""
 
 
 @dataclass
@@ -61,14 +68,27 @@ class RLConfig(GRPOConfig):
                   "distribution); False: TRL's unmasked log-probs (biased, docs/rl.md)."},
     )
     gamma: float = field(default=1.0, metadata={"help": "Discount of per-turn returns-to-go."})
+    task_source: str = field(
+        default="embedded",
+        metadata={"help": "Problems the synthetic bugs are drawn from, train split only: "
+                  "'embedded' (the embedded corpus' 33 train problems) or 'mbpp' (MBPP's train "
+                  "split: 366 problems of 601-974, from data_dir; the paper's RL problems are "
+                  "MBPP's)."},
+    )
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": f"Benchmark folder for task_source 'mbpp' (the layout of "
+                  f"../shared/data; default: ${DATA_DIR_ENV})."},
+    )
     edits: int = field(
         default=1, metadata={"help": "Edits per synthetic bug (1: the easy one-line curriculum)."}
     )
     tasks_per_problem: int = field(
-        default=2, metadata={"help": "Synthetic bugs drawn per embedded-corpus problem."}
+        default=2, metadata={"help": "Synthetic bugs drawn per problem."}
     )
     max_problems: int | None = field(
-        default=None, metadata={"help": "Use only the first N corpus problems (None: all)."}
+        default=None,
+        metadata={"help": "Use only the first N train problems of task_source (None: all)."},
     )
     task_seed: int = field(default=0, metadata={"help": "Seed of the synthetic bugs."})
     max_turns: int = field(default=10, metadata={"help": "Commands per episode (paper: 10)."})
@@ -103,12 +123,46 @@ class RLConfig(GRPOConfig):
             msg = (f"num_generations={self.num_generations} leaves no group to compare: "
                    "use 2 or more (paper: 4)")
             raise ValueError(msg)
+        self._check_task_source()
+        if self.use_vllm:
+            msg = ("use_vllm=True: toolthink's rollout (EpisodeRollout) generates every turn with "
+                   "transformers generate under llguidance grammar masks, and vLLM generation is "
+                   "not implemented yet; TRL would start or connect to vLLM and push the weights "
+                   "to it every step while no episode used it: set use_vllm: false "
+                   "(docs/recipes.md, 'vLLM for RL generation: not implemented')")
+            raise ValueError(msg)
         for name in ("edits", "tasks_per_problem", "max_turns", "max_new_tokens_per_turn"):
             value = getattr(self, name)
             if value < 1:
                 msg = f"{name}={value!r} must be >= 1"
                 raise ValueError(msg)
         super().__post_init__()  # type: ignore[no-untyped-call]
+
+    def _check_task_source(self) -> None:
+        if self.task_source not in TASK_SOURCES:
+            msg = f"task_source={self.task_source!r} is not one of {TASK_SOURCES}: pick one"
+            raise ValueError(msg)
+        if self.task_source != "mbpp":
+            return
+        self.data_dir = self.data_dir or os.environ.get(DATA_DIR_ENV) or None
+        if self.data_dir is None:
+            msg = (f"task_source='mbpp' needs the benchmark folder: set data_dir (--data_dir DIR) "
+                   f"or {DATA_DIR_ENV} to the folder that holds mbxp_mbpp/ (the layout of "
+                   "../shared/data)")
+            raise ValueError(msg)
+        if not Path(self.data_dir).is_dir():
+            msg = (f"data_dir={self.data_dir!r} (from data_dir or {DATA_DIR_ENV}) is not a "
+                   "folder: pass the folder that holds mbxp_mbpp/ (the layout of ../shared/data)")
+            raise ValueError(msg)
+
+    def policy_dtype(self) -> torch.dtype:
+        """The dtype the policy's weights are loaded in, from TRL's ``bf16`` and ``fp16``.
+
+        bfloat16 with ``bf16``, float16 with ``fp16`` and LoRA, float32 on a
+        CPU run (``use_cpu``) and otherwise (`toolthink.training.devices.training_dtype`).
+        """
+        return training_dtype(bf16=bool(self.bf16), fp16=bool(self.fp16),
+                              use_cpu=bool(self.use_cpu), lora=self.use_lora or bool(self.adapter))
 
     def env_config(self) -> EnvConfig:
         """The episode and reward settings as a `toolthink.env.EnvConfig`."""
