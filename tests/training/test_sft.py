@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +120,9 @@ def test_read_demos_from_folder_or_file(demos: tuple[Path, list[dict[str, Any]]]
     assert read_demos(folder) == read_demos(folder / "demos.jsonl") == records
     with pytest.raises(DemoDataError, match="toolthink data demos"):
         read_demos(folder / "missing")
-    with pytest.raises(DemoDataError, match="--train_splits"):
-        read_demos(folder, ["no-such-split"])
+    held = sorted({r["split"] for r in records})
+    with pytest.raises(DemoDataError, match=re.escape(f"it holds {held!r}") + ".*--eval_splits"):
+        read_demos(folder, ["validation"])
 
 
 # --- training: a tiny model for a few steps --------------------------------------------------

@@ -109,12 +109,13 @@ def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[di
                "build one with `toolthink data demos --out DIR`, or omit --demos to build a "
                "small set from the embedded corpus")
         raise DemoDataError(msg)
-    records = list(read_jsonl(file))
-    if splits is not None:
-        records = [r for r in records if r.get("split") in splits]
+    everything = list(read_jsonl(file))
+    records = everything if splits is None else [r for r in everything if r.get("split") in splits]
     if not records:
-        msg = (f"{file} holds no demonstration in splits {list(splits or [])}: "
-               "choose other --train_splits or rebuild the file")
+        held = sorted({str(r.get("split")) for r in everything})
+        msg = (f"{file} holds no demonstration in splits {list(splits or [])} (it holds "
+               f"{held or 'none'}): choose splits it holds with --train_splits / --eval_splits, "
+               "or rebuild it with `toolthink data demos --split all`")
         raise DemoDataError(msg)
     return records
 
