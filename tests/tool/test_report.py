@@ -191,3 +191,18 @@ def test_escaped_messages_keep_the_cap() -> None:
     report = read(result(FAIL + _record(FAILURE, message="\n" * 400)))
     message = "  AssertionError: " + "\\n" * 248 + "\\..."
     assert report.feedback.splitlines()[2] == message
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        '\nR {"a":' + "[" * 100_000 + "]" * 100_000 + "}\n",  # RecursionError in json
+        '\nR {"a":' + "[" * 50 + "]" * 50 + ', "b": "' + "x" * 20_000 + '"}\n',  # too long
+        '\nR {"a": \n',
+    ],
+    ids=["nested", "long", "cut"],
+)
+def test_malformed_records_are_ignored(junk: str) -> None:
+    report = read(result(junk + PASS))
+    assert report.passed
+    assert read(result(junk + FAIL)).outcome is TestOutcome.FAILED
