@@ -374,7 +374,9 @@ def _runner(job: dict[str, Any]) -> None:
     failure: BaseException | None = None
     try:
         code = compile(job["code"], "<code>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in the source
+    # ValueError: null bytes in the source. RecursionError, MemoryError: nesting
+    # too deep for the compiler (`x = a` + `.b` * 100000).
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         failure = exc
     else:
         stage = "code"
@@ -397,7 +399,11 @@ def _runner(job: dict[str, Any]) -> None:
         return
     if stage == "compile":
         syntax = failure if isinstance(failure, SyntaxError) else None
-        _record(kind="syntax", type=type(failure).__name__, message=_text(failure),
+        message = _text(failure)
+        if isinstance(failure, (RecursionError, MemoryError)):
+            message = ("the code is nested too deeply (or is too large) to compile; "
+                       f"flatten the deepest expression ({message or 'no message'})")  # fmt: skip
+        _record(kind="syntax", type=type(failure).__name__, message=message,
                 line=getattr(syntax, "lineno", None), column=getattr(syntax, "offset", None),
                 text=(getattr(syntax, "text", None) or "").rstrip("\n")[:200])  # fmt: skip
         return
