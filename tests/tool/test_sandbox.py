@@ -267,3 +267,12 @@ def test_a_batch_survives_records_that_break_the_json_reader(pool: SandboxPool) 
     items = [(nested, "assert f() == 1\n"), ("def f(): return 1\n", "assert f() == 1\n")]
     reports = pool.run_batch(items, timeout=10)
     assert [report.passed for report in reports] == [True, True]
+
+
+def test_a_lone_surrogate_in_a_message_is_escaped(pool: SandboxPool) -> None:
+    # Found by a review: the surrogate reached report.feedback, which then
+    # could not be encoded as UTF-8.
+    report = pool.run('def f():\n    raise ValueError("bad \\ud800 value")\n', "f()\n", timeout=10)
+    assert report.outcome is TestOutcome.FAILED
+    assert "ValueError: bad \\ud800 value" in report.feedback, report.feedback
+    report.feedback.encode("utf-8")
