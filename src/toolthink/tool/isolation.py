@@ -6,8 +6,9 @@ the command line:
 
 - `Isolation.BWRAP`: bubblewrap (Debian package ``bubblewrap``) with fresh user,
   pid, network, ipc and uts namespaces; no network; ``/usr`` (and the interpreter's
-  prefix) read-only; a read-only root with private, size-capped ``/tmp`` and
-  ``/dev/shm``; no ``/proc``; ``--die-with-parent``; nested user namespaces
+  prefix) read-only; a read-only root and ``/dev`` with private, size-capped
+  ``/tmp`` and ``/dev/shm`` (the only writable places, emptied between runs);
+  no ``/proc``; ``--die-with-parent``; nested user namespaces
   disabled; and a seccomp filter that denies ptrace, cross-process memory access
   and a few kernel interfaces tests never need.
 - `Isolation.PROCESS`: the fallback where bubblewrap cannot start. A plain
@@ -249,6 +250,9 @@ def _bwrap_plan(
     args += ["--dev", "/dev"]
     args += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     args += ["--size", str(tmp_bytes), "--tmpfs", "/dev/shm"]
+    # /dev is a tmpfs of its own, uncapped and not wiped between runs: read-only,
+    # so no run leaves a file there for the next (its device nodes still work).
+    args += ["--remount-ro", "/dev"]
     args += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     args += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
     args += ["--setenv", "LANG", "C.UTF-8"]
