@@ -60,10 +60,30 @@ What keeps the candidate from the secret (it runs in the same process):
 - in the bubblewrap sandbox there is no /proc, and seccomp denies ptrace and
   process_vm_readv, so no other process can read this one's memory.
 
+- the verdict is accepted only from the runner's one ``sys.audit`` call: the
+  guard checks the calling frame, its ``f_lasti`` and that the cyclic GC is
+  off (the runner turns it off just before). A finalizer that is a C callable
+  (``functools.partial(sys.audit, ...)``) otherwise calls the hook with the
+  runner as its caller wherever the runner frees it.
+
 The host is protected by the sandbox (`toolthink.tool.isolation`), not by this
 file: audit hooks are no security boundary in general; here they guard only the
 verdict, against code that has no native access (tests/tool/test_secret.py
 lists the attacks tried).
+
+Residual risk, stated plainly: the secret and the ``ok`` flag live in the
+process that runs the candidate, so any memory-safety bug of the interpreter
+that pure Python can reach forges a pass (an arbitrary write flips ``ok``; an
+arbitrary read finds the secret). Such bugs are found and fixed in CPython
+every year, and the deployed interpreter (Debian's 3.11.2) lacks fixes made
+since: gh-103987, mmap's use after free (fixed in 3.11.4), forged a pass until
+``mmap`` was refused here. Refusing modules one by one closes the bugs we know
+of, not the others. What would be sound is to keep the verdict out of the
+candidate's process: run the candidate's functions in one process and the
+tests in another, which calls them and receives their results as plain data
+(marshal of basic types, never objects), so that corrupting the candidate's
+interpreter cannot reach the code that decides. That is not implemented; a
+reward from this harness is trustworthy only as far as the interpreter is.
 """
 
 from __future__ import annotations
