@@ -84,6 +84,11 @@ tests in another, which calls them and receives their results as plain data
 (marshal of basic types, never objects), so that corrupting the candidate's
 interpreter cannot reach the code that decides. That is not implemented; a
 reward from this harness is trustworthy only as far as the interpreter is.
+
+The frame rules above are those of CPython 3.10 and 3.11, the only versions
+the sandbox starts (`toolthink.tool.isolation`): from 3.12 a ``sys.monitoring``
+callback can set the runner's ``f_lineno`` past the tests, and from 3.13
+``frame.f_locals`` writes through to ``ok`` (PEP 667); both forged a pass.
 """
 
 from __future__ import annotations
