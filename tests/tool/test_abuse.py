@@ -282,6 +282,27 @@ def test_writing_outside_its_folder_fails(fresh_pool: SandboxPool, target: str) 
     assert after == before
 
 
+def test_dev_is_read_only_so_nothing_there_reaches_the_next_run(fresh_pool: SandboxPool) -> None:
+    # Found by a review: /dev was a writable tmpfs of its own, uncapped and never
+    # wiped, so one run left a file there for the next.
+    write = textwrap.dedent("""
+        import os
+        refused = []
+        for attempt in (lambda: open("/dev/x", "w"), lambda: os.mkfifo("/dev/fifo")):
+            try:
+                attempt()
+            except OSError:
+                refused.append(True)
+        with open("/dev/null", "w") as sink:
+            sink.write("devices still work")
+        noise = os.urandom(8)
+    """)
+    tests = "assert refused == [True, True]\nassert len(noise) == 8\n"
+    read = "import os\nassert {'x', 'fifo'}.isdisjoint(os.listdir('/dev')), os.listdir('/dev')\n"
+    reports = fresh_pool.run_batch([(write, tests), ("", read)], timeout=5)
+    assert [r.passed for r in reports] == [True, True], [r.feedback for r in reports]
+
+
 def test_files_inside_its_folder_do_not_reach_the_next_run(fresh_pool: SandboxPool) -> None:
     write = "import os\nos.makedirs('a/b', exist_ok=True)\nopen('a/b/c', 'w').write('x')\n"
     write += "os.chmod('a/b', 0)\nopen('/dev/shm/x', 'w').write('x')\n"

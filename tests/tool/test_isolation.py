@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from toolthink.tool import Isolation, SandboxConfig, SandboxPool, SandboxUnavail
 from toolthink.tool.isolation import (
     _DENIED,
     _SYSCALLS,
+    IsolationPlan,
+    _probe,
     _world_runnable,
     plan_isolation,
     seccomp_filter,
@@ -61,6 +64,23 @@ def test_an_unusable_interpreter_is_an_error() -> None:
     with pytest.raises(SandboxUnavailableError, match="SandboxConfig"):
         plan_isolation("auto", python="/nonexistent/python3", bwrap="bwrap", uid=65534,
                        tmp_bytes=1 << 20)  # fmt: skip
+
+
+@pytest.mark.parametrize(("version", "refused"), [("3 11", False), ("3 12", True), ("3 13", True)])
+def test_interpreters_that_let_code_rewrite_frames_are_refused(
+    tmp_path: Path, version: str, refused: bool
+) -> None:
+    # From 3.12, sys.monitoring (3.13: f_locals writes, PEP 667) let the tested
+    # code rewrite the harness's frame and forge a pass; the probe refuses them.
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\necho toolthink-probe {version}\n")
+    fake.chmod(0o755)
+    plan = IsolationPlan(isolation=Isolation.PROCESS, python=str(fake), prefix=(), seccomp=None,
+                         kill_scope="session", reason="test")  # fmt: skip
+    error = _probe(plan)
+    assert (error is not None) is refused
+    if refused:
+        assert "needs 3.10 or 3.11" in str(error)
 
 
 INSIDE = textwrap.dedent("""

@@ -191,3 +191,41 @@ def test_escaped_messages_keep_the_cap() -> None:
     report = read(result(FAIL + _record(FAILURE, message="\n" * 400)))
     message = "  AssertionError: " + "\\n" * 248 + "\\..."
     assert report.feedback.splitlines()[2] == message
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        '\nR {"a":' + "[" * 100_000 + "]" * 100_000 + "}\n",  # RecursionError in json
+        '\nR {"a":' + "[" * 50 + "]" * 50 + ', "b": "' + "x" * 20_000 + '"}\n',  # too long
+        '\nR {"a": \n',
+    ],
+    ids=["nested", "long", "cut"],
+)
+def test_malformed_records_are_ignored(junk: str) -> None:
+    report = read(result(junk + PASS))
+    assert report.passed
+    assert read(result(junk + FAIL)).outcome is TestOutcome.FAILED
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("tabs\tand unicode: é ü 漢字 🙂", "tabs\tand unicode: é ü 漢字 🙂"),
+        ("lone \ud800 surrogate", "lone \\ud800 surrogate"),
+        ("\x1b[2Jcleared", "\\x1b[2Jcleared"),
+        ("nul\x00byte", "nul\\x00byte"),
+        ("abc\u202edcba", "abc\\u202edcba"),  # right-to-left override
+        ("zero\u200bwidth", "zero\\u200bwidth"),
+    ],
+)
+def test_unprintable_characters_are_escaped_as_repr_does(message: str, shown: str) -> None:
+    report = read(result(FAIL + _record(FAILURE, message=message)))
+    assert f"  AssertionError: {shown}" in report.feedback.splitlines(), report.feedback
+
+
+@given(st.text())
+def test_any_message_gives_printable_utf8_feedback(message: str) -> None:
+    feedback = read(result(FAIL + _record(FAILURE, message=message))).feedback
+    feedback.encode("utf-8")
+    assert all(char.isprintable() or char in "\n\t" for char in feedback)

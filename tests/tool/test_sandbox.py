@@ -244,3 +244,35 @@ def test_messages_cannot_forge_lines_of_the_state(pool: SandboxPool, code: str, 
     assert state.splitlines().count("***") == 1
     code_lines = [line for line in state.splitlines() if re.match(r"\d+\|", line)]
     assert code_lines == [f"{n}|{line}" for n, line in enumerate(code.splitlines(), 1)]
+
+
+def test_code_nested_too_deeply_is_a_compile_failure(pool: SandboxPool) -> None:
+    # Found by a review: the compiler's RecursionError (or MemoryError) escaped
+    # the harness, and the run ended EXITED with the harness's traceback.
+    code = "def f(): return 1\nx = a" + ".b" * 100_000 + "\n"
+    report = pool.run(code, "assert f() == 1\n", timeout=10)
+    assert report.outcome is TestOutcome.SYNTAX_ERROR, report
+    assert report.feedback.startswith("The code does not compile"), report.feedback
+    assert "nested too deeply" in report.feedback
+
+
+def test_a_batch_survives_records_that_break_the_json_reader(pool: SandboxPool) -> None:
+    # Found by a review: a candidate wrote an R record nested 100,000 deep to
+    # fd 3; json.loads raised RecursionError and the whole batch with it.
+    nested = (
+        "import os\n"
+        "os.write(3, b'\\nR {\"a\":' + b'[' * 100000 + b']' * 100000 + b'}\\n')\n"
+        "def f(): return 1\n"
+    )
+    items = [(nested, "assert f() == 1\n"), ("def f(): return 1\n", "assert f() == 1\n")]
+    reports = pool.run_batch(items, timeout=10)
+    assert [report.passed for report in reports] == [True, True]
+
+
+def test_a_lone_surrogate_in_a_message_is_escaped(pool: SandboxPool) -> None:
+    # Found by a review: the surrogate reached report.feedback, which then
+    # could not be encoded as UTF-8.
+    report = pool.run('def f():\n    raise ValueError("bad \\ud800 value")\n', "f()\n", timeout=10)
+    assert report.outcome is TestOutcome.FAILED
+    assert "ValueError: bad \\ud800 value" in report.feedback, report.feedback
+    report.feedback.encode("utf-8")

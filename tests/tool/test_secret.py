@@ -507,3 +507,77 @@ def test_seccomp_denies_ptrace_in_any_interpreter(fresh_pool: SandboxPool) -> No
     tests = "assert result.stdout.split() == ['-1', '1'], result.stdout + result.stderr\n"
     report = fresh_pool.run(code, tests, timeout=20)
     assert report.passed, report.feedback
+
+
+# Found by a review on Debian's 3.11.2: a finalizer that is a C callable runs
+# sys.audit with the runner as the calling frame. Each forged a pass while the
+# guard checked only `getframe(1) is genuine`; it now also checks the runner's
+# f_lasti, and the runner turns the cyclic GC off just before its verdict call.
+FINALIZER = """
+import functools, sys
+class Forge:
+    __del__ = functools.partial(sys.audit, "toolthink.verdict", True)
+"""
+FINALIZERS = {
+    # Freed when exec() of the code returns, inside the runner's frame.
+    "the code frame's f_trace": FINALIZER + "sys._getframe().f_trace = Forge()\n",
+    # Collected by a GC that some allocation of the runner's starts during the tests.
+    "a garbage cycle and gc.set_threshold(1)": FINALIZER + textwrap.dedent("""
+        import gc
+        gc.collect()
+        gc.set_threshold(1)
+        cycle = [Forge()]
+        cycle.append(cycle)
+        del cycle
+    """),
+}
+
+
+@pytest.mark.parametrize("name", FINALIZERS)
+def test_a_finalizer_cannot_give_the_verdict(fresh_pool: SandboxPool, name: str) -> None:
+    report = fresh_pool.run(FINALIZERS[name], TESTS, timeout=10)
+    assert not report.passed, report
+    assert report.outcome is not TestOutcome.PASSED
+
+
+# Found by a review: gh-103987 (fixed in 3.11.4), mmap slice assignment with an
+# __index__ that closes the map, wrote True into the runner's `ok` on 3.11.2.
+MMAP_UAF = r'''
+import mmap, struct, sys
+
+def poke(addr, data):
+    m = mmap.mmap(-1, 16 << 20)
+    class Start:
+        def __index__(self):
+            m.close()
+            return addr
+    m[Start():addr + len(data)] = data
+
+runner = sys._getframe(1)
+if runner.f_code.co_name == "_runner":
+    poke(id(-5), struct.pack("<qQqqQQq", 1 << 40, id(bytearray), 1 << 62, (1 << 62) + 1, 0, 0, 1))
+    mem = int("-5")
+    rd = lambda a: int.from_bytes(mem[a:a + 8], "little")
+    iframe = rd(id(runner) + 24)
+    names = runner.f_code.co_varnames
+    slot = iframe + 72 + 8 * names.index("ok")
+    mem[slot:slot + 8] = id(True).to_bytes(8, "little")
+'''
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        MMAP_UAF,
+        # An extension's init function is named after the last part of its name.
+        "import glob, importlib.util\n"
+        "path = glob.glob(f'{sys.base_prefix}/lib/python3*/lib-dynload/mmap*.so')[0]\n"
+        "spec = importlib.util.spec_from_file_location('pkg.mmap', path)\n"
+        "importlib.util.module_from_spec(spec)\n",
+    ],
+    ids=["use after free", "under another package"],
+)
+def test_mmap_is_not_importable_during_tests(fresh_pool: SandboxPool, code: str) -> None:
+    report = fresh_pool.run("import sys\n" + code, TESTS, timeout=10)
+    assert report.outcome is TestOutcome.FAILED, report
+    assert "mmap is not allowed during tests" in report.feedback, report.feedback

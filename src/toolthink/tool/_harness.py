@@ -60,10 +60,35 @@ What keeps the candidate from the secret (it runs in the same process):
 - in the bubblewrap sandbox there is no /proc, and seccomp denies ptrace and
   process_vm_readv, so no other process can read this one's memory.
 
+- the verdict is accepted only from the runner's one ``sys.audit`` call: the
+  guard checks the calling frame, its ``f_lasti`` and that the cyclic GC is
+  off (the runner turns it off just before). A finalizer that is a C callable
+  (``functools.partial(sys.audit, ...)``) otherwise calls the hook with the
+  runner as its caller wherever the runner frees it.
+
 The host is protected by the sandbox (`toolthink.tool.isolation`), not by this
 file: audit hooks are no security boundary in general; here they guard only the
 verdict, against code that has no native access (tests/tool/test_secret.py
 lists the attacks tried).
+
+Residual risk, stated plainly: the secret and the ``ok`` flag live in the
+process that runs the candidate, so any memory-safety bug of the interpreter
+that pure Python can reach forges a pass (an arbitrary write flips ``ok``; an
+arbitrary read finds the secret). Such bugs are found and fixed in CPython
+every year, and the deployed interpreter (Debian's 3.11.2) lacks fixes made
+since: gh-103987, mmap's use after free (fixed in 3.11.4), forged a pass until
+``mmap`` was refused here. Refusing modules one by one closes the bugs we know
+of, not the others. What would be sound is to keep the verdict out of the
+candidate's process: run the candidate's functions in one process and the
+tests in another, which calls them and receives their results as plain data
+(marshal of basic types, never objects), so that corrupting the candidate's
+interpreter cannot reach the code that decides. That is not implemented; a
+reward from this harness is trustworthy only as far as the interpreter is.
+
+The frame rules above are those of CPython 3.10 and 3.11, the only versions
+the sandbox starts (`toolthink.tool.isolation`): from 3.12 a ``sys.monitoring``
+callback can set the runner's ``f_lineno`` past the tests, and from 3.13
+``frame.f_locals`` writes through to ``ok`` (PEP 667); both forged a pass.
 """
 
 from __future__ import annotations
@@ -80,7 +105,7 @@ from time import sleep as _sleep
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import FrameType
+    from types import CodeType, FrameType
     from typing import Any
 
 _VERDICT_FD = 3
@@ -92,7 +117,11 @@ _UNSAFE_MODULES = frozenset((
     # _ctypes' union and pointer types alone can read the whole heap.
     "_ctypes", "ctypes", "_ctypes_test", "_testcapi", "_testinternalcapi", "_testbuffer",
     "_testmultiphase", "_testimportmultiple", "_testsinglephase", "_xxtestfuzz",
-    "_xxsubinterpreters", "_xxinterpchannels",
+    "_xxsubinterpreters", "_xxinterpchannels", "_testclinic",
+    # mmap: slice assignment whose __index__ closes the map writes through a
+    # freed pointer (gh-103987, fixed in 3.11.4), an arbitrary read/write that
+    # forged a pass on Debian's 3.11.2. Tests seldom need it.
+    "mmap",
 ))
 _NOT_PRELOADED = frozenset((
     # Imports that act (print, open a browser, change sys.path), which the
@@ -149,7 +178,33 @@ def _preload(names: list[str]) -> None:
         sys.modules.pop(unsafe, None)
 
 
-def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closure on purpose)
+def _call_site(code: CodeType, name: str) -> range:
+    """Byte offsets (``f_lasti``) the call through the local ``name`` in ``code`` can show.
+
+    From the one ``LOAD_FAST name`` (excluded) to the first CALL after it
+    (CALL_FUNCTION before 3.11). In between are only the loads of the call's
+    arguments and, on 3.11, PRECALL: once specialized for a builtin it makes
+    the call itself, and ``f_lasti`` stays there.
+
+    Raises:
+        RuntimeError: ``name`` is not loaded exactly once, or no call follows it.
+    """
+    import opcode  # noqa: PLC0415 (only here, once per run; under 1 ms)
+
+    load = opcode.opmap["LOAD_FAST"]
+    calls = {opcode.opmap[op] for op in ("CALL", "CALL_FUNCTION") if op in opcode.opmap}
+    index = code.co_varnames.index(name)
+    raw = code.co_code
+    loads = [at for at in range(0, len(raw), 2) if raw[at] == load and raw[at + 1] == index]
+    ends = [next((after for after in range(at + 2, len(raw), 2) if raw[after] in calls), -1)
+            for at in loads]  # fmt: skip
+    if len(loads) != 1 or ends[0] < 0:
+        msg = f"the harness loads {name} {len(loads)} times; the verdict needs one call site"
+        raise RuntimeError(msg)
+    return range(loads[0] + 2, ends[0] + 1)
+
+
+def _guard(secret: str, genuine: FrameType, call_site: range) -> None:  # noqa: PLR0915 (one closure on purpose)
     """Install the audit hook that holds ``secret`` and writes the verdict.
 
     Everything the hook uses is bound here, before any candidate code runs: the
@@ -161,13 +216,21 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
     Args:
         secret: The run's secret (hex); kept only in the hook's closure.
         genuine: The only frame allowed to ask for the verdict (the runner's).
+        call_site: The ``f_lasti`` values of ``genuine`` at its one verdict call.
+            ``getframe(1) is genuine`` alone is not enough: a finalizer that is
+            a C callable (``functools.partial(sys.audit, ...)``) runs with the
+            runner as the calling frame wherever the runner frees the object
+            or the cyclic GC collects it. The runner disables the GC just
+            before the call, so nothing is freed at the call site itself (the
+            argument tuple ``sys.audit`` builds could otherwise start a
+            collection there); a PASS also needs the GC found disabled.
     """
     getframe, write, fstat, get_ident = sys._getframe, os.write, os.fstat, _thread.get_ident
     gc_disable, gc_enable, gc_isenabled = gc.disable, gc.enable, gc.isenabled
     type_of, length, subclass = type, len, issubclass
     error, text, raw = RuntimeError, str, bytes
     blocked, verdict_fd, verdict_event = _BLOCKED, _VERDICT_FD, _VERDICT_EVENT
-    unsafe_modules = _UNSAFE_MODULES
+    unsafe_modules, last_part = _UNSAFE_MODULES, str.rpartition
     denied = PermissionError  # an OSError: importlib then compiles the source instead
     ups, marshal_events = "/..", _MARSHAL_EVENTS
     major, minor = sys.version_info[:2]
@@ -210,7 +273,10 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
                 raise error(f"toolthink sandbox: {event} is not allowed during tests")
             if event == "import":
                 name: Any = args[0] if length(args) else None
-                if pass_line is not None and type_of(name) is text and name in unsafe_modules:
+                # By its last part too: an extension's init function is named
+                # after it, so "pkg.mmap" loads mmap's.
+                if (pass_line is not None and type_of(name) is text
+                        and last_part(name, ".")[2] in unsafe_modules):  # fmt: skip
                     raise error(f"toolthink sandbox: importing {name} is not allowed during tests")
                 # A file name means an extension module (_imp.create_dynamic):
                 # native code in this process. Only the interpreter's own.
@@ -238,8 +304,10 @@ def _guard(secret: str, genuine: FrameType) -> None:  # noqa: PLR0915 (one closu
                     raise denied(f"toolthink sandbox: loading bytecode from {path} is not "
                                  "allowed during tests")  # fmt: skip
             elif event == verdict_event:
-                genuine_call = getframe(1) is genuine and length(args) == 1
-                ok = genuine_call and args[0] is True
+                caller = getframe(1)
+                genuine_call = (caller is genuine and caller.f_lasti in call_site
+                                and length(args) == 1)  # fmt: skip
+                ok = genuine_call and not collecting and args[0] is True
                 now = fstat(verdict_fd)
                 if pass_line is None or fail_line is None or (now.st_dev, now.st_ino) != channel:
                     return  # given already, a forked child, or fd 3 replaced: no verdict
@@ -321,14 +389,19 @@ def _runner(job: dict[str, Any]) -> None:
     _preload(job["imports"])
     for unsafe in _UNSAFE_MODULES:  # none is loaded here; make sure none is reachable
         sys.modules.pop(unsafe, None)
-    _guard(job.pop("secret"), sys._getframe())
-    run, audit, event = exec, sys.audit, _VERDICT_EVENT
+    # Bound before any candidate code runs (it may rebind sys.audit, gc.disable).
+    run, audit, event, gc_off = exec, sys.audit, _VERDICT_EVENT, gc.disable
+    here = sys._getframe()
+    _guard(job.pop("secret"), here, _call_site(here.f_code, "audit"))
+    del here
     namespace = _fresh_module()
     stage, ok = "compile", False
     failure: BaseException | None = None
     try:
         code = compile(job["code"], "<code>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in the source
+    # ValueError: null bytes in the source. RecursionError, MemoryError: nesting
+    # too deep for the compiler (`x = a` + `.b` * 100000).
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         failure = exc
     else:
         stage = "code"
@@ -339,7 +412,8 @@ def _runner(job: dict[str, Any]) -> None:
             ok = True
         except BaseException as exc:  # (SystemExit and all count as failures)
             failure = exc
-    audit(event, ok)
+    gc_off()  # from here to the verdict nothing is freed, no finalizer runs
+    audit(event, ok)  # the only load of `audit` in this function: see _call_site
     # The verdict is written; what follows only explains a failure.
     for stream in (sys.stdout, sys.stderr):
         try:  # noqa: SIM105 (the candidate may have replaced the stream; no contextlib import)
@@ -350,7 +424,11 @@ def _runner(job: dict[str, Any]) -> None:
         return
     if stage == "compile":
         syntax = failure if isinstance(failure, SyntaxError) else None
-        _record(kind="syntax", type=type(failure).__name__, message=_text(failure),
+        message = _text(failure)
+        if isinstance(failure, (RecursionError, MemoryError)):
+            message = ("the code is nested too deeply (or is too large) to compile; "
+                       f"flatten the deepest expression ({message or 'no message'})")  # fmt: skip
+        _record(kind="syntax", type=type(failure).__name__, message=message,
                 line=getattr(syntax, "lineno", None), column=getattr(syntax, "offset", None),
                 text=(getattr(syntax, "text", None) or "").rstrip("\n")[:200])  # fmt: skip
         return
@@ -366,6 +444,7 @@ def _explain(job: dict[str, Any], limit: int, seconds: float) -> None:
     timer thread ends the process: the tests may loop where the first failure
     did not).
     """
+    gc.enable()  # off since the verdict
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     os.dup2(null, 2)

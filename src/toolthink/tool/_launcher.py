@@ -164,7 +164,7 @@ def _compile_tests(tests: str) -> _Compiled | str:
         imports = frozenset(_imported(tree))
         isolated = compile(_isolate(tree), "<tests>", "exec", dont_inherit=True)
         result: _Compiled | str = (marshal.dumps(plain), marshal.dumps(isolated), imports)
-    except (SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # see _harness._runner
         result = f"{type(exc).__name__}: {exc}"
     if len(_compiled) >= _CACHE_SIZE:
         _compiled.pop(next(iter(_compiled)))

@@ -10,9 +10,12 @@ whole text is capped in characters.
 
 Each text the candidate controls (an exception's type name and message, the
 source line of a syntax error, anything in the harness's records, which the
-candidate can write too) is shown on one line: its line breaks are escaped as
-`repr` writes them (``\n``), so that no message can forge a ``***`` separator
-or numbered code lines in the rendered state.
+candidate can write too) is shown on one line: its line breaks and every other
+character ``str.isprintable`` rejects but the tab (control characters such as
+ESC and NUL, bidirectional overrides, lone surrogates) are escaped as `repr`
+writes them (``\n``, ``\x1b``, ``\u202e``, ``\ud800``), so that no message can
+forge a ``***`` separator or numbered code lines in the rendered state, hide
+text from a reader, or make the feedback unencodable as UTF-8.
 """
 
 from __future__ import annotations
@@ -25,11 +28,6 @@ from toolthink.tool.report import TestFailure, TestOutcome, TestReport
 __all__ = ["FeedbackWriter"]
 
 _TRUNCATED = "\n[feedback truncated]"
-_LINE_BREAKS = str.maketrans({
-    # What str.splitlines splits on, each as repr escapes it ("\n" becomes "\\n").
-    char: repr(char)[1:-1]
-    for char in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
-})
 _CRASHES = {
     "SIGXCPU": "it used more than its CPU time",
     "SIGXFSZ": "it wrote a file larger than the limit",
@@ -40,13 +38,16 @@ _CRASHES = {
 
 
 def _one_line(text: str, cap: int) -> str:
-    """``text`` with its line breaks escaped, cut to ``cap`` characters (``...`` ends a cut).
+    """``text`` with unprintable characters escaped, cut to ``cap`` characters (``...`` ends a cut).
 
     ``cap`` is the cap `toolthink.tool.report` already applied to the raw text,
-    so a text without line breaks comes back as it was.
+    so a printable text (tabs allowed) comes back as it was.
     """
-    escaped = text.translate(_LINE_BREAKS)
-    return escaped if len(escaped) <= cap else escaped[: cap - 3] + "..."
+    if not text.isprintable():
+        text = "".join(
+            char if char == "\t" or char.isprintable() else repr(char)[1:-1] for char in text
+        )
+    return text if len(text) <= cap else text[: cap - 3] + "..."
 
 
 def _shown(failure: TestFailure) -> TestFailure:

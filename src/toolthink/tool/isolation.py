@@ -6,8 +6,9 @@ the command line:
 
 - `Isolation.BWRAP`: bubblewrap (Debian package ``bubblewrap``) with fresh user,
   pid, network, ipc and uts namespaces; no network; ``/usr`` (and the interpreter's
-  prefix) read-only; a read-only root with private, size-capped ``/tmp`` and
-  ``/dev/shm``; no ``/proc``; ``--die-with-parent``; nested user namespaces
+  prefix) read-only; a read-only root and ``/dev`` with private, size-capped
+  ``/tmp`` and ``/dev/shm`` (the only writable places, emptied between runs);
+  no ``/proc``; ``--die-with-parent``; nested user namespaces
   disabled; and a seccomp filter that denies ptrace, cross-process memory access
   and a few kernel interfaces tests never need.
 - `Isolation.PROCESS`: the fallback where bubblewrap cannot start. A plain
@@ -51,7 +52,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_PROBE = "import sys; print('toolthink-probe', sys.version_info >= (3, 9))"
+_PROBE = "import sys; print('toolthink-probe', *sys.version_info[:2])"
+_VERSIONS = ((3, 10), (3, 11))
+"""Interpreters the harness's verdict was checked under. 3.9 lacks
+``sys.stdlib_module_names``; from 3.12 pure Python can rewrite a running frame
+(``sys.monitoring`` callbacks set ``f_lineno``; from 3.13 ``f_locals`` writes
+through, PEP 667), which forges a pass (see `toolthink.tool._harness`)."""
 _PROBE_TIMEOUT = 20.0  # seconds; bubblewrap starts in well under one
 _SYSTEM_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
@@ -116,7 +122,8 @@ def plan_isolation(
             ``"bwrap"`` (bubblewrap or an error) or ``"process"`` (the fallback).
         python: Interpreter to run inside the sandbox, or None to pick the first
             usable of the running interpreter, ``/usr/bin/python3`` and
-            ``/usr/local/bin/python3``.
+            ``/usr/local/bin/python3``. Usable means Python 3.10 or 3.11: on
+            later versions the tested code can forge the verdict (`_VERSIONS`).
         bwrap: The bubblewrap executable (a name looked up on PATH, or a path).
         uid: Unprivileged uid (and gid) for the sandbox when running as root.
         tmp_bytes: Size of the sandbox's private /tmp and /dev/shm, in bytes.
@@ -249,6 +256,9 @@ def _bwrap_plan(
     args += ["--dev", "/dev"]
     args += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     args += ["--size", str(tmp_bytes), "--tmpfs", "/dev/shm"]
+    # /dev is a tmpfs of its own, uncapped and not wiped between runs: read-only,
+    # so no run leaves a file there for the next (its device nodes still work).
+    args += ["--remount-ro", "/dev"]
     args += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     args += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
     args += ["--setenv", "LANG", "C.UTF-8"]
@@ -284,10 +294,16 @@ def _probe(plan: IsolationPlan) -> str | None:
     finally:
         if read_fd is not None:
             os.close(read_fd)
-    if done.stdout.strip() == "toolthink-probe True":
-        return None
-    if done.stdout.strip() == "toolthink-probe False":
-        return "the interpreter is older than Python 3.9"
+    words = done.stdout.split()
+    if len(words) == 3 and words[0] == "toolthink-probe":
+        version = (int(words[1]), int(words[2]))
+        if version in _VERSIONS:
+            return None
+        return (
+            f"Python {version[0]}.{version[1]} cannot run the harness safely; it needs 3.10 or"
+            " 3.11 (3.12 and later let the tested code rewrite the harness's frame and forge"
+            " a pass): pass SandboxConfig(python=...) with such an interpreter"
+        )
     detail = (done.stderr.strip() or done.stdout.strip() or "no output")[-300:]
     return f"exit status {done.returncode}: {detail}"
 
