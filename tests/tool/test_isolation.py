@@ -137,3 +137,15 @@ def test_tmp_is_private_and_capped(bwrap_config: SandboxConfig) -> None:
         report = pool.run(code, "pass\n", timeout=10)
     assert not report.passed
     assert "No space left on device" in report.feedback
+
+
+def test_the_sandbox_interpreter_can_be_named_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from toolthink.tool.sandbox import SANDBOX_PYTHON_ENV, SandboxConfig  # noqa: PLC0415
+
+    monkeypatch.setenv(SANDBOX_PYTHON_ENV, "/opt/python3.11/bin/python3.11")
+    assert SandboxConfig().python == "/opt/python3.11/bin/python3.11"
+    monkeypatch.setenv(SANDBOX_PYTHON_ENV, "")
+    assert SandboxConfig().python is None
+    assert SandboxConfig(python="/usr/bin/python3").python == "/usr/bin/python3"

@@ -121,9 +121,10 @@ def plan_isolation(
         choice: ``"auto"`` (bubblewrap, else the fallback with one warning),
             ``"bwrap"`` (bubblewrap or an error) or ``"process"`` (the fallback).
         python: Interpreter to run inside the sandbox, or None to pick the first
-            usable of the running interpreter, ``/usr/bin/python3`` and
-            ``/usr/local/bin/python3``. Usable means Python 3.10 or 3.11: on
-            later versions the tested code can forge the verdict (`_VERSIONS`).
+            usable of the running interpreter and ``python3``, ``python3.11``,
+            ``python3.10`` in ``/usr/bin`` then ``/usr/local/bin``. Usable means
+            Python 3.10 or 3.11: on later versions the tested code can forge the
+            verdict (`_VERSIONS`).
         bwrap: The bubblewrap executable (a name looked up on PATH, or a path).
         uid: Unprivileged uid (and gid) for the sandbox when running as root.
         tmp_bytes: Size of the sandbox's private /tmp and /dev/shm, in bytes.
@@ -149,8 +150,8 @@ def _plan(choice: str, python: str | None, bwrap: str, uid: int, tmp_bytes: int)
     if not interpreters:
         msg = (
             f"no Python interpreter usable inside the sandbox (tried {python or 'the defaults'}"
-            f"{' as uid ' + str(uid) if drop else ''}); pass SandboxConfig(python=...) with a"
-            " world-readable interpreter such as /usr/bin/python3"
+            f"{' as uid ' + str(uid) if drop else ''}); name a world-readable Python 3.10 or"
+            " 3.11 interpreter with TOOLTHINK_SANDBOX_PYTHON or SandboxConfig(python=...)"
         )
         raise SandboxUnavailableError(msg)
     failures: list[str] = []
@@ -212,8 +213,8 @@ def _interpreters(python: str | None, uid: int | None) -> list[tuple[str, str]]:
     else:
         candidates = [
             (sys.executable, sys.base_prefix),
-            ("/usr/bin/python3", "/usr"),
-            ("/usr/local/bin/python3", "/usr/local"),
+            *((f"{root}/bin/{name}", root) for root in ("/usr", "/usr/local")
+              for name in ("python3", "python3.11", "python3.10")),
         ]
     usable: list[tuple[str, str]] = []
     for path, prefix in candidates:
@@ -302,7 +303,9 @@ def _probe(plan: IsolationPlan) -> str | None:
         return (
             f"Python {version[0]}.{version[1]} cannot run the harness safely; it needs 3.10 or"
             " 3.11 (3.12 and later let the tested code rewrite the harness's frame and forge"
-            " a pass): pass SandboxConfig(python=...) with such an interpreter"
+            " a pass): install one (e.g. `apt-get install python3.11` or `uv python install"
+            " 3.11`) and name it with TOOLTHINK_SANDBOX_PYTHON=/path/to/python3.11 or"
+            " SandboxConfig(python=...)"
         )
     detail = (done.stderr.strip() or done.stdout.strip() or "no output")[-300:]
     return f"exit status {done.returncode}: {detail}"

@@ -54,7 +54,17 @@ from toolthink.tool.isolation import Isolation, IsolationPlan, plan_isolation, s
 from toolthink.tool.limits import Limits
 from toolthink.tool.report import TestReport, read_report
 
-__all__ = ["SandboxConfig", "SandboxPool", "default_workers", "run_batch", "run_tests"]
+__all__ = [
+    "SANDBOX_PYTHON_ENV",
+    "SandboxConfig",
+    "SandboxPool",
+    "default_workers",
+    "run_batch",
+    "run_tests",
+]
+
+SANDBOX_PYTHON_ENV = "TOOLTHINK_SANDBOX_PYTHON"
+"""Environment variable naming the interpreter inside the sandbox (3.10 or 3.11)."""
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +113,9 @@ class SandboxConfig:
             warning), ``"bwrap"`` (bubblewrap or `SandboxUnavailableError`) or
             ``"process"`` (no bubblewrap).
         limits: Resource limits of each run.
-        python: Interpreter inside the sandbox; None picks a usable one (see
-            `toolthink.tool.isolation.plan_isolation`).
+        python: Interpreter inside the sandbox (Python 3.10 or 3.11); default
+            ``$TOOLTHINK_SANDBOX_PYTHON``, else None, which picks a usable one
+            (see `toolthink.tool.isolation.plan_isolation`).
         bwrap: The bubblewrap executable, a name on PATH or a path.
         uid: Unprivileged uid (and gid) the sandbox runs as when toolthink runs
             as root (65534 is ``nobody``). With bubblewrap each sandbox has its
@@ -120,7 +131,7 @@ class SandboxConfig:
     workers: int | None = attrs.field(default=None, validator=_workers)
     isolation: str = attrs.field(default="auto", validator=_isolation_choice)
     limits: Limits = attrs.field(factory=Limits)
-    python: str | None = None
+    python: str | None = attrs.field(factory=lambda: os.environ.get(SANDBOX_PYTHON_ENV) or None)
     bwrap: str = "bwrap"
     uid: int = 65534
     max_failures: int = attrs.field(default=5, validator=_at_least(1))
