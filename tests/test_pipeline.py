@@ -37,3 +37,27 @@ def test_budgets_follow_the_mode(tmp_path: Path) -> None:
     # Demonstrations use the environment's own timeout: feedback quotes it, and
     # training states must match evaluation states token for token.
     assert "--timeout" not in quick["demonstrations"]
+
+
+def test_summary_table_compares_modes_per_dataset(tmp_path: Path) -> None:
+    import json  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+
+    from toolthink.pipeline import summary_table  # noqa: PLC0415
+
+    assert summary_table(tmp_path) is None
+    for dataset, coe, direct in (("embedded", 0.25, 0.0), ("quixbugs", 0.1, 0.05)):
+        folder = tmp_path / f"eval-{dataset}"
+        folder.mkdir()
+        results = {"settings": {"tasks": 4, "ks": [1, 2]}, "modes": {
+            "chain-of-edits": {"pass_at_k": {"all": {"pass@1": coe, "pass@2": coe}},
+                               "mean_turns": 2.5},
+            "direct": {"pass_at_k": {"all": {"pass@1": direct, "pass@2": direct}}}}}
+        (folder / "results.json").write_text(json.dumps(results))
+    console = Console(record=True, width=200)
+    console.print(summary_table(tmp_path))
+    text = console.export_text()
+    assert "chain-of-edits pass@2" in text
+    for cell in ("embedded", "0.250", "quixbugs", "0.050"):
+        assert cell in text

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import shlex
@@ -28,6 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["FULL", "QUICK", "Budget", "main", "make_parser", "stages"]
 
@@ -110,6 +112,42 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, s
     return result
 
 
+def summary_table(out: Path) -> Any:
+    """One table over every ``eval-*/results.json`` under ``out``: the job's comparison.
+
+    Rows are datasets; columns the tasks, then pass@k of Chain-of-Edits and of
+    the direct-answer baseline for each k evaluated, then Chain-of-Edits' mean
+    turns. Returns a ``rich.table.Table`` (None when no evaluation ran).
+    """
+    from rich.table import Table  # noqa: PLC0415
+
+    rows = []
+    for path in sorted(out.glob("eval-*/results.json")):
+        results = json.loads(path.read_text(encoding="utf-8"))
+        rows.append((path.parent.name.removeprefix("eval-"), results))
+    if not rows:
+        return None
+    ks = sorted({int(k) for _, r in rows for k in r["settings"].get("ks", [1])})
+    table = Table(title=f"toolthink demo: Chain-of-Edits vs direct answers ({out})")
+    table.add_column("dataset")
+    table.add_column("tasks", justify="right")
+    for mode in ("chain-of-edits", "direct"):
+        for k in ks:
+            table.add_column(f"{mode} pass@{k}", justify="right")
+    table.add_column("CoE mean turns", justify="right")
+    for dataset, results in rows:
+        modes = results["modes"]
+        cells = [dataset, str(results["settings"].get("tasks", "?"))]
+        for mode in ("chain-of-edits", "direct"):
+            overall = modes.get(mode, {}).get("pass_at_k", {}).get("all", {})
+            cells += [f"{overall[f'pass@{k}']:.3f}" if f"pass@{k}" in overall else "-"
+                      for k in ks]
+        turns = modes.get("chain-of-edits", {}).get("mean_turns")
+        cells.append("-" if turns is None else f"{turns:.2f}")
+        table.add_row(*cells)
+    return table
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every stage in order; stops at the first that fails (its exit status)."""
     args = make_parser().parse_args(argv)
@@ -131,5 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if status:
             log.error("stage %r failed with status %d", title, status)
             return status
+    table = summary_table(out)
+    if table is not None:
+        from rich.console import Console  # noqa: PLC0415
+
+        Console().print(table)
     log.info("\ndone in %.0f s; everything is under %s", time.perf_counter() - started, out)
     return 0
