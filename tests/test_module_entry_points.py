@@ -30,3 +30,14 @@ def test_python_m_help_prints_usage(module: str, usage: str) -> None:
                           text=True, env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert usage in done.stdout
+
+
+@pytest.mark.parametrize(("module", "prog"), [("toolthink.cli", "toolthink"),
+                                              ("toolthink.training.cli", "toolthink-train")])
+def test_version(module: str, prog: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib  # noqa: PLC0415
+
+    from toolthink import __version__  # noqa: PLC0415
+
+    assert importlib.import_module(module).main(["--version"]) == 0
+    assert capsys.readouterr().out == f"{prog} {__version__}\n"

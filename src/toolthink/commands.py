@@ -26,6 +26,8 @@ def dispatch(
 ) -> int:
     """Run the chosen subcommand's ``main`` with the remaining arguments.
 
+    ``-h``/``--help`` print ``help_text``; ``--version`` prints toolthink's version.
+
     Args:
         prog: The script's name, for messages.
         commands: Name -> (module, help text).
@@ -39,6 +41,11 @@ def dispatch(
     if not args or args[0] in ("-h", "--help"):
         sys.stdout.write(help_text)
         return 0 if args else 2
+    if args[0] == "--version":
+        from toolthink import __version__  # noqa: PLC0415
+
+        sys.stdout.write(f"{prog} {__version__}\n")
+        return 0
     name, rest = args[0], args[1:]
     if name not in commands:
         sys.stderr.write(f"{prog}: unknown command {name!r}\n\n{help_text}")
