@@ -119,3 +119,19 @@ def test_cli_turns_bad_paths_into_messages(tmp_path: object) -> None:
     afile.write_text("x")
     with pytest.raises(SystemExit, match="is a file"):
         main(["demos", "--source", "embedded", "--out", str(afile)])
+
+
+def test_progress_is_logged_without_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
+    import logging  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from toolthink.data.cli import _LogProgress  # noqa: PLC0415
+
+    report = _LogProgress(total=100, start=time.perf_counter())
+    with caplog.at_level(logging.INFO, logger="toolthink.data"):
+        for _ in range(100):
+            report(1)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 20  # every 5 %
+    assert lines[0].startswith("5/100 candidates (5 %)")
+    assert lines[-1].startswith("100/100 candidates (100 %)")

@@ -78,6 +78,26 @@ def _problems(args: argparse.Namespace) -> list[Problem]:
     return problems[: args.limit] if args.limit else problems
 
 
+class _LogProgress:
+    """Logs candidates done, the rate and the time left, about every 5 % of ``total``."""
+
+    def __init__(self, total: int, start: float) -> None:
+        self.total, self.start, self.done = total, start, 0
+        self.step = max(total // 20, 1)
+        self.next = self.step
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.done < self.next:
+            return
+        self.next = (self.done // self.step + 1) * self.step
+        elapsed = time.perf_counter() - self.start
+        rate = self.done / max(elapsed, 1e-9)
+        left = (self.total - self.done) / max(rate, 1e-9)
+        log.info("%d/%d candidates (%.0f %%) in %.0f s, %.1f/s, about %.0f min left",
+                 self.done, self.total, 100 * self.done / self.total, elapsed, rate, left / 60)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``toolthink data``; returns the exit status."""
     args = make_parser().parse_args(argv)
@@ -106,8 +126,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     with SandboxPool() as pool, Progress() as progress:
         bar = progress.add_task(f"demonstrations from {len(problems)} problems", total=total)
-        result = build_demos(problems, config, pool=pool,
-                             progress=lambda n: progress.advance(bar, n))
+        report = _LogProgress(total, start) if not progress.console.is_terminal else None
+
+        def advance(n: int) -> None:
+            progress.advance(bar, n)
+            if report is not None:  # rich draws nothing live into a log file or CI
+                report(n)
+
+        result = build_demos(problems, config, pool=pool, progress=advance)
         progress.update(bar, completed=total)
     seconds = time.perf_counter() - start
     stats = {
