@@ -13,6 +13,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # a test that reaches for the hub fails inst
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -95,3 +96,21 @@ def data_dir() -> Path:
         pytest.skip(f"benchmark data not found at {path}: set TOOLTHINK_DATA_DIR to the folder "
                     "described in ../shared/data/README.md")
     return path
+
+
+@pytest.fixture(scope="session")
+def demos(tmp_path_factory: pytest.TempPathFactory, sandbox_pool: Any) -> tuple[Path, list[Any]]:
+    """A small demonstrations folder (``toolthink data demos`` layout) and its records."""
+    from .sft_support import build_demo_folder  # noqa: PLC0415
+
+    return build_demo_folder(tmp_path_factory.mktemp("demos"), sandbox_pool)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(
+    tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase
+) -> Path:
+    """A saved tiny random Llama with the embedded tokenizer (SFT tests start from it)."""
+    from .sft_support import save_tiny_model  # noqa: PLC0415
+
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"), tokenizer)

@@ -12,27 +12,12 @@ import torch
 from safetensors.torch import load_file
 from transformers import PreTrainedTokenizerBase
 
-from toolthink.tool import SandboxPool
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
 from toolthink.training.sft import SFTConfigError, check_training_config
 from toolthink.training.sft_cli import main, make_parser
 from toolthink.training.sft_data import DemoDataError, encode_demos, read_demos
 
-from .sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
-
-
-@pytest.fixture(scope="module")
-def demos(
-    tmp_path_factory: pytest.TempPathFactory, sandbox_pool: SandboxPool
-) -> tuple[Path, list[dict[str, Any]]]:
-    return build_demo_folder(tmp_path_factory.mktemp("demos"), sandbox_pool)
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(
-    tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase
-) -> Path:
-    return save_tiny_model(tmp_path_factory.mktemp("tiny"), tokenizer)
+from .sft_support import tiny_run_flags
 
 
 def _runs(labels: list[int]) -> list[list[int]]:

@@ -17,23 +17,9 @@ from toolthink.training.sft import SFTConfigError
 from toolthink.training.sft_cli import main, make_parser
 from toolthink.training.sft_eval import EPISODES_FILE, PREFIX, EpisodeEvaluation
 
-from .sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
+from .sft_support import tiny_run_flags
 
 KEYS = ("pass_rate", "mean_turns", "exit_rate", "malformed_rate", "truncated_rate", "episodes")
-
-
-@pytest.fixture(scope="module")
-def demos(
-    tmp_path_factory: pytest.TempPathFactory, sandbox_pool: SandboxPool
-) -> tuple[Path, list[dict[str, Any]]]:
-    return build_demo_folder(tmp_path_factory.mktemp("demos"), sandbox_pool)
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(
-    tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase
-) -> Path:
-    return save_tiny_model(tmp_path_factory.mktemp("tiny"), tokenizer)
 
 
 def test_hook_plays_held_out_episodes_and_logs_them(

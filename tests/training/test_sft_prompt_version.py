@@ -8,29 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from transformers import PreTrainedTokenizerBase
 
 from toolthink.data.store import write_demos
 from toolthink.env import PROMPT_VERSION
 from toolthink.evaluation.models import PromptVersionError, check_prompt_version, load_model
-from toolthink.tool import SandboxPool
 from toolthink.training.sft_cli import main
 
-from .sft_support import build_demo_folder, save_tiny_model, tiny_run_flags
-
-
-@pytest.fixture(scope="module")
-def demos(
-    tmp_path_factory: pytest.TempPathFactory, sandbox_pool: SandboxPool
-) -> tuple[Path, list[dict[str, Any]]]:
-    return build_demo_folder(tmp_path_factory.mktemp("demos"), sandbox_pool)
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(
-    tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase
-) -> Path:
-    return save_tiny_model(tmp_path_factory.mktemp("tiny"), tokenizer)
+from .sft_support import tiny_run_flags
 
 
 @pytest.fixture(scope="module")
