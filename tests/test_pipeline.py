@@ -61,3 +61,29 @@ def test_summary_table_compares_modes_per_dataset(tmp_path: Path) -> None:
     assert "chain-of-edits pass@2" in text
     for cell in ("embedded", "0.250", "quixbugs", "0.050"):
         assert cell in text
+
+
+def test_bad_out_or_data_dir_stop_before_any_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolthink.pipeline import main  # noqa: PLC0415
+
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    assert main(["--out", str(afile)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "demos").mkdir()
+    assert main(["--out", str(used)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path / "new"), "--data-dir", str(tmp_path / "nope")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_rl_stage_checkpoints_activations(tmp_path: Path) -> None:
+    rl = {t: a for t, _, a in stages(tmp_path, quick=True, data_dir=None)}
+    argv = rl["reinforcement learning"]
+    assert argv.count("--gradient_checkpointing") == 1
+    assert argv[argv.index("--gradient_checkpointing") + 1] == "true"

@@ -20,11 +20,12 @@ docs/training.md and docs/rl.md for real recipes.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import os
 import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,8 +36,7 @@ __all__ = ["FULL", "QUICK", "Budget", "main", "make_parser", "stages"]
 
 log = logging.getLogger("toolthink.pipeline")
 
-_CPU = ["--bf16", "false", "--gradient_checkpointing", "false", "--use_cpu", "true",
-        "--report_to", "none", "--logging_steps", "1"]
+_CPU = ["--bf16", "false", "--use_cpu", "true", "--report_to", "none", "--logging_steps", "1"]
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -44,6 +44,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolthink demo", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the fewest steps of every stage")
     parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="reuse a non-empty --out, replacing the outputs of an earlier run")
     parser.add_argument("--data-dir", default=os.environ.get("TOOLTHINK_DATA_DIR"),
                         help="benchmark folder (layout of ../shared/data) to also evaluate on "
                              "QuixBugs and HumanEvalFix; default: $TOOLTHINK_DATA_DIR")
@@ -64,6 +66,7 @@ class Budget:
     per_problem: int  # demonstrations attempted per embedded train problem
     sft_steps: int
     rl_steps: int
+    rl_turns: int  # commands per RL episode
     samples: int  # attempts per task in evaluation (pass@k up to this k)
     eval_limit: int  # held-out embedded tasks evaluated (the split has 14)
     bench_limit: int  # QuixBugs / HumanEvalFix tasks evaluated, with --data-dir
@@ -71,10 +74,10 @@ class Budget:
     direct_tokens: int  # tokens of a direct answer
 
 
-QUICK = Budget(per_problem=1, sft_steps=4, rl_steps=1, samples=1, eval_limit=4, bench_limit=3,
-               max_turns=3, direct_tokens=256)
-FULL = Budget(per_problem=6, sft_steps=40, rl_steps=5, samples=2, eval_limit=14, bench_limit=10,
-              max_turns=5, direct_tokens=384)
+QUICK = Budget(per_problem=1, sft_steps=4, rl_steps=1, rl_turns=2, samples=1, eval_limit=4,
+               bench_limit=3, max_turns=3, direct_tokens=256)
+FULL = Budget(per_problem=6, sft_steps=40, rl_steps=5, rl_turns=3, samples=2, eval_limit=14,
+              bench_limit=10, max_turns=5, direct_tokens=384)
 
 
 def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, str, list[str]]]:
@@ -96,12 +99,14 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, s
         ("supervised fine-tuning", "toolthink.training.sft_cli",
          ["--demos", str(out / "demos"), "--output_dir", str(out / "sft"),
           "--max_steps", str(budget.sft_steps), "--per_device_train_batch_size", "2",
-          "--max_length", "1024", "--save_strategy", "no", *_CPU]),
+          "--max_length", "1024", "--save_strategy", "no", *_CPU,
+          "--gradient_checkpointing", "false"]),
         ("reinforcement learning", "toolthink.training.rl_cli",
          ["--adapter", str(out / "sft"), "--output_dir", str(out / "rl"),
-          "--max_steps", str(budget.rl_steps), "--save_strategy", "no", "--max_turns", "3",
+          "--max_steps", str(budget.rl_steps), "--save_strategy", "no",
+          "--max_turns", str(budget.rl_turns),
           "--max_new_tokens_per_turn", "48", "--num_generations", "4",
-          "--per_device_train_batch_size", "4", *_CPU]),
+          "--per_device_train_batch_size", "4", *_CPU, "--gradient_checkpointing", "true"]),
         ("evaluation: embedded held-out problems", "toolthink.evaluation.cli",
          evaluation("embedded", budget.eval_limit, [])),
     ]
@@ -110,6 +115,24 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, s
             result.append((f"evaluation: {dataset}", "toolthink.evaluation.cli",
                            evaluation(dataset, budget.bench_limit, ["--data-dir", data_dir])))
     return result
+
+
+def _check_out(out: Path, *, overwrite: bool) -> str | None:
+    """Why ``out`` cannot take this run's outputs, or None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file: name a folder"
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        return (f"--out {out} already holds files (an earlier run?): name another folder, "
+                "or pass --overwrite to replace its outputs")
+    return None
+
+
+def _check_data_dir(data_dir: str | None) -> str | None:
+    """Why ``--data-dir`` cannot be read, or None (checked before minutes of training)."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        return (f"--data-dir {data_dir} is not a folder: point it at the benchmark folder "
+                "(the layout of ../shared/data), or leave it out to use the embedded corpus only")
+    return None
 
 
 def summary_table(out: Path) -> Any:
@@ -156,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     out = Path(args.out)
+    problem = _check_out(out, overwrite=args.overwrite) or _check_data_dir(args.data_dir)
+    if problem:
+        sys.stderr.write(f"toolthink demo: {problem}\n")
+        return 2
     plan = stages(out, quick=args.quick, data_dir=args.data_dir)
     started = time.perf_counter()
     for number, (title, module, stage_argv) in enumerate(plan, 1):
@@ -165,7 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "toolthink.evaluation.cli": "toolthink eval"}[module]
         log.info("\n[%d/%d] %s\n$ %s %s", number, len(plan), title, command,
                  shlex.join(stage_argv))
-        status = int(importlib.import_module(module).main(stage_argv) or 0)
+        # Each stage in its own process, as a user would run it: a stage's memory
+        # (RL's autograd graph peaks at several GiB) goes back to the system when
+        # it ends instead of staying with the next stage.
+        status = subprocess.run([sys.executable, "-m", module, *stage_argv], check=False).returncode
         if status:
             log.error("stage %r failed with status %d", title, status)
             return status

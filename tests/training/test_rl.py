@@ -64,6 +64,9 @@ def test_two_steps_move_lora_and_log_rewards(tmp_path, tokenizer, advantage: str
         assert -1.5 <= record["reward"] <= 1.0
     assert (out / "curves.png").stat().st_size > 0
     assert (out / "adapter_model.safetensors").exists()
+    from toolthink.env import PROMPT_VERSION  # noqa: PLC0415
+
+    assert json.loads((out / "toolthink_rl.json").read_text())["prompt_version"] == PROMPT_VERSION
     trajectories = (out / "trajectories.jsonl").read_text().splitlines()
     assert len(trajectories) == 2 * config.trajectories_per_step
     assert "commands" in json.loads(trajectories[0])

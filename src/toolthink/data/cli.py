@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -147,3 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("built %d demonstrations from %d candidates in %.0f s; rejected: %s; wrote %s",
              len(result.records), result.attempted, seconds, result.rejected, out)
     return 0
+
+
+if __name__ == "__main__":  # python -m toolthink.data.cli demos ...
+    sys.exit(main())

@@ -163,6 +163,9 @@ class EpisodeRollout:
             vocab = int(trainer.model.config.vocab_size)
             self.constraint = GrammarConstraint.for_tokenizer(self.tokenizer, vocab_size=vocab)
         self.timing = RolloutTiming()
+        step = trainer.state.global_step + 1
+        logger.info("step %d: playing %d episodes of up to %d turns", step, len(tasks),
+                    self.env_config.max_turns)
         with unwrap_model_for_generation(model, trainer.accelerator) as unwrapped:
             training = unwrapped.training
             unwrapped.eval()  # no dropout while sampling (an SFT adapter may carry LoRA dropout)
@@ -175,6 +178,10 @@ class EpisodeRollout:
             finally:
                 unwrapped.train(training)
         self.calls += 1
+        summary = step_metrics(self.episodes)
+        logger.info("step %d: played in %.0f s (mean reward %+.2f, pass rate %.2f, %.1f turns); "
+                    "now the log-prob passes and the update", step, self.timing.total,
+                    summary["reward"], summary["pass_rate"], summary["turns"])
         self._write_trajectories(trainer)
         end = self.chat.command_ids("")
         out: dict[str, list[Any]] = {k: [] for k in (
@@ -193,7 +200,7 @@ class EpisodeRollout:
             out["logprobs"].append(logprobs)
             out["episode_reward"].append(episode.total_reward)
         mode = "train" if trainer.model.training else "eval"
-        for name, value in step_metrics(self.episodes).items():
+        for name, value in summary.items():
             trainer._metrics[mode][f"episodes/{name}"].append(value)
         trainer._metrics[mode]["time/generation"].append(self.timing.generation)
         trainer._metrics[mode]["time/sandbox"].append(self.timing.sandbox)

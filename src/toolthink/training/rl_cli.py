@@ -5,7 +5,8 @@ Usage::
     toolthink-train rl --config configs/rl_cpu.yaml [--flag value ...]
 
 Writes into ``output_dir``: the adapter (or model) and tokenizer, ``rl_config.json``
-(the resolved config), ``metrics.jsonl`` (one line per step: mean reward, pass
+(the resolved config), ``toolthink_rl.json`` (the prompt version, checked by
+``toolthink eval --adapter``), ``metrics.jsonl`` (one line per step: mean reward, pass
 rate, turns, malformed rate, tokens, time split), ``curves.png``,
 ``trajectories.jsonl`` (sample episodes) and ``tasks.json`` (the task ids).
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from toolthink.data.demos import split_of
+from toolthink.env import PROMPT_VERSION
 from toolthink.tasks import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -184,6 +186,10 @@ def train(
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
     (out / "rl_config.json").write_text(str(config.to_json_string()))  # type: ignore[no-untyped-call]
+    # What `toolthink eval --adapter` checks (toolthink*.json): the prompt the episodes used.
+    (out / "toolthink_rl.json").write_text(json.dumps(
+        {"prompt_version": PROMPT_VERSION, "task_source": config.task_source,
+         "adapter": config.adapter, "steps": trainer.state.global_step}, indent=1))
     if recorder.records:
         plot_curves(recorder.records, out / "curves.png")
     return trainer
