@@ -87,3 +87,17 @@ def test_rl_stage_checkpoints_activations(tmp_path: Path) -> None:
     argv = rl["reinforcement learning"]
     assert argv.count("--gradient_checkpointing") == 1
     assert argv[argv.index("--gradient_checkpointing") + 1] == "true"
+
+
+@pytest.mark.parametrize(("stage", "config"), [("supervised fine-tuning", "sft_cpu.yaml"),
+                                               ("reinforcement learning", "rl_cpu.yaml")])
+def test_optimizer_settings_follow_the_cpu_configs(tmp_path: Path, stage: str, config: str) -> None:
+    import yaml  # noqa: PLC0415
+
+    settings = yaml.safe_load((Path(__file__).parents[1] / "configs" / config).read_text())
+    argv = {t: a for t, _, a in stages(tmp_path, quick=False, data_dir=None)}[stage]
+    for key in ("learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay"):
+        if f"--{key}" in argv:
+            assert str(settings[key]) == argv[argv.index(f"--{key}") + 1] or float(
+                settings[key]) == float(argv[argv.index(f"--{key}") + 1])
+    assert "--learning_rate" in argv
