@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from toolthink.commands import dispatch, usage
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "INTERRUPTED", "main"]
 
 COMMANDS = {
     "demo": ("toolthink.pipeline", "the main job on the embedded defaults (--quick: fewest steps)"),
@@ -27,12 +27,21 @@ COMMANDS = {
     "repair": ("toolthink.evaluation.repair", "repair your own file with a trained model"),
 }
 
+INTERRUPTED = {
+    # Both build everything in memory and write their --out folder only at the end.
+    "data": "interrupted; nothing partial was written",
+    "eval": "interrupted; nothing partial was written",
+    "show": "interrupted; no --html page was written",
+    "repair": "interrupted; nothing written, the file unchanged",
+}
+"""Command -> the line printed after Ctrl-C (exit status 130)."""
+
 USAGE = usage("toolthink", COMMANDS, "Run `toolthink <command> --help` for a command's options.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to a subcommand; returns the process exit status."""
-    return dispatch("toolthink", COMMANDS, USAGE, argv)
+    return dispatch("toolthink", COMMANDS, USAGE, argv, INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,133 @@
 
 Each subcommand is a module with ``main(argv) -> int``, imported only when it is
 chosen, so ``--help`` never imports torch.
+
+Also the checks every command runs on its arguments before any expensive work
+(output folders, ``--config`` files, numbers), each returning the message that
+names the value and the fix, and the exit statuses they share.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NoReturn
 
-__all__ = ["dispatch", "usage"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "config_file_problem",
+    "dispatch",
+    "non_negative_float",
+    "output_file_problem",
+    "output_folder_problem",
+    "positive_int",
+    "usage",
+    "usage_error",
+]
+
+EXIT_USAGE = 2
+"""Exit status of a bad command line (argparse's)."""
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, the shell's convention)."""
+
+INTERRUPTED = "interrupted"
+"""The Ctrl-C line of a command that names no better one."""
+
+
+def usage_error(prog: str, msg: str) -> NoReturn:
+    """Write ``prog: msg`` to stderr and exit with `EXIT_USAGE`."""
+    sys.stderr.write(f"{prog}: {msg}\n")
+    raise SystemExit(EXIT_USAGE)
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an integer >= 1, else an error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"{text!r} must be an integer >= 1"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse ``type``: a number >= 0 (a temperature), else an error naming the value."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        msg = f"{text!r} must be a number >= 0 (0: greedy)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path()
+
+
+def output_folder_problem(flag: str, value: str) -> str | None:
+    """Why ``value`` cannot become an output folder, or None when it can.
+
+    It can when it is a folder, or when the nearest part of it that exists is a
+    folder (the rest is created).
+    """
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        return f"{flag} {value!r} is a file, not a folder: name a folder (new or existing)"
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        return (f"{flag} {value!r} lies under {str(existing)!r}, which is a file, not a "
+                "folder: name a folder outside it")
+    return None
+
+
+def output_file_problem(flag: str, value: str) -> str | None:
+    """Why ``value`` cannot be written as a file, or None when it can."""
+    path = Path(value)
+    if path.is_dir():
+        return f"{flag} {value!r} is a folder: name a file, e.g. {path / 'out.html'}"
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is a file" if parent.exists() else "does not exist"
+        return f"{flag} {value!r}: its folder {str(parent)!r} {what}: create it or name another"
+    return None
+
+
+def config_file_problem(args: Sequence[str], example: str) -> str | None:
+    """Why the ``--config X`` (or ``--config=X``) in ``args`` cannot be read, or None.
+
+    Checked before TRL's parser, which would raise ``FileNotFoundError`` or
+    ``IsADirectoryError`` from inside ``trl/scripts/utils.py``.
+
+    Args:
+        args: The command line.
+        example: A config file to suggest, e.g. ``configs/sft_cpu.yaml``.
+    """
+    values = [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    values += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"]
+    for value in values:
+        path = Path(value)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.glob("*.y*ml"))
+            hint = f" (it holds {', '.join(found)})" if found else ""
+            return (f"--config {value!r} is a folder: name a YAML file in it{hint}, "
+                    f"e.g. --config {example}")
+        if not path.is_file():
+            return (f"--config {value!r} does not exist (from {os.getcwd()}): name a YAML "
+                    f"file, e.g. --config {example}")
+    return None
 
 
 def usage(prog: str, commands: Mapping[str, tuple[str, str]], tail: str) -> str:
@@ -22,20 +140,24 @@ def usage(prog: str, commands: Mapping[str, tuple[str, str]], tail: str) -> str:
 
 def dispatch(
     prog: str, commands: Mapping[str, tuple[str, str]], help_text: str,
-    argv: Sequence[str] | None,
+    argv: Sequence[str] | None, interrupted: Mapping[str, str] | None = None,
 ) -> int:
     """Run the chosen subcommand's ``main`` with the remaining arguments.
 
     ``-h``/``--help`` print ``help_text``; ``--version`` prints toolthink's version.
+    Ctrl-C prints one line (the command's ``interrupted`` text) instead of a traceback.
 
     Args:
         prog: The script's name, for messages.
         commands: Name -> (module, help text).
         help_text: Printed for ``-h``/``--help`` and after an unknown command.
         argv: The arguments; ``sys.argv[1:]`` when None.
+        interrupted: Name -> the line printed after Ctrl-C, saying what was
+            (not) written; `INTERRUPTED` for a command without one.
 
     Returns:
-        The subcommand's exit status; 2 for no or an unknown command.
+        The subcommand's exit status; 2 for no or an unknown command,
+        `EXIT_INTERRUPTED` after Ctrl-C.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -50,6 +172,11 @@ def dispatch(
     if name not in commands:
         sys.stderr.write(f"{prog}: unknown command {name!r}\n\n{help_text}")
         return 2
-    module = importlib.import_module(commands[name][0])
-    status: int = module.main(rest)
+    try:
+        module = importlib.import_module(commands[name][0])
+        status: int = module.main(rest)
+    except KeyboardInterrupt:
+        line = (interrupted or {}).get(name, INTERRUPTED)
+        sys.stderr.write(f"\n{prog} {name}: {line}\n")
+        return EXIT_INTERRUPTED
     return status

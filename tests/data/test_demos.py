@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -101,24 +102,45 @@ def test_cli_builds_a_folder(tmp_path: object) -> None:
     assert stats["isolation"] in ("bwrap", "process")
 
 
-def test_cli_names_the_missing_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+def test_cli_names_the_missing_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
     from toolthink.data.cli import main  # noqa: PLC0415
 
     monkeypatch.delenv("TOOLTHINK_DATA_DIR", raising=False)
-    with pytest.raises(SystemExit, match="--data-dir"):
+    with pytest.raises(SystemExit) as info:
         main(["demos", "--source", "mbpp", "--out", str(tmp_path)])
+    assert info.value.code == 2
+    assert "--data-dir" in capsys.readouterr().err
 
 
-def test_cli_turns_bad_paths_into_messages(tmp_path: object) -> None:
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--source", "mbpp", "--data-dir", "{tmp}/nowhere"], r"data folder '.*nowhere' .* is not a "
+     "folder: pass the folder that holds mbxp_mbpp/"),
+    (["--source", "mbpp", "--data-dir", "{file}"], r"data folder '.*file' .* is not a folder"),
+    (["--source", "mbpp", "--data-dir", "{tmp}"], r"toolthink data demos: .*MBPP"),
+    (["--out", "{file}"], r"--out '.*file' is a file, not a folder"),
+    (["--out", "{file}/sub"], r"--out '.*file/sub' lies under '.*file', which is a file"),
+    (["--per-problem", "0"], r"--per-problem: '0' must be an integer >= 1"),
+    (["--min-edits", "0"], r"--min-edits: '0' must be an integer >= 1"),
+    (["--min-edits", "3", "--max-edits", "2"], r"--min-edits 3 is above --max-edits 2: lower "
+     "--min-edits or raise --max-edits"),
+    (["--limit", "0"], r"--limit: '0' must be an integer >= 1"),
+])
+def test_cli_bad_options_exit_2_naming_the_value(
+    flags: list[str], message: str, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
     from toolthink.data.cli import main  # noqa: PLC0415
 
-    with pytest.raises(SystemExit, match=r"toolthink data demos: .*MBPP"):
-        main(["demos", "--source", "mbpp", "--data-dir", str(tmp_path / "nowhere"),  # type: ignore[operator]
-              "--out", str(tmp_path / "out")])  # type: ignore[operator]
     afile = tmp_path / "file"  # type: ignore[operator]
     afile.write_text("x")
-    with pytest.raises(SystemExit, match="is a file"):
-        main(["demos", "--source", "embedded", "--out", str(afile)])
+    flags = [f.replace("{tmp}", str(tmp_path)).replace("{file}", str(afile)) for f in flags]
+    out = ["--out", str(tmp_path / "out")]  # type: ignore[operator]
+    with pytest.raises(SystemExit) as info:
+        main(["demos", *out, *flags])
+    assert info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()  # type: ignore[operator]
 
 
 def test_progress_is_logged_without_a_terminal(caplog: pytest.LogCaptureFixture) -> None:

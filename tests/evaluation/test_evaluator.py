@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -89,11 +90,39 @@ def test_cli_writes_results_and_episodes_show_replays(
     (["--samples", "2", "--temperature", "0"], "--temperature > 0"),
     (["--device", "cuda:0"], "--device cuda:0 asked for a GPU .* pass --device cpu"),
 ])
-def test_cli_errors(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_errors(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch,
+                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv(cli.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(SystemExit, match=message.replace("$", r"\$")):
+    with pytest.raises(SystemExit) as info:
         cli.main(argv)
+    assert info.value.code == 2  # usage errors exit 2, as in `toolthink repair`
+    assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--out", "{file}"], r"--out '.*file' is a file, not a folder"),
+    (["--out", "{file}/sub"], r"--out '.*file/sub' lies under '.*file', which is a file"),
+    (["--adapter", "{tmp}/no-adapter"], r"--adapter '.*no-adapter' is not a folder: pass the "
+     "output folder of SFT or RL"),
+    (["--temperature", "-1"], r"--temperature: '-1' must be a number >= 0"),
+])
+def test_bad_paths_and_values_exit_2_before_the_model_loads(
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "file").write_text("x")
+    argv = [a.replace("{file}", str(tmp_path / "file")).replace("{tmp}", str(tmp_path))
+            for a in argv]
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model loaded before the arguments were checked")
+
+    monkeypatch.setattr("toolthink.evaluation.models.load_model", no_model)
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(("argv", "flag"), [(["--device", "gpu"], "--device 'gpu' is not a device"),
@@ -112,3 +141,13 @@ def test_bad_k_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) ->
         cli.main(["--k", bad])
     assert info.value.code == 2
     assert "--k" in capsys.readouterr().err
+
+
+def test_a_model_that_cannot_load_exits_2_like_repair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = cli.main(["--model", str(tmp_path / "no-model"), "--limit", "1", "--mode", "coe",
+                       "--device", "cpu", "--out", str(tmp_path / "out")])
+    assert status == 2
+    assert "cannot load --model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -98,3 +98,15 @@ def test_a_missing_gpu_is_a_usage_error(
     assert repair.main([str(code), "--tests", str(tests), "--device", "cuda"]) == repair.EXIT_USAGE
     assert "pass --device cpu" in capsys.readouterr().err
     assert not (code.parent / "add.repaired.py").exists()
+
+
+def test_a_negative_temperature_is_a_usage_error(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, tests = files
+    with pytest.raises(SystemExit) as info:
+        repair.main([str(code), "--tests", str(tests), "--temperature", "-1"],
+                    attempt=oracle_commands)
+    assert info.value.code == repair.EXIT_USAGE
+    assert "--temperature: '-1' must be a number >= 0" in capsys.readouterr().err
+    assert not repair.repaired_path(code).exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -237,3 +238,15 @@ def test_cli_reports_a_missing_mbpp_file(tmp_path, capsys) -> None:
                    "--data_dir", str(tmp_path), "--use_cpu", "true", "--bf16", "false"])
     assert status == 2
     assert "MBPP" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("/nonexistent.yaml", r"--config '/nonexistent.yaml' does not exist.*configs/rl_cpu.yaml"),
+    ("{configs}", r"--config '.*configs' is a folder: name a YAML file in it"),
+])
+def test_cli_names_an_unreadable_config(value: str, message: str, capsys) -> None:
+    configs = str(Path(__file__).parents[2] / "configs")
+    assert main(["--config", value.replace("{configs}", configs)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err)
+    assert "Traceback" not in err

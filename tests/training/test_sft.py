@@ -226,3 +226,79 @@ def test_embedded_demos_keep_held_out_problems_out() -> None:
             assert not any(line in command for line in held_lines - train_lines)
     with pytest.raises(DemoDataError, match="no embedded problem is in splits"):
         build_embedded_demos(1, splits=("validation",))
+
+
+# --- the command line: bad paths are named before anything loads -------------------------------
+
+CPU = ["--use_cpu", "true", "--bf16", "false"]
+
+
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the model loads: every check below runs before it."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model loaded before the arguments were checked")
+
+    monkeypatch.setattr("toolthink.training.sft.load_model_and_tokenizer", refuse)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--config", "/nonexistent.yaml"], r"--config '/nonexistent.yaml' does not exist.*"
+     r"e.g. --config configs/sft_cpu.yaml"),
+    (["--config={configs}"], r"--config '.*configs' is a folder: name a YAML file in it"),
+    (["--output_dir", "{file}", *CPU], r"output_dir='.*file' is a file: pass --output_dir a "
+     "folder"),
+    (["--output_dir", "{file}/sub", *CPU], r"output_dir='.*file/sub' lies under the file"),
+    (["--output_dir", "{tmp}/out", "--model_name_or_path", "/nonexistent", *CPU],
+     r"model_name_or_path='/nonexistent' looks like a path but does not exist: .* hub id .*"
+     r"org/name; it needs the network or the local Hugging Face cache"),
+    (["--output_dir", "{tmp}/out", "--demos", "{file}", *CPU], r".*file:1 is not JSON \("
+     r"Expecting value.*\): pass the demos.jsonl"),
+])
+def test_main_names_bad_paths_before_loading(
+    flags: list[str], message: str, tmp_path: Path, no_model: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "file").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    configs = Path(__file__).parents[2] / "configs"
+    flags = [f.replace("{file}", str(tmp_path / "file")).replace("{tmp}", str(tmp_path))
+             .replace("{configs}", str(configs)) for f in flags]
+    assert main(flags) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("not json", r"demos.jsonl:2 is not JSON"),
+    ("[1, 2]", r"demos.jsonl:2 is a JSON list, not a demonstration object"),
+])
+def test_read_demos_names_the_bad_line(line: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "demos.jsonl"
+    path.write_text(json.dumps({"split": "train"}) + "\n" + line + "\n")
+    with pytest.raises(DemoDataError, match=message):
+        read_demos(path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="transformers refuses bf16 only on CPU")
+def test_main_on_cpu_without_config_names_the_cpu_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "bf16" in err
+    assert "start from --config configs/sft_cpu.yaml or pass --bf16 false --use_cpu true" in err
+
+
+def test_ctrl_c_during_training_keeps_checkpoints_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("toolthink.training.sft_cli.train_sft", interrupted)
+    assert main(["--output_dir", str(tmp_path / "out"), *CPU]) == 130
+    err = capsys.readouterr().err
+    assert "toolthink-train sft: interrupted; checkpoints already saved in output_dir remain" in err
+    assert "Traceback" not in err

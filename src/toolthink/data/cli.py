@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from toolthink.commands import output_folder_problem, positive_int, usage_error
 from toolthink.data.corruption import LINE_EDITS
 from toolthink.data.demos import DemoConfig, build_demos, split_of
 from toolthink.data.mutations import MUTATIONS
@@ -49,34 +50,54 @@ def make_parser() -> argparse.ArgumentParser:
     demos.add_argument("--split", default="train",
                        choices=["train", "validation", "test", "prompt", "all"],
                        help="problem split to build from (default: train)")
-    demos.add_argument("--per-problem", type=int, default=1,
+    demos.add_argument("--per-problem", type=positive_int, default=1,
                        help="demonstrations attempted per problem (default: 1)")
     demos.add_argument("--seed", type=int, default=0, help="base random seed (default: 0)")
-    demos.add_argument("--min-edits", type=int, default=1, help="fewest corrupting edits")
-    demos.add_argument("--max-edits", type=int, default=5, help="most corrupting edits")
+    demos.add_argument("--min-edits", type=positive_int, default=1,
+                       help="fewest corrupting edits (default: 1)")
+    demos.add_argument("--max-edits", type=positive_int, default=5,
+                       help="most corrupting edits (default: 5)")
     demos.add_argument("--kinds", nargs="+", default=list(LINE_EDITS) + list(MUTATIONS),
                        metavar="KIND", help="edit kinds (default: all): "
                        + ", ".join(repr(k) for k in list(LINE_EDITS) + list(MUTATIONS)))
     demos.add_argument("--order", choices=["reversed", "minimal"], default="reversed",
                        help="trace order: the paper's reversed edits, or a minimal line diff")
-    demos.add_argument("--limit", type=int, default=None, help="use only the first N problems")
+    demos.add_argument("--limit", type=positive_int, default=None,
+                       help="use only the first N problems (default: all)")
     demos.add_argument("--timeout", type=float, default=EnvConfig().timeout,
                        help="seconds per test run (default: the environment's)")
     demos.add_argument("--out", required=True, help="output folder")
     return parser
 
 
+_PROG = "toolthink data demos"
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    """Exit with status 2 and a message naming the value for a bad option, before any work."""
+    if args.min_edits > args.max_edits:
+        usage_error(_PROG, f"--min-edits {args.min_edits} is above --max-edits "
+                    f"{args.max_edits}: lower --min-edits or raise --max-edits")
+    problem = output_folder_problem("--out", args.out)
+    if problem is not None:
+        usage_error(_PROG, problem)
+    if args.source == "mbpp":
+        if not args.data_dir:
+            usage_error(_PROG, "--source mbpp needs --data-dir (or TOOLTHINK_DATA_DIR): "
+                        "the folder that holds mbxp_mbpp/")
+        if not Path(args.data_dir).is_dir():
+            usage_error(_PROG, f"data folder {args.data_dir!r} (from --data-dir or "
+                        "TOOLTHINK_DATA_DIR) is not a folder: pass the folder that holds "
+                        "mbxp_mbpp/ (the layout of ../shared/data)")
+
+
 def _problems(args: argparse.Namespace) -> list[Problem]:
     if args.source == "embedded":
         problems = list(load_embedded_corpus())
     else:
-        if not args.data_dir:
-            msg = ("--source mbpp needs --data-dir (or TOOLTHINK_DATA_DIR): "
-                   "the folder that holds mbxp_mbpp/")
-            raise SystemExit(f"toolthink data demos: {msg}")
         problems = list(load_mbpp(args.data_dir))
     problems = [p for p in problems if args.split == "all" or split_of(p.task_id) == args.split]
-    return problems[: args.limit] if args.limit else problems
+    return problems[: args.limit] if args.limit is not None else problems
 
 
 class _LogProgress:
@@ -100,12 +121,10 @@ class _LogProgress:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``toolthink data``; returns the exit status."""
+    """Run ``toolthink data``; returns the exit status (2 for a bad option or data file)."""
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.per_problem < 1 or not 1 <= args.min_edits <= args.max_edits:
-        raise SystemExit("toolthink data demos: need --per-problem >= 1 and "
-                         "1 <= --min-edits <= --max-edits")
+    _check_usage(args)
     try:
         config = DemoConfig(
             per_problem=args.per_problem, seed=args.seed, min_edits=args.min_edits,
@@ -113,14 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             env=EnvConfig(timeout=args.timeout),
         )
     except ValueError as e:
-        raise SystemExit(f"toolthink data demos: {e}") from None
+        usage_error(_PROG, str(e))
     out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SystemExit(f"toolthink data demos: --out {out_dir} is a file: name a folder")
     try:
         problems = _problems(args)
     except ToolthinkError as e:  # a missing or malformed data file
-        raise SystemExit(f"toolthink data demos: {e}") from None
+        usage_error(_PROG, str(e))
     total = len(problems) * args.per_problem
     from rich.progress import Progress  # noqa: PLC0415 - the CLI's own dependency
 

@@ -22,12 +22,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from toolthink.commands import (
+    EXIT_USAGE,
+    non_negative_float,
+    output_folder_problem,
+    positive_int,
+    usage_error,
+)
 from toolthink.errors import ToolthinkError
 
 __all__ = ["DATA_DIR_ENV", "add_device_arguments", "check_device", "device_spec", "main",
            "make_parser", "parse_ks"]
 
 DATA_DIR_ENV = "TOOLTHINK_DATA_DIR"
+
+_PROG = "toolthink eval"
 
 _MODES = {"coe": ("chain-of-edits",), "direct": ("direct",), "both": ("chain-of-edits", "direct")}
 
@@ -42,17 +51,6 @@ def parse_ks(text: str) -> tuple[int, ...]:
         msg = f"--k {text!r} must be positive integers separated by commas, e.g. 1,4"
         raise argparse.ArgumentTypeError(msg)
     return ks
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"{text!r} must be an integer >= 1"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def device_spec(text: str) -> str:
@@ -102,19 +100,19 @@ def make_parser() -> argparse.ArgumentParser:
                         help="evaluation set (default: embedded held-out split)")
     parser.add_argument("--data-dir", help=f"benchmark folder (default: ${DATA_DIR_ENV}); "
                         "needed for humanevalfix, quixbugs, mbpp-synthetic")
-    parser.add_argument("--samples", type=_positive, default=1, help="attempts per task (n)")
+    parser.add_argument("--samples", type=positive_int, default=1, help="attempts per task (n)")
     parser.add_argument("--k", type=parse_ks, default=(1,), help="pass@k budgets, e.g. 1,4")
     parser.add_argument("--mode", choices=tuple(_MODES), default="both",
                         help="coe (Chain-of-Edits), direct, or both side by side")
-    parser.add_argument("--limit", type=_positive, help="evaluate the first N tasks only")
-    parser.add_argument("--temperature", type=float,
+    parser.add_argument("--limit", type=positive_int, help="evaluate the first N tasks only")
+    parser.add_argument("--temperature", type=non_negative_float,
                         help="sampling temperature (default: 0, greedy, for --samples 1; else 0.8)")
-    parser.add_argument("--max-turns", type=_positive, default=10, help="commands per episode")
-    parser.add_argument("--max-new-tokens", type=_positive, default=96,
+    parser.add_argument("--max-turns", type=positive_int, default=10, help="commands per episode")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=96,
                         help="tokens per Chain-of-Edits command")
-    parser.add_argument("--direct-max-new-tokens", type=_positive, default=512,
+    parser.add_argument("--direct-max-new-tokens", type=positive_int, default=512,
                         help="tokens per direct answer")
-    parser.add_argument("--batch", type=_positive, default=8, help="attempts generated together")
+    parser.add_argument("--batch", type=positive_int, default=8, help="attempts generated together")
     parser.add_argument("--seed", type=int, default=0, help="seed of sampling and synthetic bugs")
     parser.add_argument("--out", default="runs/eval", help="output folder (default: runs/eval)")
     parser.add_argument("--no-figures", action="store_true",
@@ -132,28 +130,43 @@ def _data_dir(args: argparse.Namespace) -> str | None:
     if not data_dir:
         msg = (f"--dataset {args.dataset} needs the benchmark folder: pass --data-dir DIR or set "
                f"{DATA_DIR_ENV} (the layout of ../shared/data)")
-        raise SystemExit(f"toolthink eval: {msg}")
+        usage_error(_PROG, msg)
     if not Path(data_dir).is_dir():
         msg = (f"data folder {data_dir!r} (from --data-dir or {DATA_DIR_ENV}) is not a folder: "
                "pass the folder that holds humanevalpack/, quixbugs/ and mbxp_mbpp/")
-        raise SystemExit(f"toolthink eval: {msg}")
+        usage_error(_PROG, msg)
     return data_dir
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``toolthink eval``; returns the exit status (0 on success)."""
-    args = make_parser().parse_args(argv)
-    data_dir = _data_dir(args)
-    temperature = args.temperature if args.temperature is not None else (
+def _check_usage(args: argparse.Namespace) -> float:
+    """The sampling temperature, after the checks that exit 2 before any expensive work."""
+    temperature: float = args.temperature if args.temperature is not None else (
         0.0 if args.samples == 1 else 0.8)
     if args.samples > 1 and temperature == 0:
-        msg = "--samples > 1 with --temperature 0 repeats one greedy answer: pass --temperature > 0"
-        raise SystemExit(f"toolthink eval: {msg}")
+        usage_error(_PROG, "--samples > 1 with --temperature 0 repeats one greedy answer: "
+                    "pass --temperature > 0")
+    problem = output_folder_problem("--out", args.out)
+    if problem is not None:
+        usage_error(_PROG, problem)
+    if args.adapter is not None and not Path(args.adapter).is_dir():
+        usage_error(_PROG, f"--adapter {args.adapter!r} is not a folder: pass the output "
+                    "folder of SFT or RL")
+    return temperature
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``toolthink eval``; returns the exit status (0 on success, 2 for bad usage).
+
+    Every option, path and the device are checked before the model loads.
+    """
+    args = make_parser().parse_args(argv)
+    data_dir = _data_dir(args)
+    temperature = _check_usage(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         placement = check_device(args)
     except ToolthinkError as e:
-        raise SystemExit(f"toolthink eval: {e}") from None
+        usage_error(_PROG, str(e))
     console = Console(stderr=False)
 
     import torch  # noqa: PLC0415
@@ -171,13 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             direct_max_new_tokens=args.direct_max_new_tokens, batch=args.batch,
                             env=EnvConfig(max_turns=args.max_turns))
     except ValueError as e:
-        raise SystemExit(f"toolthink eval: {e}") from None
+        usage_error(_PROG, str(e))
     torch.manual_seed(args.seed)
     try:
         with SandboxPool() as pool:
             tasks = load_eval_tasks(args.dataset, data_dir, pool, limit=args.limit, seed=args.seed)
             if not tasks:
-                raise SystemExit(f"toolthink eval: no tasks in {args.dataset}")
+                usage_error(_PROG, f"no tasks in {args.dataset}: check --data-dir and --limit")
             with console.status(f"loading model {args.model} ({placement})"):
                 model, tokenizer = load_model(args.model, args.adapter, device=args.device,
                                               dtype=args.dtype)
@@ -188,9 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         for mode in config.modes}
                 results = evaluate(model, tokenizer, tasks, sandbox=pool, config=config,
                                    progress=lambda mode, n: bar.advance(bars[mode], n))
-    except ToolthinkError as e:
-        sys.stderr.write(f"toolthink eval: {e}\n")
-        return 1
+    except ToolthinkError as e:  # a bad model, adapter or data file: usage, as in `repair`
+        sys.stderr.write(f"{_PROG}: {e}\n")
+        return EXIT_USAGE
     title = (f"{args.dataset}: {len(tasks)} tasks x {args.samples} samples, model {args.model}"
              + (f" + {args.adapter}" if args.adapter else ""))
     console.print(results_table(results, config.ks, title=title))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import attrs
 
+from toolthink.commands import non_negative_float
 from toolthink.errors import ToolthinkError
 from toolthink.evaluation.cli import add_device_arguments, check_device
 from toolthink.tasks import Provenance, RepairTask
@@ -158,7 +159,7 @@ def make_parser() -> argparse.ArgumentParser:
                         help="'embedded' (default), a model folder or a cached hub id")
     parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output)")
     parser.add_argument("--samples", type=int, default=4, help="episodes to try (default 4)")
-    parser.add_argument("--temperature", type=float,
+    parser.add_argument("--temperature", type=non_negative_float,
                         help="sampling temperature (default: 0 for --samples 1, else 0.8)")
     parser.add_argument("--max-turns", type=int, default=10, help="commands per episode")
     parser.add_argument("--problem", default="", help="a sentence saying what the code should do")

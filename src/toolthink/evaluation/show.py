@@ -25,7 +25,21 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-__all__ = ["main", "make_parser", "show_episode"]
+from toolthink.commands import output_file_problem, positive_int, usage_error
+
+__all__ = ["EPISODE_FIELDS", "main", "make_parser", "not_an_episode", "show_episode"]
+
+_PROG = "toolthink show"
+
+EPISODE_FIELDS = ("task_id", "mode", "sample", "passed", "initial_code", "turns")
+"""The fields of an evaluation episode (`toolthink.evaluation.records`)."""
+
+_LOOKALIKES = (
+    ({"corrupted", "commands", "observations"}, "a demonstrations file (demos.jsonl from "
+     "`toolthink data demos`; train on it with `toolthink-train sft --demos`)"),
+    ({"commands", "infos", "rewards"}, "RL sample episodes (trajectories.jsonl from "
+     "`toolthink-train rl`)"),
+)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -34,7 +48,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("episodes", help="an episodes JSONL file written by toolthink eval")
     parser.add_argument("--task", help="only episodes of this task id")
     parser.add_argument("--failed", action="store_true", help="only episodes that failed")
-    parser.add_argument("--limit", type=int, default=None, help="at most N episodes")
+    parser.add_argument("--limit", type=positive_int, default=None, help="at most N episodes")
     parser.add_argument("--html", help="also save the view as an HTML page to this file")
     return parser
 
@@ -43,6 +57,20 @@ def _diff(before: str, after: str) -> str:
     lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after",
                                  lineterm="", n=1)
     return "\n".join(list(lines)[2:])
+
+
+def not_an_episode(record: object) -> str | None:
+    """What ``record`` looks like when it is not an evaluation episode; None when it is one."""
+    if isinstance(record, dict) and "initial_code" in record and isinstance(
+            record.get("turns"), list):
+        return None
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}"
+    keys = set(record)
+    for fields, what in _LOOKALIKES:
+        if fields <= keys:
+            return what
+    return f"a record with the fields {sorted(keys)}"
 
 
 def show_episode(console: Console, episode: dict[str, Any]) -> None:
@@ -73,8 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     path = Path(args.episodes)
     if not path.is_file():
-        raise SystemExit(f"toolthink show: {path} is not a file: pass the episodes JSONL "
-                         "that toolthink eval wrote")
+        usage_error(_PROG, f"{path} is not a file: pass the episodes JSONL that toolthink "
+                    "eval wrote")
+    if args.html is not None:
+        problem = output_file_problem("--html", args.html)
+        if problem is not None:
+            usage_error(_PROG, problem)
     console = Console(record=bool(args.html))
     shown = 0
     with path.open(encoding="utf-8") as f:
@@ -84,8 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 episode = json.loads(line)
             except json.JSONDecodeError as e:
-                raise SystemExit(f"toolthink show: line {number} of {path} is not JSON ({e})") \
-                    from None
+                usage_error(_PROG, f"line {number} of {path} is not JSON ({e})")
+            looks = not_an_episode(episode)
+            if looks is not None:
+                usage_error(_PROG, f"line {number} of {path} is not an evaluation episode: it "
+                            f"looks like {looks}. show replays the episodes.jsonl that "
+                            "`toolthink eval --out DIR` writes (fields "
+                            f"{', '.join(EPISODE_FIELDS)})")
             if args.task and episode.get("task_id") != args.task:
                 continue
             if args.failed and episode.get("passed"):

@@ -17,12 +17,16 @@ from collections.abc import Sequence
 
 from toolthink.commands import dispatch, usage
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["CHECKPOINTS_REMAIN", "COMMANDS", "main"]
 
 COMMANDS = {
     "sft": ("toolthink.training.sft_cli", "supervised fine-tuning on demonstrations"),
     "rl": ("toolthink.training.rl_cli", "RL with verifiable rewards (multi-turn GRPO)"),
 }
+
+CHECKPOINTS_REMAIN = ("interrupted; checkpoints already saved in output_dir remain (continue "
+                      "with --resume_from_checkpoint true)")
+"""The line printed after Ctrl-C during training (exit status 130)."""
 
 USAGE = usage(
     "toolthink-train", COMMANDS,
@@ -33,7 +37,8 @@ USAGE = usage(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to a subcommand; returns the process exit status."""
-    return dispatch("toolthink-train", COMMANDS, USAGE, argv)
+    return dispatch("toolthink-train", COMMANDS, USAGE, argv,
+                    dict.fromkeys(COMMANDS, CHECKPOINTS_REMAIN))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from toolthink.commands import config_file_problem
 from toolthink.data.demos import split_of
 from toolthink.env import PROMPT_VERSION
 from toolthink.tasks import (
@@ -199,9 +200,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (``--config FILE.yaml`` and flags) and train; returns the exit status."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = list(sys.argv[1:] if argv is None else argv)
+    problem = config_file_problem(args, "configs/rl_cpu.yaml")
+    if problem is not None:  # before TrlParser, which raises FileNotFoundError from inside TRL
+        sys.stderr.write(f"toolthink-train rl: {problem}\n")
+        return 2
     parser = make_parser()
     try:
-        (config,) = parser.parse_args_and_config(list(sys.argv[1:] if argv is None else argv))
+        (config,) = parser.parse_args_and_config(args)
     except ValueError as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2

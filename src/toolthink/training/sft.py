@@ -24,6 +24,7 @@ configuration), ``metrics.json``, ``loss_curve.png`` and ``README.md``
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +206,42 @@ def check_training_config(config: SFTConfig) -> None:
         raise SFTConfigError("; ".join(problems))
 
 
+def _looks_like_a_path(value: str) -> bool:
+    """A path, not a hub id (``org/name``: one slash, never leading)."""
+    return (value.startswith((".", "/", "~")) or value.count("/") > 1
+            or (os.sep != "/" and os.sep in value))
+
+
+def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> None:
+    """Reject paths that cannot work, before the model loads.
+
+    Checks that ``output_dir`` can be a folder, that a ``model_name_or_path``
+    written as a path exists (transformers would call it a bad hub id), and
+    reads ``demos`` (a bad line would otherwise surface after the model loads).
+
+    Raises:
+        SFTConfigError: ``output_dir`` or ``model_name_or_path`` unusable.
+        DemoDataError: ``demos`` missing, not JSONL, or without the splits.
+    """
+    out = Path(str(config.output_dir))
+    existing = next((p for p in (out, *out.parents) if p.exists()), Path())
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under the file {str(existing)!r}"
+        msg = f"output_dir={str(out)!r} {where}: pass --output_dir a folder (new or existing)"
+        raise SFTConfigError(msg)
+    model = args.model_name_or_path
+    if model != EMBEDDED and _looks_like_a_path(model) and not Path(model).expanduser().exists():
+        msg = (f"model_name_or_path={model!r} looks like a path but does not exist: pass a "
+               f"model folder, {EMBEDDED!r} (the default), or a hub id such as "
+               "HuggingFaceTB/SmolLM2-135M-Instruct (org/name; it needs the network or the "
+               "local Hugging Face cache)")
+        raise SFTConfigError(msg)
+    if args.demos is not None:
+        read_demos(args.demos, args.train_splits)
+        if args.eval_splits:
+            read_demos(args.demos, args.eval_splits)
+
+
 @dataclass
 class SFTResult:
     """What a run produced.
@@ -278,12 +315,22 @@ def resolve_model_path(args: SFTScriptArguments) -> str:
 def load_model_and_tokenizer(
     args: SFTScriptArguments,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load the causal LM (in train mode) and its tokenizer."""
+    """Load the causal LM (in train mode) and its tokenizer.
+
+    Raises:
+        SFTConfigError: transformers cannot load it (no such folder or cached id).
+    """
     path = resolve_model_path(args)
     dtype: Any = "auto" if args.dtype == "auto" else getattr(torch, args.dtype)
     logger.info("Loading %s (%s)", path, args.dtype)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except OSError as e:
+        msg = (f"cannot load model_name_or_path={path!r} ({e}): pass a model folder, "
+               f"{EMBEDDED!r}, or a hub id (org/name) reachable over the network or already "
+               "in the local Hugging Face cache")
+        raise SFTConfigError(msg) from e
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -391,10 +438,12 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         The output folder and the metrics written there.
 
     Raises:
-        SFTConfigError: settings that cannot run here.
+        SFTConfigError: settings that cannot run here, or an unusable path
+            (`check_inputs`), before the model loads.
         DemoDataError: no usable demonstration.
     """
     check_training_config(config)
+    check_inputs(args, config)
     started = time.perf_counter()
     model, tokenizer = load_model_and_tokenizer(args)
     train, evaluation = prepare_data(args, config, tokenizer)

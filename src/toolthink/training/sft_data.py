@@ -17,6 +17,7 @@ the prompt and loses the commands that repair it (the paper trains at 2048).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from toolthink.data.store import read_jsonl
 from toolthink.env import PROMPT_VERSION
 from toolthink.errors import ToolthinkError
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
@@ -88,6 +88,31 @@ class EncodedDemos:
         }
 
 
+def _read_records(file: Path) -> list[dict[str, Any]]:
+    """The JSON objects of ``file``, one a line; `DemoDataError` naming the line otherwise."""
+    records: list[dict[str, Any]] = []
+    fix = "pass the demos.jsonl that `toolthink data demos --out DIR` wrote, or its folder"
+    try:
+        with file.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as e:
+                    msg = f"{file}:{number} is not JSON ({e}): {fix}"
+                    raise DemoDataError(msg) from e
+                if not isinstance(record, dict):
+                    msg = (f"{file}:{number} is a JSON {type(record).__name__}, not a "
+                           f"demonstration object: {fix}")
+                    raise DemoDataError(msg)
+                records.append(record)
+    except UnicodeDecodeError as e:
+        msg = f"{file} is not UTF-8 text ({e}): {fix}"
+        raise DemoDataError(msg) from e
+    return records
+
+
 def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Read demonstrations written by ``toolthink data demos``.
 
@@ -99,7 +124,8 @@ def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[di
         The records, in file order.
 
     Raises:
-        DemoDataError: No such file, or no record in the chosen splits.
+        DemoDataError: No such file, a line that is not a JSON object (the
+            message names the file and line), or no record in the chosen splits.
     """
     file = Path(path)
     if file.is_dir():
@@ -109,7 +135,7 @@ def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[di
                "build one with `toolthink data demos --out DIR`, or omit --demos to build a "
                "small set from the embedded corpus")
         raise DemoDataError(msg)
-    everything = list(read_jsonl(file))
+    everything = _read_records(file)
     records = everything if splits is None else [r for r in everything if r.get("split") in splits]
     if not records:
         held = sorted({str(r.get("split")) for r in everything})
