@@ -11,10 +11,12 @@ runs), all under one output folder (default ``runs/demo``):
    corpus' held-out problems and, with ``--data-dir``, on QuixBugs and
    HumanEvalFix; each prints its comparison table.
 
-``--quick`` runs the fewest steps of every stage. Wall times on 2 CPU cores are
-not yet measured end to end (stage figures: benchmarks/README.md); numbers
-from so short a run measure the plumbing, not the method: see
-docs/training.md and docs/rl.md for real recipes.
+``--quick`` runs the fewest steps of every stage. Each stage runs as its own
+process (``python -m``, the printed command), so its memory is returned when it
+ends; the job ends with one table comparing the two modes per dataset. Wall
+times on 2 CPU cores: benchmarks/README.md, "Main job". Numbers from so short
+a run measure the plumbing, not the method: see docs/recipes.md for real
+recipes.
 """
 
 from __future__ import annotations
