@@ -250,3 +250,14 @@ def test_cli_names_an_unreadable_config(value: str, message: str, capsys) -> Non
     err = capsys.readouterr().err
     assert re.search(message, err)
     assert "Traceback" not in err
+
+
+def test_cli_names_a_bad_adapter_or_output_dir_before_loading(tmp_path, capsys) -> None:
+    config = str(Path(__file__).parents[2] / "configs" / "rl_cpu.yaml")
+    assert main(["--config", config, "--adapter", str(tmp_path / "nope"),
+                 "--output_dir", str(tmp_path / "out")]) == 2
+    assert "holds no adapter_config.json" in capsys.readouterr().err
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    assert main(["--config", config, "--output_dir", str(afile / "sub")]) == 2
+    assert "pass --output_dir a folder" in capsys.readouterr().err

@@ -212,8 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2
     try:
+        config.check_paths()
         problems = rl_problems(config)
-    except (DatasetNotFoundError, DatasetFormatError) as e:
+    except (DatasetNotFoundError, DatasetFormatError, ValueError) as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2
     train(config, problems=problems)

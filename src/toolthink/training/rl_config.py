@@ -138,6 +138,29 @@ class RLConfig(GRPOConfig):
                 raise ValueError(msg)
         super().__post_init__()  # type: ignore[no-untyped-call]
 
+    def check_paths(self) -> None:
+        """Check, before the model loads, the paths a run reads and writes.
+
+        Not part of parsing: a shipped config may name a folder a previous
+        step will create (``adapter: runs/sft-gpu``).
+
+        Raises:
+            ValueError: ``adapter`` holds no ``adapter_config.json``, or
+                ``output_dir`` is (or lies under) a file.
+        """
+        if self.adapter and not (Path(self.adapter) / "adapter_config.json").is_file():
+            msg = (f"adapter={self.adapter!r} holds no adapter_config.json: pass the output "
+                   "folder of `toolthink-train sft` (or another peft adapter folder), or leave "
+                   "adapter out to start from the base model")
+            raise ValueError(msg)
+        out = Path(str(self.output_dir)) if self.output_dir else None
+        if out is not None:
+            existing = next((q for q in (out, *out.parents) if q.exists()), Path())
+            if not existing.is_dir():
+                msg = (f"output_dir={str(out)!r} is or lies under the file {str(existing)!r}: "
+                       "pass --output_dir a folder (new or existing)")
+                raise ValueError(msg)
+
     def _check_task_source(self) -> None:
         if self.task_source not in TASK_SOURCES:
             msg = f"task_source={self.task_source!r} is not one of {TASK_SOURCES}: pick one"
