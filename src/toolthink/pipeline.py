@@ -146,9 +146,10 @@ def _check_data_dir(data_dir: str | None) -> str | None:
 def summary_table(out: Path) -> Any:
     """One table over every ``eval-*/results.json`` under ``out``: the job's comparison.
 
-    Rows are datasets; columns the tasks, then pass@k of Chain-of-Edits and of
-    the direct-answer baseline for each k evaluated, then Chain-of-Edits' mean
-    turns. Returns a ``rich.table.Table`` (None when no evaluation ran).
+    Rows are datasets; columns the tasks, then pass@k of Chain-of-Edits (CoE)
+    and of the direct-answer baseline for each k evaluated, then CoE's mean
+    turns; narrow enough for an 80-column terminal with k up to 2. Returns a
+    ``rich.table.Table`` (None when no evaluation ran).
     """
     from rich.table import Table  # noqa: PLC0415
 
@@ -159,13 +160,13 @@ def summary_table(out: Path) -> Any:
     if not rows:
         return None
     ks = sorted({int(k) for _, r in rows for k in r["settings"].get("ks", [1])})
-    table = Table(title=f"toolthink demo: Chain-of-Edits vs direct answers ({out})")
-    table.add_column("dataset")
+    table = Table(title=f"toolthink demo: Chain-of-Edits (CoE) vs direct answers ({out})")
+    table.add_column("dataset", no_wrap=True)
     table.add_column("tasks", justify="right")
-    for mode in ("chain-of-edits", "direct"):
+    for short in ("CoE", "direct"):
         for k in ks:
-            table.add_column(f"{mode} pass@{k}", justify="right")
-    table.add_column("CoE mean turns", justify="right")
+            table.add_column(f"{short} pass@{k}", justify="right")
+    table.add_column("CoE turns", justify="right")
     for dataset, results in rows:
         modes = results["modes"]
         cells = [dataset, str(results["settings"].get("tasks", "?"))]
