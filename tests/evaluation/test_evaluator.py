@@ -151,3 +151,12 @@ def test_a_model_that_cannot_load_exits_2_like_repair(
     assert status == 2
     assert "cannot load --model" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_batch_lines_report_each_mode_without_a_terminal() -> None:
+    from toolthink.evaluation.cli import BatchLines  # noqa: PLC0415
+
+    lines = BatchLines(total=16)
+    assert lines("chain-of-edits", 8).startswith("chain-of-edits: 8/16 attempts done (")
+    assert lines("direct", 8).startswith("direct: 8/16 attempts done (")
+    assert lines("chain-of-edits", 8).startswith("chain-of-edits: 16/16 attempts done (")

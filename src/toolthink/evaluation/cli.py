@@ -16,7 +16,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -154,6 +155,43 @@ def _check_usage(args: argparse.Namespace) -> float:
     return temperature
 
 
+class BatchLines:
+    """Progress as text lines, for output no terminal shows (rich draws no live bar there).
+
+    Args:
+        total: Attempts per mode.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done: dict[str, int] = {}
+        self.started = time.perf_counter()
+
+    def __call__(self, mode: str, n: int) -> str:
+        """The line for ``n`` more finished attempts of ``mode``."""
+        self.done[mode] = self.done.get(mode, 0) + n
+        seconds = time.perf_counter() - self.started
+        return f"{mode}: {self.done[mode]}/{self.total} attempts done ({seconds:.0f} s)\n"
+
+
+def _advancer(
+    bar: Progress, console: Console, total: int, modes: Sequence[str], batch: int
+) -> Callable[[str, int], None]:
+    """The evaluator's progress callback: rich bars, plus text lines off a terminal."""
+    bars = {mode: bar.add_task(mode, total=total) for mode in modes}
+    lines = None if console.is_terminal else BatchLines(total)  # a log file, CI, a pipe
+    if lines is not None:
+        sys.stderr.write(f"evaluating {total} attempts per mode ({', '.join(modes)}) in "
+                         f"batches of {batch}; a line after each batch\n")
+
+    def advance(mode: str, n: int) -> None:
+        bar.advance(bars[mode], n)
+        if lines is not None:
+            sys.stderr.write(lines(mode, n))
+
+    return advance
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``toolthink eval``; returns the exit status (0 on success, 2 for bad usage).
 
@@ -197,10 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=False) as bar:
-                bars = {mode: bar.add_task(mode, total=len(tasks) * args.samples)
-                        for mode in config.modes}
                 results = evaluate(model, tokenizer, tasks, sandbox=pool, config=config,
-                                   progress=lambda mode, n: bar.advance(bars[mode], n))
+                                   progress=_advancer(bar, console, len(tasks) * args.samples,
+                                                      config.modes, args.batch))
     except ToolthinkError as e:  # a bad model, adapter or data file: usage, as in `repair`
         sys.stderr.write(f"{_PROG}: {e}\n")
         return EXIT_USAGE
