@@ -15,9 +15,9 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 from pathlib import Path
 
 import pytest
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
+from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
+from tests.tiny_models import tiny_llama
 from toolthink.training.embedded_model import load_embedded_tokenizer
 
 
@@ -35,13 +35,7 @@ def tokenizer(embedded_cache: Path) -> PreTrainedTokenizerBase:
 @pytest.fixture(scope="session")
 def tiny_model(tokenizer: PreTrainedTokenizerBase) -> LlamaForCausalLM:
     """A random 1-layer Llama over the embedded vocabulary."""
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-        bos_token_id=1, eos_token_id=2, pad_token_id=2,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(len(tokenizer)).eval()
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from hypothesis import HealthCheck, settings
 from hypothesis.errors import InvalidArgument
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
+from tests.tiny_models import tiny_llama
 from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.embedded_model import load_embedded_model, load_embedded_tokenizer
 
@@ -77,13 +77,7 @@ def token_bytes(constraint: GrammarConstraint) -> dict[bytes, int]:
 def tiny_model(tokenizer: PreTrainedTokenizerBase) -> LlamaForCausalLM:
     """A random 1-layer Llama over the embedded vocabulary: it writes noise, so only the
     mask makes its output a command."""
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-        bos_token_id=1, eos_token_id=2, pad_token_id=2,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(len(tokenizer)).eval()
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,9 @@ import random
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
+from tests.tiny_models import tiny_llama
 from toolthink.data.corruption import corrupt
 from toolthink.env import EnvConfig
 from toolthink.tasks import RepairTask, load_embedded_corpus
@@ -33,13 +34,7 @@ def easy_tasks(count: int, seed: int = 0) -> list[RepairTask]:
 
 @pytest.fixture(scope="module")
 def policy(tokenizer) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-        bos_token_id=1, eos_token_id=2, pad_token_id=2,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(len(tokenizer)).eval()
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import LlamaConfig, LlamaForCausalLM
 
+from tests.tiny_models import tiny_llama
 from toolthink.tasks import load_embedded_corpus
 from toolthink.tool import SandboxPool
 from toolthink.training.constrained import GrammarConstraint
@@ -23,16 +23,6 @@ from toolthink.training.rl_cli import load_policy, main, make_parser, rl_problem
 from toolthink.training.rl_config import RLConfig
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-
-
-def tiny_llama(vocab_size: int) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-        bos_token_id=1, eos_token_id=2, pad_token_id=2,
-    )
-    return LlamaForCausalLM(config)
 
 
 def rl_config(tmp_path, **overrides) -> RLConfig:
