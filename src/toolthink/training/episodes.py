@@ -1,9 +1,11 @@
 """Batched multi-turn repair episodes with the constrained decoder, token in and token out.
 
 One call of `run_episodes` plays a batch of `toolthink.env.RepairEnv` episodes
-to their end: each turn, every live episode's token sequence so far is fed to
-``model.generate`` with one grammar per row (`toolthink.training.grammars.turn_grammar_for`
-the row's current file), the sampled command is applied by the environment
+to their end: each turn, every live episode's token sequence so far is given to
+a turn sampler with one grammar per row (`toolthink.training.grammars.turn_grammar_for`
+the row's current file; ``model.generate`` with the llguidance processor by
+default, a vLLM server in RL with ``use_vllm``: `toolthink.training.samplers`),
+the sampled command is applied by the environment
 (all rows' tests in one sandbox batch, `toolthink.env.step_all`), and the next
 turn's input is the previous ids + the sampled ids + the environment's ids
 (`toolthink.training.chat.ChatFormat.observation_ids`). Text is never decoded
@@ -27,8 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import torch
-from transformers import LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from toolthink.env import EnvConfig, RepairEnv, StepInfo, step_all
 from toolthink.errors import ToolthinkError
@@ -37,6 +38,7 @@ from toolthink.tool import SandboxPool
 from toolthink.training.chat import ChatFormat
 from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.grammars import turn_grammar_for
+from toolthink.training.samplers import GenerateSampler, RolloutConfig, TurnSample, TurnSampler
 
 __all__ = [
     "Episode",
@@ -51,37 +53,6 @@ logger = logging.getLogger(__name__)
 
 class EpisodeInvariantError(ToolthinkError, AssertionError):
     """A turn's completion ids, env mask and log-probs differ in length (a bug)."""
-
-
-def _positive_int(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if type(value) is not int or value < 1:
-        msg = f"{attribute.name}={value!r} must be an int >= 1"
-        raise ValueError(msg)
-
-
-@attrs.frozen
-class RolloutConfig:
-    """How the policy samples its commands.
-
-    Attributes:
-        max_new_tokens: Tokens one command may take, EOS included; a command
-            cut there is stepped as it is (usually malformed) and closed with
-            the EOS token as environment text (mask 0).
-        max_total_tokens: Budget of prompt plus completion tokens per episode;
-            an episode that would exceed it is cut (truncated: counts as failed).
-        temperature: Sampling temperature (> 0); 0 means greedy decoding.
-        top_p: Nucleus sampling mass (1.0 = off).
-        top_k: Top-k sampling (0 = off).
-        restrict_old_text: Restrict REPW's old text to text of its line in the
-            grammar (larger grammars; see docs/constrained-decoding.md).
-    """
-
-    max_new_tokens: int = attrs.field(default=96, validator=_positive_int)
-    max_total_tokens: int = attrs.field(default=4096, validator=_positive_int)
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    restrict_old_text: bool = False
 
 
 @attrs.define
@@ -233,60 +204,18 @@ class _Live:
         )
 
 
-def _left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-        attention[i, width - len(row):] = 1
-    return ids, attention  # (B, T) each
-
-
-def _generate_turn(
-    model: PreTrainedModel,
-    constraint: GrammarConstraint,
-    rows: Sequence[Sequence[int]],
-    *,
-    grammars: Sequence[str],
-    config: RolloutConfig,
-    pad_id: int,
-) -> list[tuple[list[int], list[float], bool]]:
-    """Sample one command per row: (ids, sampler log-probs, ended with EOS) per row."""
-    ids, attention = _left_pad(rows, pad_id)
-    device = model.device
-    processor = constraint.processor(list(grammars))
-    sampling: dict[str, Any] = (
-        {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p,
-         "top_k": config.top_k}
-        if config.temperature > 0 else {"do_sample": False}
-    )
-    with torch.no_grad():
-        out = model.generate(  # type: ignore[operator]
-            input_ids=ids.to(device), attention_mask=attention.to(device),
-            max_new_tokens=config.max_new_tokens, eos_token_id=list(constraint.eos_token_ids),
-            pad_token_id=pad_id, logits_processor=LogitsProcessorList([processor]),
-            return_dict_in_generate=True, output_scores=True, **sampling,
-        )
-    processor.finish(out.sequences)
-    sampled = out.sequences[:, ids.shape[1]:]  # (B, N) on the model's device
-    # log q of each sampled token, one step at a time on the model's device: stacking the
-    # (B, V) scores the sampler drew from into one (B, N, V) float32 tensor and copying it
-    # to the CPU (as this did before) moves B*N*V numbers to keep B*N
-    logq = torch.stack([
-        torch.log_softmax(step.float(), dim=-1).gather(-1, sampled[:, t:t + 1]).squeeze(-1)
-        for t, step in enumerate(out.scores)
-    ], dim=1).cpu()  # (B, N); generate returns one (B, V) score per new token
-    new = sampled.cpu()
-    eos = set(constraint.eos_token_ids)
-    results = []
-    for row in range(new.shape[0]):
-        tokens = new[row].tolist()
-        end = next((i + 1 for i, t in enumerate(tokens) if t in eos), None)
-        ended = end is not None
-        tokens = tokens[: end if end is not None else len(tokens)]
-        results.append((tokens, logq[row, : len(tokens)].tolist(), ended))
-    return results
+def _record_command(episode: _Live, grammar: str, turn: TurnSample,
+                    tokenizer: PreTrainedTokenizerBase, end_ids: Sequence[int]) -> str:
+    """Append one sampled command to ``episode``; return its text (EOS excluded)."""
+    ids, logprobs, ended = turn
+    episode.grammars.append(grammar)
+    body = ids[:-1] if ended else ids
+    text = str(tokenizer.decode(body, skip_special_tokens=False))
+    episode.commands.append(text)
+    episode.extend(ids, 1, logprobs)
+    if not ended:  # cut at max_new_tokens: close the turn as environment text
+        episode.extend(end_ids, 0, [0.0] * len(end_ids))
+    return text
 
 
 def _cut_at_budget(episode: _Live, config: RolloutConfig, env_config: EnvConfig) -> None:
@@ -312,12 +241,14 @@ def run_episodes(
     constraint: GrammarConstraint | None = None,
     chat: ChatFormat | None = None,
     timing: RolloutTiming | None = None,
+    sampler: TurnSampler | None = None,
 ) -> list[Episode]:
     """Play one episode per task, all turns batched, and return them in order.
 
     Args:
         model: A causal LM (or peft model) whose ``generate`` accepts a
-            ``logits_processor``; it samples under ``torch.no_grad``.
+            ``logits_processor``; it samples under ``torch.no_grad`` unless
+            ``sampler`` is given (its config still gives the vocabulary size).
         tokenizer: Its fast tokenizer (with a chat template and an EOS token).
         tasks: One task per episode; repeat a task for a GRPO group.
         sandbox: The pool that runs every test (shared by all episodes).
@@ -326,6 +257,8 @@ def run_episodes(
         constraint: The tokenizer's grammar constraint (built when None).
         chat: The tokenizer's `ChatFormat` (built when None).
         timing: Accumulates generation and sandbox seconds when given.
+        sampler: Draws each turn's commands (`toolthink.training.samplers`);
+            default: `GenerateSampler` on ``model``.
 
     Returns:
         One `Episode` per task, in the order of ``tasks``.
@@ -344,6 +277,7 @@ def run_episodes(
     pad = tokenizer.pad_token_id
     pad_id = int(pad if isinstance(pad, int) else constraint.eos_token_ids[0])
     end_ids = chat.command_ids("")  # the end-of-turn token(s) alone
+    sampler = sampler or GenerateSampler(model, constraint, pad_id)
 
     clock = time.perf_counter()
     jobs = [(t.buggy_code, t.tests) for t in tasks]
@@ -355,11 +289,12 @@ def run_episodes(
         live.append(_Live(task, env, chat.head_ids(first.system or "", first.text)))
     timing.sandbox += time.perf_counter() - clock
 
-    while active := [e for e in live if not e.done]:
-        for episode in active:
-            _cut_at_budget(episode, config, env_config)
-        active = [e for e in active if not e.done]
-        if not active:
+    while True:
+        for episode in live:
+            if not episode.done:
+                _cut_at_budget(episode, config, env_config)
+        active = [e for e in live if not e.done]
+        if not sampler.keep_going(len(active)):  # a shared sampler waits for every process
             break
         clock = time.perf_counter()
         grammars = []
@@ -367,24 +302,13 @@ def run_episodes(
             assert e.env.editor is not None
             grammars.append(turn_grammar_for(e.env.editor,
                                              restrict_old_text=config.restrict_old_text))
-        sampled = _generate_turn(
-            model, constraint, [e.prompt_ids + e.completion_ids for e in active],
-            grammars=grammars, config=config, pad_id=pad_id,
-        )
+        sampled = sampler.sample([e.prompt_ids + e.completion_ids for e in active], grammars,
+                                 config)
         timing.generation += time.perf_counter() - clock
-        texts = []
-        for episode, grammar, turn in zip(active, grammars, sampled, strict=True):
-            ids, logprobs, ended = turn
-            episode.grammars.append(grammar)
-            body = ids[:-1] if ended else ids
-            text = str(tokenizer.decode(body, skip_special_tokens=False))
-            episode.commands.append(text)
-            episode.extend(ids, 1, logprobs)
-            if not ended:  # cut at max_new_tokens: close the turn as environment text
-                episode.extend(end_ids, 0, [0.0] * len(end_ids))
-            texts.append(text)
+        texts = [_record_command(episode, grammar, turn, tokenizer, end_ids)
+                 for episode, grammar, turn in zip(active, grammars, sampled, strict=True)]
         clock = time.perf_counter()
-        results = step_all([e.env for e in active], texts)
+        results = step_all([e.env for e in active], texts) if active else []
         timing.sandbox += time.perf_counter() - clock
         for episode, (observation, reward, done, info) in zip(active, results, strict=True):
             episode.rewards.append(reward)

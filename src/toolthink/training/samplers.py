@@ -1,0 +1,163 @@
+"""Turn samplers: how `toolthink.training.episodes.run_episodes` draws one command per row.
+
+A turn sampler takes, for one turn of a batch of episodes, each row's token
+ids so far and the grammar its command must follow, and returns per row the
+sampled ids (the end-of-turn EOS included when the command ended), the
+sampler's log q of each id, and whether the command ended with EOS. The
+environment, the token budget, `Episode` and its invariants do not depend on
+which sampler drew the tokens.
+
+Two samplers exist:
+
+* `GenerateSampler`: transformers ``generate`` with the llguidance logits
+  processor (`toolthink.training.constrained`), on the policy's own device.
+  The default everywhere.
+* `toolthink.training.vllm_server.VLLMServerSampler`: a vLLM server's
+  ``/v1/completions`` with the grammar as structured output, through TRL's
+  ``VLLMClient`` (``use_vllm: true``, ``vllm_mode: server`` in RL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import attrs
+import torch
+from transformers import LogitsProcessorList, PreTrainedModel
+
+from toolthink.training.constrained import GrammarConstraint
+
+__all__ = ["GenerateSampler", "RolloutConfig", "TurnSample", "TurnSampler"]
+
+TurnSample = tuple[list[int], list[float], bool]
+"""One row's turn: sampled ids (EOS included when it ended), log q per id (nats), ended with EOS."""
+
+
+def _positive_int(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if type(value) is not int or value < 1:
+        msg = f"{attribute.name}={value!r} must be an int >= 1"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class RolloutConfig:
+    """How the policy samples its commands.
+
+    Attributes:
+        max_new_tokens: Tokens one command may take, EOS included; a command
+            cut there is stepped as it is (usually malformed) and closed with
+            the EOS token as environment text (mask 0).
+        max_total_tokens: Budget of prompt plus completion tokens per episode;
+            an episode that would exceed it is cut (truncated: counts as failed).
+        temperature: Sampling temperature (> 0); 0 means greedy decoding.
+        top_p: Nucleus sampling mass (1.0 = off).
+        top_k: Top-k sampling (0 = off).
+        restrict_old_text: Restrict REPW's old text to text of its line in the
+            grammar (larger grammars; see docs/constrained-decoding.md).
+    """
+
+    max_new_tokens: int = attrs.field(default=96, validator=_positive_int)
+    max_total_tokens: int = attrs.field(default=4096, validator=_positive_int)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    restrict_old_text: bool = False
+
+
+class TurnSampler(Protocol):
+    """What `run_episodes` needs from a sampler."""
+
+    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+               config: RolloutConfig) -> list[TurnSample]:
+        """Sample one command per row.
+
+        Args:
+            rows: B token-id sequences (prompt and completion so far); B may be
+                0 for a sampler that takes part in collectives.
+            grammars: B llguidance Lark grammars, one per row.
+            config: Sampling settings.
+
+        Returns:
+            B `TurnSample` s, in the order of ``rows``.
+        """
+        ...
+
+    def keep_going(self, live: int) -> bool:
+        """Whether to play another turn, given this process's ``live`` episodes.
+
+        A sampler shared by several processes answers for all of them (every
+        process must keep calling `sample` until no process has a live episode).
+        """
+        ...
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad ``rows`` into ``(B, T)`` ids and attention mask (1 on real tokens)."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        attention[i, width - len(row):] = 1
+    return ids, attention  # (B, T) each
+
+
+@attrs.define
+class GenerateSampler:
+    """Samples with transformers ``generate`` under the llguidance logits processor.
+
+    Args:
+        model: A causal LM (or peft model); it samples under ``torch.no_grad``.
+        constraint: The tokenizer's `GrammarConstraint`.
+        pad_id: Token id used for left padding.
+    """
+
+    model: PreTrainedModel
+    constraint: GrammarConstraint
+    pad_id: int
+
+    def keep_going(self, live: int) -> bool:
+        """True while this process has a live episode (one process only)."""
+        return live > 0
+
+    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+               config: RolloutConfig) -> list[TurnSample]:
+        """Sample one command per row in one batched ``generate`` call (see `TurnSampler`)."""
+        if not rows:
+            return []
+        ids, attention = left_pad(rows, self.pad_id)
+        device = self.model.device
+        processor = self.constraint.processor(list(grammars))
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p,
+             "top_k": config.top_k}
+            if config.temperature > 0 else {"do_sample": False}
+        )
+        with torch.no_grad():
+            out = self.model.generate(  # type: ignore[operator]
+                input_ids=ids.to(device), attention_mask=attention.to(device),
+                max_new_tokens=config.max_new_tokens,
+                eos_token_id=list(self.constraint.eos_token_ids), pad_token_id=self.pad_id,
+                logits_processor=LogitsProcessorList([processor]),
+                return_dict_in_generate=True, output_scores=True, **sampling,
+            )
+        processor.finish(out.sequences)
+        sampled = out.sequences[:, ids.shape[1]:]  # (B, N) on the model's device
+        # log q of each sampled token, one step at a time on the model's device: stacking the
+        # (B, V) scores the sampler drew from into one (B, N, V) float32 tensor and copying it
+        # to the CPU moves B*N*V numbers to keep B*N
+        logq = torch.stack([
+            torch.log_softmax(step.float(), dim=-1).gather(-1, sampled[:, t:t + 1]).squeeze(-1)
+            for t, step in enumerate(out.scores)
+        ], dim=1).cpu()  # (B, N); generate returns one (B, V) score per new token
+        new = sampled.cpu()
+        eos = set(self.constraint.eos_token_ids)
+        results: list[TurnSample] = []
+        for row in range(new.shape[0]):
+            tokens = new[row].tolist()
+            end = next((i + 1 for i, t in enumerate(tokens) if t in eos), None)
+            ended = end is not None
+            tokens = tokens[: end if end is not None else len(tokens)]
+            results.append((tokens, logq[row, : len(tokens)].tolist(), ended))
+        return results
