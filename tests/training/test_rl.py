@@ -88,15 +88,26 @@ def test_config_errors_name_the_value_and_the_fix(tmp_path) -> None:
         rl_config(tmp_path, advantage="turn")
     with pytest.raises(ValueError, match="num_generations=1 leaves no group"):
         rl_config(tmp_path, num_generations=1)
-    with pytest.raises(ValueError, match=r"use_vllm=True: .* vLLM generation is not implemented "
-                       r"yet.* set use_vllm: false \(docs/recipes.md"):
-        rl_config(tmp_path, use_vllm=True)
+    with pytest.raises(ValueError, match=r"use_vllm=True needs vLLM in the training "
+                       r"environment too.*pip install 'toolthink\[vllm\]'"):
+        rl_config(tmp_path, use_vllm=True)  # vLLM is not installed here
 
 
-def test_cli_refuses_use_vllm(capsys) -> None:
+def test_use_vllm_takes_server_mode_only(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("toolthink.training.rl_config.vllm_installed", lambda: True)
+    config = rl_config(tmp_path, use_vllm=True, vllm_mode="server",
+                       vllm_server_base_url="http://gpu0:8000")
+    assert config.use_vllm
+    with pytest.raises(ValueError, match=r"vllm_mode='colocate'.*set vllm_mode: server"):
+        rl_config(tmp_path, use_vllm=True, vllm_mode="colocate")
+    with pytest.raises(ValueError, match="vllm_structured_outputs_regex is set"):
+        rl_config(tmp_path, use_vllm=True, vllm_structured_outputs_regex="EXIT")
+
+
+def test_cli_names_what_use_vllm_needs(capsys) -> None:
     assert main(["--output_dir", "x", "--use_vllm", "true", "--use_cpu", "true",
                  "--bf16", "false"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
+    assert "pip install 'toolthink[vllm]'" in capsys.readouterr().err
 
 
 def test_cli_reports_a_bad_flag(capsys) -> None:

@@ -54,6 +54,8 @@ from toolthink.training.episodes import (
 )
 from toolthink.training.mask_replay import masked_log_probs, replay_masks
 from toolthink.training.rl_log import step_metrics
+from toolthink.training.samplers import TurnSampler
+from toolthink.training.vllm_server import VLLMServerSampler
 
 __all__ = [
     "ChainOfEditsTrainer",
@@ -133,6 +135,10 @@ class EpisodeRollout:
         config: Sampling settings.
         trajectories: JSONL file that receives sample episodes (None: none).
         trajectories_per_step: Episodes written per call.
+        sampler: Draws the commands; None: transformers ``generate`` on the
+            trainer's model, or, when the trainer has ``use_vllm`` (server
+            mode), a `toolthink.training.vllm_server.VLLMServerSampler` built
+            on the first call.
     """
 
     tasks: dict[str, RepairTask]
@@ -144,6 +150,7 @@ class EpisodeRollout:
     trajectories_per_step: int = 4
     chat: ChatFormat | None = None
     constraint: GrammarConstraint | None = None
+    sampler: TurnSampler | None = None
     episodes: list[Episode] = attrs.field(factory=list)
     timing: RolloutTiming = attrs.field(factory=RolloutTiming)
     calls: int = 0
@@ -166,17 +173,27 @@ class EpisodeRollout:
         step = trainer.state.global_step + 1
         logger.info("step %d: playing %d episodes of up to %d turns", step, len(tasks),
                     self.env_config.max_turns)
-        with unwrap_model_for_generation(model, trainer.accelerator) as unwrapped:
-            training = unwrapped.training
-            unwrapped.eval()  # no dropout while sampling (an SFT adapter may carry LoRA dropout)
-            try:
-                self.episodes = run_episodes(
-                    unwrapped, self.tokenizer, tasks, sandbox=self.sandbox,
-                    env_config=self.env_config, config=self.config, constraint=self.constraint,
-                    chat=self.chat, timing=self.timing,
-                )
-            finally:
-                unwrapped.train(training)
+        if self.sampler is None and getattr(trainer, "use_vllm", False):
+            self.sampler = VLLMServerSampler.from_trainer(
+                trainer, self.constraint, max_episode_tokens=self.config.max_total_tokens)
+        if self.sampler is not None:  # TRL pushed this step's weights to the server
+            self.episodes = run_episodes(
+                trainer.model, self.tokenizer, tasks, sandbox=self.sandbox,
+                env_config=self.env_config, config=self.config, constraint=self.constraint,
+                chat=self.chat, timing=self.timing, sampler=self.sampler,
+            )
+        else:
+            with unwrap_model_for_generation(model, trainer.accelerator) as unwrapped:
+                training = unwrapped.training
+                unwrapped.eval()  # no dropout while sampling (an SFT adapter's LoRA dropout)
+                try:
+                    self.episodes = run_episodes(
+                        unwrapped, self.tokenizer, tasks, sandbox=self.sandbox,
+                        env_config=self.env_config, config=self.config,
+                        constraint=self.constraint, chat=self.chat, timing=self.timing,
+                    )
+                finally:
+                    unwrapped.train(training)
         self.calls += 1
         summary = step_metrics(self.episodes)
         logger.info("step %d: played in %.0f s (mean reward %+.2f, pass rate %.2f, %.1f turns); "

@@ -9,6 +9,7 @@ from a YAML file (``--config``) and flags, like every TRL script.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,17 @@ from toolthink.env import EnvConfig
 from toolthink.training.devices import training_dtype
 from toolthink.training.episodes import RolloutConfig
 
-__all__ = ["ADVANTAGES", "DATA_DIR_ENV", "TASK_SOURCES", "RLConfig"]
+__all__ = ["ADVANTAGES", "DATA_DIR_ENV", "TASK_SOURCES", "RLConfig", "vllm_installed"]
 
 ADVANTAGES = ("per_turn", "sequence")
 TASK_SOURCES = ("embedded", "mbpp")
 DATA_DIR_ENV = "TOOLTHINK_DATA_DIR"
 """Environment variable naming the benchmark folder when ``data_dir`` is not set."""
+
+
+def vllm_installed() -> bool:
+    """Whether vLLM can be imported here (looked up, not imported)."""
+    return importlib.util.find_spec("vllm") is not None
 
 
 @dataclass
@@ -37,6 +43,12 @@ class RLConfig(GRPOConfig):
     )
     num_generations: int | None = field(
         default=4, metadata={"help": "Episodes per task, the GRPO group (paper: 4)."}
+    )
+    vllm_mode: str = field(
+        default="server",
+        metadata={"help": "With use_vllm: 'server' (a `vllm serve` process on other GPUs; the "
+                  "only mode toolthink's per-turn grammars support). TRL's default is "
+                  "'colocate'."},
     )
     model_name_or_path: str | None = field(
         default=None,
@@ -125,12 +137,7 @@ class RLConfig(GRPOConfig):
             raise ValueError(msg)
         self._check_task_source()
         if self.use_vllm:
-            msg = ("use_vllm=True: toolthink's rollout (EpisodeRollout) generates every turn with "
-                   "transformers generate under llguidance grammar masks, and vLLM generation is "
-                   "not implemented yet; TRL would start or connect to vLLM and push the weights "
-                   "to it every step while no episode used it: set use_vllm: false "
-                   "(docs/recipes.md, 'vLLM for RL generation: not implemented')")
-            raise ValueError(msg)
+            self._check_vllm()
         for name in ("edits", "tasks_per_problem", "max_turns", "max_new_tokens_per_turn"):
             value = getattr(self, name)
             if value < 1:
@@ -160,6 +167,23 @@ class RLConfig(GRPOConfig):
                 msg = (f"output_dir={str(out)!r} is or lies under the file {str(existing)!r}: "
                        "pass --output_dir a folder (new or existing)")
                 raise ValueError(msg)
+
+    def _check_vllm(self) -> None:
+        if self.vllm_mode != "server":
+            msg = (f"vllm_mode={self.vllm_mode!r}: toolthink samples each turn with its own "
+                   "grammar through a vLLM server; colocate mode is not supported: set "
+                   "vllm_mode: server (docs/recipes.md, 'vLLM server mode') or use_vllm: false")
+            raise ValueError(msg)
+        if self.vllm_structured_outputs_regex is not None:
+            msg = ("vllm_structured_outputs_regex is set: toolthink sends each turn's command "
+                   "grammar itself; leave it unset")
+            raise ValueError(msg)
+        if not vllm_installed():
+            msg = ("use_vllm=True needs vLLM in the training environment too (TRL's client "
+                   "streams the weights to the server with vLLM's NCCL code): "
+                   "pip install 'toolthink[vllm]', or set use_vllm: false to sample with "
+                   "transformers generate")
+            raise ValueError(msg)
 
     def _check_task_source(self) -> None:
         if self.task_source not in TASK_SOURCES:
