@@ -23,7 +23,7 @@ from typing import Any
 
 from toolthink.commands import config_file_problem
 from toolthink.data.demos import split_of
-from toolthink.env import PROMPT_VERSION
+from toolthink.env import PROMPT_VERSION, check_prompt_version
 from toolthink.tasks import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -34,9 +34,14 @@ from toolthink.tasks import (
 from toolthink.tool import SandboxPool
 from toolthink.training.rl_config import RLConfig
 
-__all__ = ["load_policy", "main", "make_parser", "rl_problems", "train"]
+__all__ = ["check_inputs", "load_policy", "main", "make_parser", "rl_problems", "train"]
 
 logger = logging.getLogger(__name__)
+
+ADAPTER_FIX = ("start RL from an adapter trained with this toolthink (rebuild the demonstrations "
+               "with `toolthink data demos` and rerun `toolthink-train sft`), or run RL with the "
+               "toolthink version the adapter was trained with")
+"""What to do when ``--adapter`` was trained on another prompt version."""
 
 
 def make_parser() -> Any:
@@ -45,6 +50,23 @@ def make_parser() -> Any:
 
     classes: list[Any] = [RLConfig]
     return TrlParser(classes, prog="toolthink-train rl")
+
+
+def check_inputs(config: RLConfig) -> None:
+    """Check, before the model loads, what the run starts from and writes to.
+
+    `RLConfig.check_paths` (``adapter`` and ``output_dir``), then the prompt
+    version the adapter's SFT data was rendered with: RL on another prompt
+    would train a model that ``toolthink eval`` refuses.
+
+    Raises:
+        ValueError: A path `RLConfig.check_paths` rejects.
+        PromptVersionError: ``adapter`` records another prompt version than
+            `PROMPT_VERSION` (the message names the folder, both versions and the fix).
+    """
+    config.check_paths()
+    if config.adapter:
+        check_prompt_version(config.adapter, fix=ADAPTER_FIX)
 
 
 def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
@@ -212,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2
     try:
-        config.check_paths()
+        check_inputs(config)
         problems = rl_problems(config)
     except (DatasetNotFoundError, DatasetFormatError, ValueError) as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
