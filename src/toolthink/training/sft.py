@@ -24,7 +24,6 @@ configuration), ``metrics.json``, ``loss_curve.png`` and ``README.md``
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +34,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 from trl.trainer.sft_config import SFTConfig
 from trl.trainer.sft_trainer import SFTTrainer
 
+from toolthink.commands import model_path_problem
 from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.errors import ToolthinkError
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
+from toolthink.training.devices import cpu_precision_problem
 from toolthink.training.embedded_model import MODEL_NAME, embedded_model_dir
 from toolthink.training.episodes import RolloutConfig
 from toolthink.training.sft_data import (
@@ -60,6 +61,9 @@ logger = logging.getLogger(__name__)
 
 EMBEDDED = "embedded"
 """``--model_name_or_path`` value naming the embedded SmolLM2-135M-Instruct."""
+
+CPU_CONFIG = "configs/sft_cpu.yaml"
+"""The shipped config of a CPU run, named by the errors that need it."""
 
 _DTYPES = ("float32", "bfloat16", "float16", "auto")
 
@@ -193,23 +197,15 @@ def check_training_config(config: SFTConfig) -> None:
             ``max_length``.
     """
     problems = []
-    on_cpu = bool(config.use_cpu) or not (
-        torch.cuda.is_available() or torch.backends.mps.is_available()
-    )
-    if on_cpu and (config.bf16 or config.fp16):
-        problems.append(f"bf16={config.bf16}, fp16={config.fp16} on a CPU run: pass --bf16 false "
-                        "--fp16 false (configs/sft_cpu.yaml does)")
+    precision = cpu_precision_problem(bf16=bool(config.bf16), fp16=bool(config.fp16),
+                                      use_cpu=bool(config.use_cpu), cpu_config=CPU_CONFIG)
+    if precision is not None:
+        problems.append(precision)
     if config.max_length is not None and config.max_length < 16:
         problems.append(f"max_length={config.max_length} tokens cannot hold one turn: use 2048 "
                         "(the paper) or 512 on CPU")
     if problems:
         raise SFTConfigError("; ".join(problems))
-
-
-def _looks_like_a_path(value: str) -> bool:
-    """A path, not a hub id (``org/name``: one slash, never leading)."""
-    return (value.startswith((".", "/", "~")) or value.count("/") > 1
-            or (os.sep != "/" and os.sep in value))
 
 
 def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> None:
@@ -229,13 +225,9 @@ def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> None:
         where = "is a file" if existing == out else f"lies under the file {str(existing)!r}"
         msg = f"output_dir={str(out)!r} {where}: pass --output_dir a folder (new or existing)"
         raise SFTConfigError(msg)
-    model = args.model_name_or_path
-    if model != EMBEDDED and _looks_like_a_path(model) and not Path(model).expanduser().exists():
-        msg = (f"model_name_or_path={model!r} looks like a path but does not exist: pass a "
-               f"model folder, {EMBEDDED!r} (the default), or a hub id such as "
-               "HuggingFaceTB/SmolLM2-135M-Instruct (org/name; it needs the network or the "
-               "local Hugging Face cache)")
-        raise SFTConfigError(msg)
+    problem = model_path_problem("model_name_or_path", args.model_name_or_path)
+    if problem is not None:
+        raise SFTConfigError(problem)
     if args.demos is not None:
         read_demos(args.demos, args.train_splits)
         if args.eval_splits:
