@@ -48,6 +48,7 @@ from toolthink.training.sft_data import (
     build_embedded_demos,
     encode_demos,
     read_demos,
+    select_splits,
 )
 from toolthink.training.sft_eval import EpisodeEvaluation
 from toolthink.training.sft_report import write_report
@@ -208,12 +209,28 @@ def check_training_config(config: SFTConfig) -> None:
         raise SFTConfigError("; ".join(problems))
 
 
-def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> None:
+DemoSplits = tuple[list[dict[str, Any]], list[dict[str, Any]] | None]
+"""The train records and the evaluation records (None without ``eval_splits``)."""
+
+
+def _read_splits(args: SFTScriptArguments, demos: str) -> DemoSplits:
+    """Read ``demos`` once and pick the train and evaluation splits from it."""
+    everything = read_demos(demos)
+    train = select_splits(everything, args.train_splits, demos)
+    evaluation = select_splits(everything, args.eval_splits, demos) if args.eval_splits else None
+    return train, evaluation
+
+
+def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> DemoSplits | None:
     """Reject paths that cannot work, before the model loads.
 
     Checks that ``output_dir`` can be a folder, that a ``model_name_or_path``
     written as a path exists (transformers would call it a bad hub id), and
     reads ``demos`` (a bad line would otherwise surface after the model loads).
+
+    Returns:
+        The records read from ``demos`` (train, evaluation), for `prepare_data`;
+        None without ``demos``.
 
     Raises:
         SFTConfigError: ``output_dir`` or ``model_name_or_path`` unusable.
@@ -228,10 +245,7 @@ def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> None:
     problem = model_path_problem("model_name_or_path", args.model_name_or_path)
     if problem is not None:
         raise SFTConfigError(problem)
-    if args.demos is not None:
-        read_demos(args.demos, args.train_splits)
-        if args.eval_splits:
-            read_demos(args.demos, args.eval_splits)
+    return None if args.demos is None else _read_splits(args, args.demos)
 
 
 @dataclass
@@ -328,16 +342,18 @@ def load_model_and_tokenizer(
     return model, tokenizer
 
 
-def _records(args: SFTScriptArguments, splits: list[str]) -> list[dict[str, Any]]:
-    if args.demos is None:
-        return build_embedded_demos(args.embedded_per_problem, seed=0, splits=splits)
-    return read_demos(args.demos, splits)
-
-
 def prepare_data(
-    args: SFTScriptArguments, config: SFTConfig, tokenizer: PreTrainedTokenizerBase
+    args: SFTScriptArguments, config: SFTConfig, tokenizer: PreTrainedTokenizerBase,
+    demos: DemoSplits | None = None,
 ) -> tuple[EncodedDemos, EncodedDemos | None]:
     """Read or build the demonstrations and tokenize them (train, optional eval).
+
+    Args:
+        args: toolthink's options (``demos``, splits, ``max_demos``, ``overlong``).
+        config: TRL's options (``max_length`` in tokens).
+        tokenizer: The model's tokenizer.
+        demos: The records `check_inputs` read from ``args.demos``; read here
+            when None. Unused without ``args.demos`` (built from the embedded corpus).
 
     Raises:
         DemoDataError: No usable demonstration, or they were rendered with
@@ -345,16 +361,19 @@ def prepare_data(
             eval`` would refuse the trained adapter).
     """
     chat = ChatFormat.from_tokenizer(tokenizer)
-    train_records = _records(args, args.train_splits)
+    eval_records = None
+    if args.demos is None:
+        train_records = build_embedded_demos(args.embedded_per_problem, seed=0,
+                                             splits=args.train_splits)
+    else:
+        train_records, eval_records = demos or _read_splits(args, args.demos)
     if args.max_demos is not None:
         train_records = train_records[: args.max_demos]
     train = encode_demos(train_records, chat, config.max_length, args.overlong)
     logger.info("Training data: %s", train.summary())
     evaluation = None
-    if args.eval_splits and args.demos is not None:
-        evaluation = encode_demos(
-            read_demos(args.demos, args.eval_splits), chat, config.max_length, args.overlong
-        )
+    if eval_records is not None:
+        evaluation = encode_demos(eval_records, chat, config.max_length, args.overlong)
     for encoded in (train, evaluation):
         if encoded is not None and encoded.prompt_version != PROMPT_VERSION:
             msg = (f"demos={args.demos!r} were rendered with prompt version "
@@ -435,10 +454,10 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         DemoDataError: no usable demonstration.
     """
     check_training_config(config)
-    check_inputs(args, config)
+    demos = check_inputs(args, config)
     started = time.perf_counter()
     model, tokenizer = load_model_and_tokenizer(args)
-    train, evaluation = prepare_data(args, config, tokenizer)
+    train, evaluation = prepare_data(args, config, tokenizer, demos)
     trainer = CommandSFTTrainer(
         model=model,
         args=config,
