@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_USAGE",
     "config_file_problem",
     "dispatch",
+    "model_path_problem",
     "non_negative_float",
     "output_file_problem",
     "output_folder_problem",
@@ -92,6 +93,30 @@ def output_folder_problem(flag: str, value: str) -> str | None:
         return (f"{flag} {value!r} lies under {str(existing)!r}, which is a file, not a "
                 "folder: name a folder outside it")
     return None
+
+
+def _looks_like_a_path(value: str) -> bool:
+    """A path, not a hub id (``org/name``: one slash, never leading)."""
+    return (value.startswith((".", "/", "~")) or value.count("/") > 1
+            or (os.sep != "/" and os.sep in value))
+
+
+def model_path_problem(name: str, value: str) -> str | None:
+    """Why the model ``value`` cannot load, when it is written as a path that does not exist.
+
+    A hub id (``org/name``) or ``embedded`` is never a problem here: only
+    loading can tell whether the id is in the local cache. Checked before the
+    model loads, where transformers would call a missing folder a bad hub id.
+
+    Args:
+        name: The option, as the message names it (``model_name_or_path``).
+        value: Its value.
+    """
+    if not _looks_like_a_path(value) or Path(value).expanduser().exists():
+        return None
+    return (f"{name}={value!r} looks like a path but does not exist: pass a model folder, "
+            "'embedded' (the default), or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct "
+            "(org/name; it needs the network or the local Hugging Face cache)")
 
 
 def output_file_problem(flag: str, value: str) -> str | None:

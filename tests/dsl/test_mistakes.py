@@ -31,6 +31,29 @@ def test_one_line_mistakes_get_the_same_label_in_a_single_turn(label: str, examp
     assert info.value.label == label
 
 
+WHOLE = "line numbers are whole numbers: write e.g. 3, not 3.0 or 3,5"
+DELL_ONLY = "DELL takes only a line number: end the line right after it"
+
+
+@pytest.mark.parametrize(("source", "label"), [
+    ("DELL 1.0", WHOLE),
+    ("DELL 3,5", WHOLE),
+    ("REPL 1.5 >>>x", WHOLE),
+    ("DELL 3\x0c", DELL_ONLY),  # form feed: whitespace, not a digit
+    ("DELL 3\x0b", DELL_ONLY),  # vertical tab
+    ("DELL 3\xa0", DELL_ONLY),  # no-break space
+    ("DELL 3#", DELL_ONLY),
+    ("REPL 3\x0c>>>x", "missing ' >>>': ADDL, REPL and REPW need a space and >>> after the "
+                       "line number"),
+])
+def test_a_number_that_ends_badly_is_not_called_too_large(source: str, label: str) -> None:
+    for parse_fn in (parse, parse_command):
+        with pytest.raises(DslSyntaxError) as info:
+            parse_fn(source)
+        assert info.value.label == label
+        assert "too large" not in str(info.value)
+
+
 def test_the_catalog_covers_the_issue_list() -> None:
     labels = " ".join(m.label for m in MISTAKES)
     for needle in ("upper case", "missing space", "leading zeros", "missing ' >>>'",

@@ -110,3 +110,37 @@ def test_a_negative_temperature_is_a_usage_error(
     assert info.value.code == repair.EXIT_USAGE
     assert "--temperature: '-1' must be a number >= 0" in capsys.readouterr().err
     assert not repair.repaired_path(code).exists()
+
+
+def test_an_existing_repaired_file_is_refused_before_any_attempt(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, tests = files
+    earlier = code.parent / "add.repaired.py"
+    earlier.write_text("# kept\n")
+
+    def no_attempt(task: RepairTask, samples: int, sandbox: SandboxPool) -> list[str]:
+        pytest.fail("an attempt ran although the output file would be refused")
+
+    status = repair.main([str(code), "--tests", str(tests)], attempt=no_attempt)
+    assert status == repair.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"{earlier} exists" in err
+    assert "--overwrite" in err
+    assert earlier.read_text() == "# kept\n"
+
+
+def test_overwrite_replaces_an_existing_repaired_file(files: tuple[Path, Path]) -> None:
+    code, tests = files
+    earlier = code.parent / "add.repaired.py"
+    earlier.write_text("# old\n")
+    status = repair.main([str(code), "--tests", str(tests), "--overwrite"],
+                         attempt=oracle_commands)
+    assert status == repair.EXIT_REPAIRED
+    assert earlier.read_text() == FIXED
+
+
+def test_help_says_an_existing_output_is_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        repair.main(["--help"])
+    assert "--overwrite" in capsys.readouterr().out

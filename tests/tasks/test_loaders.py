@@ -119,3 +119,12 @@ def test_a_malformed_file_names_the_line(tmp_path: Path) -> None:
     (folder / "humanevalpack_python.jsonl").write_text(json.dumps({"task_id": "x"}) + "\n{oops\n")
     with pytest.raises(DatasetFormatError, match=r"humanevalpack_python.jsonl:1 lacks"):
         load_humanevalfix(tmp_path)
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    folder = tmp_path / "humanevalpack"
+    folder.mkdir()
+    (folder / "humanevalpack_python.jsonl").write_bytes(b'\n{"task_id": "\xe9"}\n')
+    with pytest.raises(DatasetFormatError,
+                       match=r"HumanEvalFix: .*humanevalpack_python.jsonl:2 is not UTF-8"):
+        load_humanevalfix(tmp_path)

@@ -13,7 +13,12 @@ from safetensors.torch import load_file
 from transformers import PreTrainedTokenizerBase
 
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
-from toolthink.training.sft import SFTConfigError, check_training_config
+from toolthink.training.sft import (
+    SFTConfigError,
+    check_inputs,
+    check_training_config,
+    prepare_data,
+)
 from toolthink.training.sft_cli import main, make_parser
 from toolthink.training.sft_data import DemoDataError, encode_demos, read_demos
 
@@ -270,15 +275,28 @@ def test_main_names_bad_paths_before_loading(
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("not json", r"demos.jsonl:2 is not JSON"),
-    ("[1, 2]", r"demos.jsonl:2 is a JSON list, not a demonstration object"),
-])
-def test_read_demos_names_the_bad_line(line: str, message: str, tmp_path: Path) -> None:
+def test_read_demos_names_the_bad_line_and_the_fix(tmp_path: Path) -> None:
+    """The reader's message (tests/data/test_store.py has every kind), then what to pass."""
     path = tmp_path / "demos.jsonl"
-    path.write_text(json.dumps({"split": "train"}) + "\n" + line + "\n")
-    with pytest.raises(DemoDataError, match=message):
+    path.write_text(json.dumps({"split": "train"}) + "\n[1, 2]\n")
+    with pytest.raises(DemoDataError, match=r"demos.jsonl:2 is a JSON list, not a JSON object"
+                       r".*: pass the demos.jsonl that `toolthink data demos --out DIR` wrote"):
         read_demos(path)
+
+
+def test_demos_are_read_once_before_loading(
+    demos: tuple[Path, list[dict[str, Any]]], tokenizer: PreTrainedTokenizerBase, tmp_path: Path
+) -> None:
+    copy = tmp_path / "demos.jsonl"
+    copy.write_bytes((demos[0] / "demos.jsonl").read_bytes())
+    args, config = make_parser().parse_args_and_config(args=[
+        "--config", str(Path(__file__).parents[2] / "configs" / "sft_cpu.yaml"),
+        "--demos", str(copy), "--output_dir", str(tmp_path / "out"), "--max_demos", "2"])
+    checked = check_inputs(args, config)
+    copy.unlink()  # prepare_data uses what check_inputs read: the file is not read again
+    train, evaluation = prepare_data(args, config, tokenizer, checked)
+    assert train.kept == 2
+    assert evaluation is None
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="transformers refuses bf16 only on CPU")

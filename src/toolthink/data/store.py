@@ -6,14 +6,19 @@ Layout of an output folder::
     dataset/         the same rows as a `datasets.DatasetDict`, one split per
                      problem split (never split by demonstration)
     stats.json       counts, rejection reasons, seconds taken, the build config
+
+``demos.jsonl`` reads back with `read_jsonl` (`toolthink.jsonl`: a bad line is
+named by file and line).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from toolthink.jsonl import read_jsonl
 
 __all__ = ["read_jsonl", "write_demos"]
 
@@ -47,11 +52,3 @@ def write_demos(
             {name: datasets.Dataset.from_list(rows) for name, rows in sorted(splits.items())}
         ).save_to_disk(str(out / "dataset"))
     return out
-
-
-def read_jsonl(path: str | Path) -> Iterable[dict[str, Any]]:
-    """Yield the rows of a JSONL file (e.g. ``demos.jsonl``)."""
-    with Path(path).open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)

@@ -61,10 +61,6 @@ MISTAKES: tuple[Mistake, ...] = (
         ("DELL 0", "DELL 03", "REPL 007 >>>x"),
     ),
     Mistake(
-        "line number too large: line numbers go up to 99999",
-        ("DELL 100000", "DELL 123456", "REPL 100000 >>>x", "REPL 999999 >>>x"),
-    ),
-    Mistake(
         "missing ' >>>': ADDL, REPL and REPW need a space and >>> after the line number",
         ("ADDL 3 x", "REPL 3", "REPL 3x", "ADDL 3>>>x", "REPW 3 a >>>b", "REPL 3\n", "REPL 3 :x"),
     ),
@@ -86,6 +82,14 @@ MISTAKES: tuple[Mistake, ...] = (
         ("DELL 3 x", "DELL 3 ", "DELL 3 >>>x", "DELL 3x", "DELL 3\tx"),
     ),
     Mistake(
+        "line number too large: line numbers go up to 99999",
+        ("DELL 100000", "DELL 123456", "REPL 100000 >>>x", "REPL 999999 >>>x"),
+    ),
+    Mistake(
+        "line numbers are whole numbers: write e.g. 3, not 3.0 or 3,5",
+        ("DELL 1.0", "DELL 3,5", "REPL 1.5 >>>x", "ADDL 2.0 >>>x", "REPW 3,0 >>>a >>>b"),
+    ),
+    Mistake(
         "carriage return: end each command with \\n alone",
         ("DELL 3\r\n", "EXIT\r\n", "ADDL 3 >>>x\r\n", "REPW 3 >>>a >>>b\r", "DELL 3\r"),
     ),
@@ -101,4 +105,5 @@ MISTAKES: tuple[Mistake, ...] = (
 )
 """The catalog, in priority order: an error matching no example exactly takes the
 label of the first mistake seen in the same parser state (the same accepted
-terminals after the same token), so general mistakes come before special ones."""
+terminals after the same token), so general mistakes come before special ones
+(a number followed by anything but a digit is not "too large")."""

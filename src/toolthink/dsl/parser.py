@@ -182,10 +182,12 @@ def _char_class(rest: str) -> str:
     if rest[:4].upper() in _KEYWORDS and rest[:4] not in _KEYWORDS:
         return "keyword in the wrong case"
     ch = rest[0]
-    if ch in " \t":
+    if ch.isspace() and ch not in "\n\r":  # tab, form feed, no-break space ...
         return "space"
     if ch == "0":
         return "zero"
+    if ch in ".,":
+        return "decimal point"
     simple = {"\n": "newline", "\r": "cr", ">": "gt"}
     if ch in simple:
         return simple[ch]

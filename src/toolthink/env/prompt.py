@@ -6,11 +6,33 @@ text in training and at inference. Change the text only together with
 `PROMPT_VERSION`: demonstrations record the version they were built with, and
 evaluation refuses a mismatch (a model trained on one prompt and tested on
 another measures the prompt, not the model).
+
+A trained folder may record the version its data was rendered with (a
+``prompt_version`` key anywhere in its ``toolthink_*.json`` files);
+`check_prompt_version` compares it with `PROMPT_VERSION` for evaluation and for
+RL that starts from an SFT adapter.
 """
 
 from __future__ import annotations
 
-__all__ = ["PROMPT_VERSION", "SYSTEM_PROMPT", "task_message"]
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from toolthink.errors import ToolthinkError
+
+__all__ = [
+    "EVALUATION_FIX",
+    "PROMPT_VERSION",
+    "SYSTEM_PROMPT",
+    "PromptVersionError",
+    "check_prompt_version",
+    "task_message",
+]
+
+logger = logging.getLogger(__name__)
 
 PROMPT_VERSION = "toolthink-prompt-1"
 """Identifies the text below; bump it with every change to the text."""
@@ -52,3 +74,54 @@ def task_message(problem: str, tests: str, state: str, *, max_test_chars: int = 
         parts.append(f"Tests:\n{shown}")
     parts.append(f"Code:\n{state}")
     return "\n\n".join(parts)
+
+
+class PromptVersionError(ToolthinkError, ValueError):
+    """A folder was trained on another prompt version than this toolthink renders."""
+
+
+EVALUATION_FIX = "evaluate it with the toolthink version it was trained with, or retrain it"
+"""`check_prompt_version`'s default fix: the one for ``toolthink eval``."""
+
+
+def _versions(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "prompt_version" and isinstance(item, str):
+                yield item
+            else:
+                yield from _versions(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _versions(item)
+
+
+def check_prompt_version(folder: str | Path, *, fix: str = EVALUATION_FIX) -> str | None:
+    """The prompt version ``folder`` records, checked against `PROMPT_VERSION`.
+
+    Args:
+        folder: A trained folder (SFT or RL output) with ``toolthink_*.json`` files.
+        fix: What the error tells the user to do (default: `EVALUATION_FIX`).
+
+    Returns:
+        The recorded version, or None when the folder records none (not checked).
+
+    Raises:
+        PromptVersionError: A recorded version differs from `PROMPT_VERSION`; the
+            message names ``folder``, both versions and ``fix``.
+    """
+    found: set[str] = set()
+    for path in sorted(Path(folder).glob("toolthink*.json")):
+        try:
+            found.update(_versions(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            logger.warning("could not read %s; prompt version not checked there", path)
+    if not found:
+        logger.info("%s records no prompt version: not checked", folder)
+        return None
+    other = sorted(found - {PROMPT_VERSION})
+    if other:
+        msg = (f"{folder} was trained with prompt version {other[0]!r} but this toolthink "
+               f"renders {PROMPT_VERSION!r}: {fix}")
+        raise PromptVersionError(msg)
+    return PROMPT_VERSION

@@ -3,20 +3,19 @@
 An adapter folder may record the prompt version its training data was rendered
 with (a ``prompt_version`` key anywhere in its ``toolthink_*.json`` files);
 evaluating it under another prompt measures the prompt, not the model, so that
-is refused. Folders that record none are accepted with a log line.
+is refused (`toolthink.env.check_prompt_version`). Folders that record none are
+accepted with a log line.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from toolthink.env import PROMPT_VERSION
+from toolthink.env import PromptVersionError, check_prompt_version
 from toolthink.errors import ToolthinkError
 
 __all__ = ["EMBEDDED", "ModelLoadError", "PromptVersionError", "check_prompt_version",
@@ -30,49 +29,6 @@ EMBEDDED = "embedded"
 
 class ModelLoadError(ToolthinkError, ValueError):
     """The model or adapter named cannot be loaded."""
-
-
-class PromptVersionError(ToolthinkError, ValueError):
-    """The adapter was trained on another prompt version than this toolthink renders."""
-
-
-def _versions(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "prompt_version" and isinstance(item, str):
-                yield item
-            else:
-                yield from _versions(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _versions(item)
-
-
-def check_prompt_version(folder: str | Path) -> str | None:
-    """The prompt version ``folder`` records, checked against `PROMPT_VERSION`.
-
-    Returns:
-        The recorded version, or None when the folder records none (not checked).
-
-    Raises:
-        PromptVersionError: A recorded version differs from `PROMPT_VERSION`.
-    """
-    found: set[str] = set()
-    for path in sorted(Path(folder).glob("toolthink*.json")):
-        try:
-            found.update(_versions(json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError):
-            logger.warning("could not read %s; prompt version not checked there", path)
-    if not found:
-        logger.info("%s records no prompt version: not checked", folder)
-        return None
-    other = sorted(found - {PROMPT_VERSION})
-    if other:
-        msg = (f"{folder} was trained with prompt version {other[0]!r} but this toolthink "
-               f"renders {PROMPT_VERSION!r}: evaluate it with the toolthink version it was "
-               "trained with, or retrain it")
-        raise PromptVersionError(msg)
-    return PROMPT_VERSION
 
 
 def load_model(

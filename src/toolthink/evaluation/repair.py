@@ -10,11 +10,13 @@ Python run after the code in one module (``assert`` statements, as in
 HumanEval; see `toolthink.tool.run_tests`), in the sandbox. The first attempt
 whose final code passes the tests when run again in the sandbox is written to
 ``FILE.repaired.py`` beside the original. The original is never modified, and
-nothing is written when no attempt passes.
+nothing is written when no attempt passes. An existing ``FILE.repaired.py`` is
+refused before any attempt unless ``--overwrite`` is given.
 
 Exit status: 0 repaired (``FILE.repaired.py`` written), 1 not repaired (nothing
-written), 2 usage error (missing file, bad option), 3 the tests already pass
-(nothing to repair, nothing written).
+written), 2 usage error (missing file, bad option, ``FILE.repaired.py`` exists
+without ``--overwrite``), 3 the tests already pass (nothing to repair, nothing
+written).
 """
 
 from __future__ import annotations
@@ -149,6 +151,16 @@ def _write_beside(target: Path, text: str) -> None:
         raise
 
 
+def _target_problem(target: Path, *, overwrite: bool) -> str | None:
+    """Why the repaired file cannot be written to ``target``, or None when it can."""
+    if target.is_dir():
+        return f"{target} is a folder: move it away, the repaired file is written there"
+    if target.exists() and not overwrite:
+        return (f"{target} exists (from an earlier repair?): pass --overwrite to replace it, or "
+                "move it away")
+    return None
+
+
 def make_parser() -> argparse.ArgumentParser:
     """Build the ``toolthink repair`` argument parser."""
     parser = argparse.ArgumentParser(prog="toolthink repair", description=__doc__.splitlines()[0])
@@ -163,6 +175,8 @@ def make_parser() -> argparse.ArgumentParser:
                         help="sampling temperature (default: 0 for --samples 1, else 0.8)")
     parser.add_argument("--max-turns", type=int, default=10, help="commands per episode")
     parser.add_argument("--problem", default="", help="a sentence saying what the code should do")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing FILE.repaired.py (default: refuse, exit 2)")
     add_device_arguments(parser)
     return parser
 
@@ -187,6 +201,10 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
         0.0 if args.samples == 1 else 0.8)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     target = repaired_path(path)
+    problem = _target_problem(target, overwrite=args.overwrite)
+    if problem is not None:
+        sys.stderr.write(f"toolthink repair: {problem}\n")
+        return EXIT_USAGE
     try:
         task = task_for(path, tests_path, args.problem)
         if attempt is None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from toolthink import jsonl
 from toolthink.errors import ToolthinkError
 
 __all__ = ["DatasetFormatError", "DatasetNotFoundError", "dataset_file", "read_jsonl"]
@@ -39,21 +39,11 @@ def read_jsonl(path: Path, dataset: str, required: tuple[str, ...]) -> list[dict
     """Read one JSON object per line, checking that each has the ``required`` fields.
 
     Raises:
-        DatasetFormatError: A line is not a JSON object or lacks a field.
+        DatasetFormatError: A line is not UTF-8, not a JSON object or lacks a
+            field (the message names ``dataset``, the file and the line).
     """
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                msg = f"{dataset}: {path}:{number} is not JSON ({exc})"
-                raise DatasetFormatError(msg) from exc
-            missing = [n for n in required if n not in row] if isinstance(row, dict) else []
-            if not isinstance(row, dict) or missing:
-                msg = f"{dataset}: {path}:{number} lacks the fields {missing or required}"
-                raise DatasetFormatError(msg)
-            rows.append(row)
-    return rows
+    try:
+        return jsonl.read_jsonl(path, required)
+    except jsonl.JsonlError as e:
+        msg = f"{dataset}: {e}"
+        raise DatasetFormatError(msg) from e

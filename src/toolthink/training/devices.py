@@ -26,9 +26,11 @@ __all__ = [
     "DTYPES",
     "DeviceError",
     "check_device_spec",
+    "cpu_precision_problem",
     "resolve_device",
     "resolve_dtype",
     "training_dtype",
+    "with_cpu_fix",
 ]
 
 logger = logging.getLogger(__name__)
@@ -139,3 +141,41 @@ def training_dtype(*, bf16: bool, fp16: bool, use_cpu: bool, lora: bool) -> torc
         logger.info("fp16 with full fine-tuning: the policy stays float32 (AMP needs float32 "
                     "weights to scale their gradients)")
     return torch.float32
+
+
+def cpu_precision_problem(
+    *, bf16: bool, fp16: bool, use_cpu: bool, cpu_config: str
+) -> str | None:
+    """Why a training run's mixed precision cannot run here, or None when it can.
+
+    TRL turns ``bf16`` on by default; on a CPU run (``use_cpu``, or no GPU)
+    half precision is slow or fails, so both commands refuse it up front.
+
+    Args:
+        bf16: The trainer's ``bf16``.
+        fp16: The trainer's ``fp16``.
+        use_cpu: The trainer's ``use_cpu``.
+        cpu_config: The config file that sets both off, e.g. ``configs/sft_cpu.yaml``.
+    """
+    on_cpu = use_cpu or not (torch.cuda.is_available() or torch.backends.mps.is_available())
+    if on_cpu and (bf16 or fp16):
+        return (f"bf16={bf16}, fp16={fp16} on a CPU run: pass --bf16 false --fp16 false "
+                f"({cpu_config} does)")
+    return None
+
+
+def with_cpu_fix(error: Exception, cpu_config: str) -> str:
+    """``error``'s text, plus the fix when transformers refused bf16 on this machine.
+
+    transformers' ``TrainingArguments`` raises while parsing ("Your setup doesn't
+    support bf16/gpu") when bf16 is on and no GPU is there.
+
+    Args:
+        error: The parser's error.
+        cpu_config: The config file for a CPU run, e.g. ``configs/rl_cpu.yaml``.
+    """
+    text = str(error)
+    if "bf16" in text:
+        text += (f"\nOn a machine without a GPU, start from --config {cpu_config} or pass "
+                 "--bf16 false --use_cpu true")
+    return text

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolthink.commands import config_file_problem
+from toolthink.commands import config_file_problem, model_path_problem
 from toolthink.data.demos import split_of
-from toolthink.env import PROMPT_VERSION
+from toolthink.env import PROMPT_VERSION, check_prompt_version
 from toolthink.tasks import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -32,11 +32,20 @@ from toolthink.tasks import (
     load_mbpp,
 )
 from toolthink.tool import SandboxPool
+from toolthink.training.devices import cpu_precision_problem, with_cpu_fix
 from toolthink.training.rl_config import RLConfig
 
-__all__ = ["load_policy", "main", "make_parser", "rl_problems", "train"]
+__all__ = ["check_inputs", "load_policy", "main", "make_parser", "rl_problems", "train"]
 
 logger = logging.getLogger(__name__)
+
+CPU_CONFIG = "configs/rl_cpu.yaml"
+"""The shipped config of a CPU run, named by the errors that need it."""
+
+ADAPTER_FIX = ("start RL from an adapter trained with this toolthink (rebuild the demonstrations "
+               "with `toolthink data demos` and rerun `toolthink-train sft`), or run RL with the "
+               "toolthink version the adapter was trained with")
+"""What to do when ``--adapter`` was trained on another prompt version."""
 
 
 def make_parser() -> Any:
@@ -45,6 +54,34 @@ def make_parser() -> Any:
 
     classes: list[Any] = [RLConfig]
     return TrlParser(classes, prog="toolthink-train rl")
+
+
+def check_inputs(config: RLConfig) -> None:
+    """Check, before the model loads, what the run starts from and writes to.
+
+    `RLConfig.check_paths` (``adapter`` and ``output_dir``), a
+    ``model_name_or_path`` written as a path that does not exist, bf16 or fp16
+    on a CPU run (as ``toolthink-train sft`` does), then the prompt version the
+    adapter's SFT data was rendered with: RL on another prompt would train a
+    model that ``toolthink eval`` refuses.
+
+    Raises:
+        ValueError: A path `RLConfig.check_paths` rejects, a missing model
+            folder, or half precision on a CPU run.
+        PromptVersionError: ``adapter`` records another prompt version than
+            `PROMPT_VERSION` (the message names the folder, both versions and the fix).
+    """
+    config.check_paths()
+    problems = [
+        model_path_problem("model_name_or_path", config.model_name_or_path or "embedded"),
+        cpu_precision_problem(bf16=bool(config.bf16), fp16=bool(config.fp16),
+                              use_cpu=bool(config.use_cpu), cpu_config=CPU_CONFIG),
+    ]
+    found = [p for p in problems if p is not None]
+    if found:
+        raise ValueError("; ".join(found))
+    if config.adapter:
+        check_prompt_version(config.adapter, fix=ADAPTER_FIX)
 
 
 def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
@@ -201,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = list(sys.argv[1:] if argv is None else argv)
-    problem = config_file_problem(args, "configs/rl_cpu.yaml")
+    problem = config_file_problem(args, CPU_CONFIG)
     if problem is not None:  # before TrlParser, which raises FileNotFoundError from inside TRL
         sys.stderr.write(f"toolthink-train rl: {problem}\n")
         return 2
@@ -209,10 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         (config,) = parser.parse_args_and_config(args)
     except ValueError as e:
-        sys.stderr.write(f"toolthink-train rl: {e}\n")
+        sys.stderr.write(f"toolthink-train rl: {with_cpu_fix(e, CPU_CONFIG)}\n")
         return 2
     try:
-        config.check_paths()
+        check_inputs(config)
         problems = rl_problems(config)
     except (DatasetNotFoundError, DatasetFormatError, ValueError) as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")

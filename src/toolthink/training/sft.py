@@ -24,7 +24,6 @@ configuration), ``metrics.json``, ``loss_curve.png`` and ``README.md``
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +34,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 from trl.trainer.sft_config import SFTConfig
 from trl.trainer.sft_trainer import SFTTrainer
 
+from toolthink.commands import model_path_problem
 from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.errors import ToolthinkError
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
+from toolthink.training.devices import cpu_precision_problem
 from toolthink.training.embedded_model import MODEL_NAME, embedded_model_dir
 from toolthink.training.episodes import RolloutConfig
 from toolthink.training.sft_data import (
@@ -47,6 +48,7 @@ from toolthink.training.sft_data import (
     build_embedded_demos,
     encode_demos,
     read_demos,
+    select_splits,
 )
 from toolthink.training.sft_eval import EpisodeEvaluation
 from toolthink.training.sft_report import write_report
@@ -60,6 +62,9 @@ logger = logging.getLogger(__name__)
 
 EMBEDDED = "embedded"
 """``--model_name_or_path`` value naming the embedded SmolLM2-135M-Instruct."""
+
+CPU_CONFIG = "configs/sft_cpu.yaml"
+"""The shipped config of a CPU run, named by the errors that need it."""
 
 _DTYPES = ("float32", "bfloat16", "float16", "auto")
 
@@ -193,12 +198,10 @@ def check_training_config(config: SFTConfig) -> None:
             ``max_length``.
     """
     problems = []
-    on_cpu = bool(config.use_cpu) or not (
-        torch.cuda.is_available() or torch.backends.mps.is_available()
-    )
-    if on_cpu and (config.bf16 or config.fp16):
-        problems.append(f"bf16={config.bf16}, fp16={config.fp16} on a CPU run: pass --bf16 false "
-                        "--fp16 false (configs/sft_cpu.yaml does)")
+    precision = cpu_precision_problem(bf16=bool(config.bf16), fp16=bool(config.fp16),
+                                      use_cpu=bool(config.use_cpu), cpu_config=CPU_CONFIG)
+    if precision is not None:
+        problems.append(precision)
     if config.max_length is not None and config.max_length < 16:
         problems.append(f"max_length={config.max_length} tokens cannot hold one turn: use 2048 "
                         "(the paper) or 512 on CPU")
@@ -206,18 +209,28 @@ def check_training_config(config: SFTConfig) -> None:
         raise SFTConfigError("; ".join(problems))
 
 
-def _looks_like_a_path(value: str) -> bool:
-    """A path, not a hub id (``org/name``: one slash, never leading)."""
-    return (value.startswith((".", "/", "~")) or value.count("/") > 1
-            or (os.sep != "/" and os.sep in value))
+DemoSplits = tuple[list[dict[str, Any]], list[dict[str, Any]] | None]
+"""The train records and the evaluation records (None without ``eval_splits``)."""
 
 
-def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> None:
+def _read_splits(args: SFTScriptArguments, demos: str) -> DemoSplits:
+    """Read ``demos`` once and pick the train and evaluation splits from it."""
+    everything = read_demos(demos)
+    train = select_splits(everything, args.train_splits, demos)
+    evaluation = select_splits(everything, args.eval_splits, demos) if args.eval_splits else None
+    return train, evaluation
+
+
+def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> DemoSplits | None:
     """Reject paths that cannot work, before the model loads.
 
     Checks that ``output_dir`` can be a folder, that a ``model_name_or_path``
     written as a path exists (transformers would call it a bad hub id), and
     reads ``demos`` (a bad line would otherwise surface after the model loads).
+
+    Returns:
+        The records read from ``demos`` (train, evaluation), for `prepare_data`;
+        None without ``demos``.
 
     Raises:
         SFTConfigError: ``output_dir`` or ``model_name_or_path`` unusable.
@@ -229,17 +242,10 @@ def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> None:
         where = "is a file" if existing == out else f"lies under the file {str(existing)!r}"
         msg = f"output_dir={str(out)!r} {where}: pass --output_dir a folder (new or existing)"
         raise SFTConfigError(msg)
-    model = args.model_name_or_path
-    if model != EMBEDDED and _looks_like_a_path(model) and not Path(model).expanduser().exists():
-        msg = (f"model_name_or_path={model!r} looks like a path but does not exist: pass a "
-               f"model folder, {EMBEDDED!r} (the default), or a hub id such as "
-               "HuggingFaceTB/SmolLM2-135M-Instruct (org/name; it needs the network or the "
-               "local Hugging Face cache)")
-        raise SFTConfigError(msg)
-    if args.demos is not None:
-        read_demos(args.demos, args.train_splits)
-        if args.eval_splits:
-            read_demos(args.demos, args.eval_splits)
+    problem = model_path_problem("model_name_or_path", args.model_name_or_path)
+    if problem is not None:
+        raise SFTConfigError(problem)
+    return None if args.demos is None else _read_splits(args, args.demos)
 
 
 @dataclass
@@ -336,16 +342,18 @@ def load_model_and_tokenizer(
     return model, tokenizer
 
 
-def _records(args: SFTScriptArguments, splits: list[str]) -> list[dict[str, Any]]:
-    if args.demos is None:
-        return build_embedded_demos(args.embedded_per_problem, seed=0, splits=splits)
-    return read_demos(args.demos, splits)
-
-
 def prepare_data(
-    args: SFTScriptArguments, config: SFTConfig, tokenizer: PreTrainedTokenizerBase
+    args: SFTScriptArguments, config: SFTConfig, tokenizer: PreTrainedTokenizerBase,
+    demos: DemoSplits | None = None,
 ) -> tuple[EncodedDemos, EncodedDemos | None]:
     """Read or build the demonstrations and tokenize them (train, optional eval).
+
+    Args:
+        args: toolthink's options (``demos``, splits, ``max_demos``, ``overlong``).
+        config: TRL's options (``max_length`` in tokens).
+        tokenizer: The model's tokenizer.
+        demos: The records `check_inputs` read from ``args.demos``; read here
+            when None. Unused without ``args.demos`` (built from the embedded corpus).
 
     Raises:
         DemoDataError: No usable demonstration, or they were rendered with
@@ -353,16 +361,19 @@ def prepare_data(
             eval`` would refuse the trained adapter).
     """
     chat = ChatFormat.from_tokenizer(tokenizer)
-    train_records = _records(args, args.train_splits)
+    eval_records = None
+    if args.demos is None:
+        train_records = build_embedded_demos(args.embedded_per_problem, seed=0,
+                                             splits=args.train_splits)
+    else:
+        train_records, eval_records = demos or _read_splits(args, args.demos)
     if args.max_demos is not None:
         train_records = train_records[: args.max_demos]
     train = encode_demos(train_records, chat, config.max_length, args.overlong)
     logger.info("Training data: %s", train.summary())
     evaluation = None
-    if args.eval_splits and args.demos is not None:
-        evaluation = encode_demos(
-            read_demos(args.demos, args.eval_splits), chat, config.max_length, args.overlong
-        )
+    if eval_records is not None:
+        evaluation = encode_demos(eval_records, chat, config.max_length, args.overlong)
     for encoded in (train, evaluation):
         if encoded is not None and encoded.prompt_version != PROMPT_VERSION:
             msg = (f"demos={args.demos!r} were rendered with prompt version "
@@ -443,10 +454,10 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         DemoDataError: no usable demonstration.
     """
     check_training_config(config)
-    check_inputs(args, config)
+    demos = check_inputs(args, config)
     started = time.perf_counter()
     model, tokenizer = load_model_and_tokenizer(args)
-    train, evaluation = prepare_data(args, config, tokenizer)
+    train, evaluation = prepare_data(args, config, tokenizer, demos)
     trainer = CommandSFTTrainer(
         model=model,
         args=config,

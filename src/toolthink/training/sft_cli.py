@@ -21,7 +21,8 @@ from trl.trainer.sft_config import SFTConfig
 from toolthink.commands import EXIT_INTERRUPTED, EXIT_USAGE, config_file_problem
 from toolthink.errors import ToolthinkError
 from toolthink.training.cli import CHECKPOINTS_REMAIN
-from toolthink.training.sft import SFTScriptArguments, train_sft
+from toolthink.training.devices import with_cpu_fix
+from toolthink.training.sft import CPU_CONFIG, SFTScriptArguments, train_sft
 
 __all__ = ["main", "make_parser"]
 
@@ -36,15 +37,6 @@ def make_parser() -> TrlParser:
     )
 
 
-def _with_fix(error: Exception) -> str:
-    """``error``'s text, plus the fix when transformers refused bf16 on this machine."""
-    text = str(error)
-    if "bf16" in text:
-        text += ("\nOn a machine without a GPU, start from --config configs/sft_cpu.yaml or "
-                 "pass --bf16 false --use_cpu true")
-    return text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), train, return the exit status.
 
@@ -55,14 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s", datefmt="%H:%M:%S")
     args = list(sys.argv[1:] if argv is None else argv)
-    problem = config_file_problem(args, "configs/sft_cpu.yaml")
+    problem = config_file_problem(args, CPU_CONFIG)
     if problem is not None:
         sys.stderr.write(f"toolthink-train sft: {problem}\n")
         return EXIT_USAGE
     try:
         script_args, config = make_parser().parse_args_and_config(args=args)
     except (ToolthinkError, ValueError) as e:
-        sys.stderr.write(f"toolthink-train sft: {_with_fix(e)}\n")
+        sys.stderr.write(f"toolthink-train sft: {with_cpu_fix(e, CPU_CONFIG)}\n")
         return EXIT_USAGE
     try:
         result = train_sft(script_args, config)

@@ -17,7 +17,6 @@ the prompt and loses the commands that repair it (the paper trains at 2048).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ import attrs
 
 from toolthink.env import PROMPT_VERSION
 from toolthink.errors import ToolthinkError
+from toolthink.jsonl import JsonlError, read_jsonl
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ __all__ = [
     "build_embedded_demos",
     "encode_demos",
     "read_demos",
+    "select_splits",
 ]
 
 logger = logging.getLogger(__name__)
@@ -88,31 +89,6 @@ class EncodedDemos:
         }
 
 
-def _read_records(file: Path) -> list[dict[str, Any]]:
-    """The JSON objects of ``file``, one a line; `DemoDataError` naming the line otherwise."""
-    records: list[dict[str, Any]] = []
-    fix = "pass the demos.jsonl that `toolthink data demos --out DIR` wrote, or its folder"
-    try:
-        with file.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as e:
-                    msg = f"{file}:{number} is not JSON ({e}): {fix}"
-                    raise DemoDataError(msg) from e
-                if not isinstance(record, dict):
-                    msg = (f"{file}:{number} is a JSON {type(record).__name__}, not a "
-                           f"demonstration object: {fix}")
-                    raise DemoDataError(msg)
-                records.append(record)
-    except UnicodeDecodeError as e:
-        msg = f"{file} is not UTF-8 text ({e}): {fix}"
-        raise DemoDataError(msg) from e
-    return records
-
-
 def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Read demonstrations written by ``toolthink data demos``.
 
@@ -135,15 +111,36 @@ def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[di
                "build one with `toolthink data demos --out DIR`, or omit --demos to build a "
                "small set from the embedded corpus")
         raise DemoDataError(msg)
-    everything = _read_records(file)
-    records = everything if splits is None else [r for r in everything if r.get("split") in splits]
-    if not records:
-        held = sorted({str(r.get("split")) for r in everything})
-        msg = (f"{file} holds no demonstration in splits {list(splits or [])} (it holds "
+    try:
+        everything = read_jsonl(file)
+    except JsonlError as e:
+        msg = (f"{e}: pass the demos.jsonl that `toolthink data demos --out DIR` wrote, or its "
+               "folder")
+        raise DemoDataError(msg) from e
+    return everything if splits is None else select_splits(everything, splits, file)
+
+
+def select_splits(
+    records: Sequence[dict[str, Any]], splits: Sequence[str], source: str | Path
+) -> list[dict[str, Any]]:
+    """The ``records`` whose ``split`` is one of ``splits``, in order.
+
+    Args:
+        records: Demonstrations (`read_demos` with no splits).
+        splits: The splits to keep.
+        source: Where the records came from, for the message.
+
+    Raises:
+        DemoDataError: No record is in ``splits`` (the message names those it holds).
+    """
+    chosen = [r for r in records if r.get("split") in splits]
+    if not chosen:
+        held = sorted({str(r.get("split")) for r in records})
+        msg = (f"{source} holds no demonstration in splits {list(splits)} (it holds "
                f"{held or 'none'}): choose splits it holds with --train_splits / --eval_splits, "
                "or rebuild it with `toolthink data demos --split all`")
         raise DemoDataError(msg)
-    return records
+    return chosen
 
 
 def build_embedded_demos(

@@ -127,7 +127,7 @@ def write_report(
         model_path: The folder or id the base model was loaded from.
         prompt_version: The prompt version of the training data, recorded as
             ``prompt_version`` in ``toolthink_sft.json`` for
-            `toolthink.evaluation.models.check_prompt_version`.
+            `toolthink.env.check_prompt_version`.
     """
     resolved = {"prompt_version": prompt_version, "toolthink": dataclasses.asdict(args),
                 "trl": config.to_dict(), "model_path": model_path}

@@ -1,0 +1,71 @@
+"""Reading JSONL files (one JSON object a line) with errors that name the file and line.
+
+One reader for every JSONL file toolthink reads: demonstrations
+(`toolthink.data.store`, `toolthink.training.sft_data`) and benchmark files
+(`toolthink.tasks.sources`). It sits beside `toolthink.errors`, outside the
+layers, because the lowest of its users (``tasks``) may import nothing above it.
+Each caller re-raises `JsonlError` as its own error with the fix that fits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from toolthink.errors import ToolthinkError
+
+__all__ = ["JsonlError", "read_jsonl"]
+
+
+class JsonlError(ToolthinkError, ValueError):
+    """A line of a JSONL file is not a JSON object with the fields asked for.
+
+    Attributes:
+        path: The file.
+        line: The 1-based line number.
+    """
+
+    def __init__(self, path: Path, line: int, problem: str) -> None:
+        super().__init__(f"{path}:{line} {problem}")
+        self.path = path
+        self.line = line
+
+
+def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The JSON objects of ``path``, one a line; blank lines are skipped.
+
+    Args:
+        path: The file.
+        required: Fields every object must have.
+
+    Returns:
+        The objects, in file order.
+
+    Raises:
+        JsonlError: A line that is not UTF-8, not JSON, not a JSON object, or
+            lacks a ``required`` field; the message starts ``FILE:LINE``.
+        OSError: The file cannot be opened (callers check that it exists).
+    """
+    file = Path(path)
+    rows: list[dict[str, Any]] = []
+    with file.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise JsonlError(file, number, f"is not UTF-8 text ({e})") from e
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                raise JsonlError(file, number, f"is not JSON ({e})") from e
+            if not isinstance(row, dict):
+                raise JsonlError(file, number,
+                                 f"is a JSON {type(row).__name__}, not a JSON object")
+            missing = [name for name in required if name not in row]
+            if missing:
+                raise JsonlError(file, number, f"lacks the fields {missing}")
+            rows.append(row)
+    return rows
