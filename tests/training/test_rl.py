@@ -83,14 +83,19 @@ def test_replayed_masks_cover_commands_only(tokenizer) -> None:
         assert torch.equal(masks[row, first], replay_masks(constraint, episode.grammars[0], ids)[0])
 
 
-def test_config_errors_name_the_value_and_the_fix(tmp_path) -> None:
+def test_config_errors_name_the_value_and_the_fix(tmp_path, no_vllm) -> None:
     with pytest.raises(ValueError, match=r"advantage='turn' is not one of"):
         rl_config(tmp_path, advantage="turn")
     with pytest.raises(ValueError, match="num_generations=1 leaves no group"):
         rl_config(tmp_path, num_generations=1)
     with pytest.raises(ValueError, match=r"use_vllm=True needs vLLM in the training "
                        r"environment too.*pip install 'toolthink\[vllm\]'"):
-        rl_config(tmp_path, use_vllm=True)  # vLLM is not installed here
+        rl_config(tmp_path, use_vllm=True)
+
+
+@pytest.fixture
+def no_vllm(monkeypatch) -> None:
+    monkeypatch.setattr("toolthink.training.rl_config.vllm_installed", lambda: False)
 
 
 def test_use_vllm_takes_server_mode_only(tmp_path, monkeypatch) -> None:
@@ -104,7 +109,25 @@ def test_use_vllm_takes_server_mode_only(tmp_path, monkeypatch) -> None:
         rl_config(tmp_path, use_vllm=True, vllm_structured_outputs_regex="EXIT")
 
 
-def test_cli_names_what_use_vllm_needs(capsys) -> None:
+@pytest.mark.parametrize(("overrides", "named"), [
+    ({"mask_replay": False}, "mask_replay=False"),
+    ({"top_p": 0.9}, "top_p=0.9"),
+    ({"top_k": 20}, "top_k=20"),
+    ({"min_p": 0.05}, "min_p=0.05"),
+])
+def test_use_vllm_refuses_settings_that_bias_the_importance_weights(
+        tmp_path, monkeypatch, overrides: dict, named: str) -> None:
+    # TRL divides by the server's log q, taken after these cuts; the trainer's pass is not
+    monkeypatch.setattr("toolthink.training.rl_config.vllm_installed", lambda: True)
+    wanted = re.escape(named) + r".*vllm_importance_sampling_correction: false"
+    with pytest.raises(ValueError, match=wanted):
+        rl_config(tmp_path, use_vllm=True, **overrides)
+    config = rl_config(tmp_path, use_vllm=True, vllm_importance_sampling_correction=False,
+                       **overrides)
+    assert config.use_vllm
+
+
+def test_cli_names_what_use_vllm_needs(capsys, no_vllm) -> None:
     assert main(["--output_dir", "x", "--use_vllm", "true", "--use_cpu", "true",
                  "--bf16", "false"]) == 2
     assert "pip install 'toolthink[vllm]'" in capsys.readouterr().err
@@ -191,6 +214,29 @@ def test_a_bf16_config_loads_the_policy_in_bfloat16(tmp_path, tokenizer) -> None
     dtypes = {n: p.dtype for n, p in model.named_parameters()}
     assert {d for n, d in dtypes.items() if "lora_" not in n} == {torch.bfloat16}
     assert {d for n, d in dtypes.items() if "lora_" in n} == {torch.float32}  # peft's upcast
+
+
+def test_an_adapter_is_trained_further_with_rls_lora_dropout(tmp_path, tokenizer) -> None:
+    # SFT saves its adapters with dropout 0.05; episodes are sampled in eval mode,
+    # so RL's loss must see the same policy: its lora_dropout (default 0) replaces it
+    base = tmp_path / "base"
+    tiny_llama(len(tokenizer)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    adapter = tmp_path / "adapter"
+    get_peft_model(tiny_llama(len(tokenizer)),
+                   LoraConfig(r=2, lora_dropout=0.05, target_modules="all-linear")
+                   ).save_pretrained(adapter)
+    for dropout in (0.0, 0.2):
+        config = rl_config(tmp_path, model_name_or_path=str(base), adapter=str(adapter),
+                           lora_dropout=dropout)
+        model, _, _ = load_policy(config)
+        assert model.peft_config["default"].lora_dropout == dropout
+        layers = [m for n, m in model.named_modules() if n.endswith("lora_dropout.default")]
+        assert layers
+        if dropout == 0.0:
+            assert all(isinstance(m, torch.nn.Identity) for m in layers)
+        else:
+            assert all(m.p == dropout for m in layers)
 
 
 @pytest.mark.parametrize(("overrides", "env", "message"), [

@@ -89,8 +89,10 @@ def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
 
     The weights are loaded in `RLConfig.policy_dtype` (bfloat16 with ``bf16``);
     a LoRA adapter's own weights stay float32 (peft's ``autocast_adapter_dtype``).
+    An ``adapter`` is trained further with ``config.lora_dropout`` in place of
+    its own (SFT's 0.05), so sampling (eval mode) and the loss see one policy.
     """
-    from peft import LoraConfig, PeftModel  # noqa: PLC0415
+    from peft import LoraConfig, PeftConfig, PeftModel  # noqa: PLC0415
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
     from toolthink.training.embedded_model import (  # noqa: PLC0415
@@ -111,7 +113,13 @@ def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
         adapter = Path(config.adapter)
         if (adapter / "tokenizer_config.json").exists():
             tokenizer = AutoTokenizer.from_pretrained(adapter)
-        model = PeftModel.from_pretrained(model, adapter, is_trainable=True)
+        # RL trains with its own lora_dropout (default 0): the SFT adapter's dropout would
+        # make the trainer's log-probs differ from the sampler's (eval mode)
+        adapter_config = PeftConfig.from_pretrained(str(adapter))
+        if hasattr(adapter_config, "lora_dropout"):
+            adapter_config.lora_dropout = config.lora_dropout
+        model = PeftModel.from_pretrained(model, adapter, is_trainable=True,
+                                          config=adapter_config)
         return model, tokenizer, None
     peft_config = None
     if config.use_lora:

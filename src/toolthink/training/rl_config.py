@@ -65,7 +65,11 @@ class RLConfig(GRPOConfig):
     )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    lora_dropout: float = field(
+        default=0.0,
+        metadata={"help": "LoRA dropout, also replacing an --adapter's own (SFT uses 0.05): "
+                  "episodes are sampled without dropout."},
+    )
     lora_target_modules: str = field(
         default="all-linear", metadata={"help": "peft target_modules (paper: all linear layers)."}
     )
@@ -178,11 +182,38 @@ class RLConfig(GRPOConfig):
             msg = ("vllm_structured_outputs_regex is set: toolthink sends each turn's command "
                    "grammar itself; leave it unset")
             raise ValueError(msg)
+        if self.vllm_importance_sampling_correction:
+            self._check_importance_sampling()
         if not vllm_installed():
             msg = ("use_vllm=True needs vLLM in the training environment too (TRL's client "
                    "streams the weights to the server with vLLM's NCCL code): "
                    "pip install 'toolthink[vllm]', or set use_vllm: false to sample with "
                    "transformers generate")
+            raise ValueError(msg)
+
+    def _check_importance_sampling(self) -> None:
+        """TRL's correction divides by the server's log q: the trainer must score the same q.
+
+        vLLM's ``processed_logprobs`` are taken after the grammar mask, the
+        temperature and top-k/top-p/min-p; the trainer's pass applies the
+        temperature and, with mask replay, the mask only. Any other setting
+        makes the ratio collapse towards 0 (measured: 7.4 nats per token
+        without mask replay), and learning stops without an error.
+        """
+        problems = []
+        if not self.mask_replay:
+            problems.append("mask_replay=False (the trainer would score unmasked log-probs)")
+        if self.top_p < 1.0:
+            problems.append(f"top_p={self.top_p} (vLLM's log q is after the nucleus cut)")
+        if self.top_k:
+            problems.append(f"top_k={self.top_k} (vLLM's log q is after the top-k cut)")
+        if self.min_p:
+            problems.append(f"min_p={self.min_p} (vLLM's log q is after the min-p cut)")
+        if problems:
+            msg = ("use_vllm with vllm_importance_sampling_correction compares the server's "
+                   "log-probs with the trainer's, which would differ under "
+                   + "; ".join(problems) + ": keep mask_replay: true, top_p: 1.0, top_k: 0 "
+                   "and min_p unset, or set vllm_importance_sampling_correction: false")
             raise ValueError(msg)
 
     def _check_task_source(self) -> None:

@@ -37,6 +37,7 @@ import logging
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import attrs
@@ -57,6 +58,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LOGPROBS_MODE = "processed_logprobs"
+VLLM_LOGPROB_FLOOR = -9999.0
+"""vLLM clamps returned log-probs to this (``-inf`` arrives as it): a sampled token's is above."""
 GRAMMAR_BACKEND = VLLM_ENGINE_KWARGS["structured_outputs_config"]["backend"]
 
 
@@ -120,17 +123,23 @@ class VLLMServerSampler:
         accelerator: The trainer's accelerate ``Accelerator`` when several
             processes train; None for one process.
         max_concurrent_requests: Requests in flight at once (one per grammar).
+        request_timeout: Seconds to wait for one request's answer (TRL's
+            client sets no timeout of its own).
     """
 
     client: Any
     constraint: GrammarConstraint
     accelerator: Any = None
     max_concurrent_requests: int = 32
+    request_timeout: float = 600.0
 
     @classmethod
     def from_trainer(cls, trainer: Any, constraint: GrammarConstraint, *,
                      max_episode_tokens: int) -> VLLMServerSampler:
         """The sampler for a `trl.GRPOTrainer` built with ``use_vllm`` in server mode.
+
+        With several processes, the server is checked on the main process and
+        its verdict is broadcast, so every process raises together.
 
         Raises:
             VLLMServerError: the trainer has no vLLM server (``use_vllm`` off
@@ -142,10 +151,16 @@ class VLLMServerSampler:
                    "vllm_mode: server")
             raise VLLMServerError(msg)
         accelerator = trainer.accelerator
+        shared = accelerator if accelerator.num_processes > 1 else None
         client = getattr(generation, "vllm_client", None)  # the main process only
+        failure: Exception | None = None
         if accelerator.is_main_process:
-            check_server(client, max_episode_tokens=max_episode_tokens)
-        return cls(client, constraint, accelerator if accelerator.num_processes > 1 else None)
+            try:
+                check_server(client, max_episode_tokens=max_episode_tokens)
+            except VLLMServerError as e:
+                failure = e
+        _raise_together(shared, failure)
+        return cls(client, constraint, shared)
 
     def keep_going(self, live: int) -> bool:
         """True while any process has a live episode (an all-reduce with several processes)."""
@@ -159,23 +174,45 @@ class VLLMServerSampler:
         """Sample one command per row on the server (see `TurnSampler`).
 
         Raises:
-            VLLMProtocolError: an answer breaks token in, token out.
+            VLLMProtocolError: an answer breaks token in, token out (on every
+                process when one answer for any process does).
+            VLLMServerError: a request failed or took longer than
+                ``request_timeout`` seconds (likewise on every process).
         """
         if self.accelerator is None:
-            return self._request(rows, grammars, config)
+            mine = self._request(rows, grammars, config)
+        else:
+            mine = self._request_for_all(rows, grammars, config)
+        self._check_grammars(mine, grammars)
+        return mine
+
+    def _request_for_all(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+                         config: RolloutConfig) -> list[TurnSample]:
+        """Gather every process's rows, request them on process 0, send each its slice."""
         every: list[Any] = [None] * self.accelerator.num_processes  # one entry per process
         torch.distributed.all_gather_object(every, (list(map(list, rows)), list(grammars)))
         answers: list[Any] = [None]
+        failure: Exception | None = None
         if self.accelerator.is_main_process:
             flat_rows = [r for process_rows, _ in every for r in process_rows]
             flat_grammars = [g for _, process_grammars in every for g in process_grammars]
-            flat = self._request(flat_rows, flat_grammars, config)
-            split, start = [], 0
-            for process_rows, _ in every:
-                split.append(flat[start:start + len(process_rows)])
-                start += len(process_rows)
-            answers = [split]
+            try:
+                flat = self._request(flat_rows, flat_grammars, config)
+            except Exception as e:  # sent to every process, then raised
+                failure = e
+            else:
+                split, start = [], 0
+                for process_rows, _ in every:
+                    split.append(flat[start:start + len(process_rows)])
+                    start += len(process_rows)
+                answers = [split]
+        if failure is not None:
+            answers = [failure]
         torch.distributed.broadcast_object_list(answers, src=0)
+        if isinstance(answers[0], Exception):
+            if failure is not None:
+                raise failure
+            raise answers[0]
         mine: list[TurnSample] = answers[0][self.accelerator.process_index]
         return mine
 
@@ -191,27 +228,38 @@ class VLLMServerSampler:
             groups.setdefault(grammar, []).append(index)
         eos = list(self.constraint.eos_token_ids)
 
-        def send(item: tuple[str, list[int]]) -> tuple[str, list[int], dict[str, Any]]:
-            grammar, indices = item
-            out = self.client.generate(
+        def send(grammar: str, indices: list[int]) -> dict[str, Any]:
+            out: dict[str, Any] = self.client.generate(
                 prompts=[list(rows[i]) for i in indices], n=1,
                 temperature=config.temperature, top_p=config.top_p, top_k=config.top_k,
                 max_tokens=config.max_new_tokens, logprobs=0,
                 generation_kwargs={"structured_outputs": vllm_structured_outputs(grammar),
                                    "stop_token_ids": eos},
             )
-            return grammar, indices, out
+            return out
 
         results: list[TurnSample | None] = [None] * len(rows)
         workers = max(1, min(len(groups), self.max_concurrent_requests))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for grammar, indices, out in pool.map(send, groups.items()):
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = [(indices, pool.submit(send, grammar, indices))
+                       for grammar, indices in groups.items()]
+            for indices, future in futures:
+                try:
+                    out = future.result(timeout=self.request_timeout)
+                except FutureTimeout:
+                    msg = (f"the vLLM server did not answer within {self.request_timeout:.0f} s "
+                           f"({len(indices)} prompts of up to {config.max_new_tokens} tokens): "
+                           "is it alive and reachable?")
+                    raise VLLMServerError(msg) from None
                 for position, index in enumerate(indices):
-                    results[index] = self._turn(rows[index], grammar, out, position, config)
+                    results[index] = self._unpack(rows[index], out, position, config)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a hung request must not block
         return [r for r in results if r is not None]
 
-    def _turn(self, row: Sequence[int], grammar: str, out: dict[str, Any], position: int,
-              config: RolloutConfig) -> TurnSample:
+    def _unpack(self, row: Sequence[int], out: dict[str, Any], position: int,
+                config: RolloutConfig) -> TurnSample:
         """Check and unpack one completion of a ``VLLMClient.generate`` answer."""
         seen = [int(t) for t in out["prompt_ids"][position]]
         if seen != list(row):
@@ -240,16 +288,36 @@ class VLLMServerSampler:
                    "needs the stop token in the completion ids (its log-prob is trained on); "
                    "check the server's max_model_len and that it serves the policy's tokenizer")
             raise VLLMProtocolError(msg)
-        body = ids[:-1] if ended else ids
-        matcher = self.constraint.matcher(grammar)
-        in_grammar = all(matcher.consume_token(t) for t in body)
-        if not in_grammar or (ended and not matcher.is_accepting()):
-            msg = (f"the vLLM server sampled a command outside its turn grammar "
-                   f"(ids {body[:12]}...): its grammar masks differ from toolthink's, so the loss "
-                   "would score other distributions; serve the policy's tokenizer with "
-                   f"--structured-outputs-config.backend {GRAMMAR_BACKEND}")
-            raise VLLMProtocolError(msg)
         return ids, logprobs, ended
+
+    def _check_grammars(self, turns: Sequence[TurnSample], grammars: Sequence[str]) -> None:
+        """Each command must be in its turn grammar (each process checks its own rows).
+
+        vLLM ignores request fields it does not know and then samples without
+        a grammar: this check is what catches it, and a server whose masks
+        differ from the ones mask replay rebuilds.
+        """
+        for (ids, _, ended), grammar in zip(turns, grammars, strict=True):
+            body = ids[:-1] if ended else ids
+            matcher = self.constraint.matcher(grammar)
+            in_grammar = all(matcher.consume_token(t) for t in body)
+            if not in_grammar or (ended and not matcher.is_accepting()):
+                msg = (f"the vLLM server sampled a command outside its turn grammar "
+                       f"(ids {body[:12]}...): it ignored the grammar or its masks differ from "
+                       "toolthink's, so the loss would score other distributions; serve the "
+                       "policy's tokenizer with --structured-outputs-config.backend "
+                       f"{GRAMMAR_BACKEND} (vLLM >= 0.10.2 reads structured_outputs)")
+                raise VLLMProtocolError(msg)
+
+
+def _raise_together(accelerator: Any, failure: Exception | None) -> None:
+    """Raise ``failure`` (set on the main process) on every process, or return on all."""
+    if accelerator is not None:
+        box: list[Any] = [failure]
+        torch.distributed.broadcast_object_list(box, src=0)
+        failure = failure or box[0]
+    if failure is not None:
+        raise failure
 
 
 def _sampled_logprobs(ids: Sequence[int], logprobs: Sequence[Sequence[float | None]],
@@ -268,7 +336,7 @@ def _sampled_logprobs(ids: Sequence[int], logprobs: Sequence[Sequence[float | No
             msg = (f"token {t} of a completion is {token}, but its log-prob entry is for "
                    f"{list(candidate_ids)}")
             raise VLLMProtocolError(msg) from None
-        if value is None or not math.isfinite(value):
+        if value is None or not math.isfinite(value) or value <= VLLM_LOGPROB_FLOOR:
             msg = (f"token {t} ({token}) of a completion has log-prob {value}: a sampled "
                    "token's is finite")
             raise VLLMProtocolError(msg)
