@@ -102,17 +102,28 @@ def _looks_like_a_path(value: str) -> bool:
 
 
 def model_path_problem(name: str, value: str) -> str | None:
-    """Why the model ``value`` cannot load, when it is written as a path that does not exist.
+    """Why the model ``value`` cannot load: a missing path, a file, a folder without config.json.
 
-    A hub id (``org/name``) or ``embedded`` is never a problem here: only
-    loading can tell whether the id is in the local cache. Checked before the
+    A hub id (``org/name``) that is no local path, or ``embedded``, is never a
+    problem here: only loading can tell whether the id is in the local cache. Checked before the
     model loads, where transformers would call a missing folder a bad hub id.
 
     Args:
         name: The option, as the message names it (``model_name_or_path``).
         value: Its value.
     """
-    if not _looks_like_a_path(value) or Path(value).expanduser().exists():
+    path = Path(value).expanduser()
+    if path.is_file():
+        return (f"{name}={value!r} is a file: pass a model folder (one with config.json, "
+                "as save_pretrained writes), 'embedded' or a hub id")
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return None
+        hint = (" (an adapter folder: pass it as --adapter, with the base model here)"
+                if (path / "adapter_config.json").is_file() else "")
+        return (f"{name}={value!r} holds no config.json{hint}: pass a model folder, "
+                "'embedded' or a hub id")
+    if not _looks_like_a_path(value):
         return None
     return (f"{name}={value!r} looks like a path but does not exist: pass a model folder, "
             "'embedded' (the default), or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct "
@@ -134,8 +145,8 @@ def output_file_problem(flag: str, value: str) -> str | None:
 def config_file_problem(args: Sequence[str], example: str) -> str | None:
     """Why the ``--config X`` (or ``--config=X``) in ``args`` cannot be read, or None.
 
-    Checked before TRL's parser, which would raise ``FileNotFoundError`` or
-    ``IsADirectoryError`` from inside ``trl/scripts/utils.py``.
+    Checked before TRL's parser, which would raise ``FileNotFoundError``,
+    ``IsADirectoryError`` or a ``yaml.YAMLError`` from inside ``trl/scripts/utils.py``.
 
     Args:
         args: The command line.
@@ -153,7 +164,32 @@ def config_file_problem(args: Sequence[str], example: str) -> str | None:
         if not path.is_file():
             return (f"--config {value!r} does not exist (from {os.getcwd()}): name a YAML "
                     f"file, e.g. --config {example}")
+        import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 (TRL's dependency)
+
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            where = getattr(e, "problem_mark", None)
+            at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+            reason = getattr(e, "problem", None) or str(e).splitlines()[0]
+            return (f"--config {value!r} is not valid YAML{at} ({reason}): fix the file, e.g. "
+                    f"from --config {example}")
     return None
+
+
+def resume_checkpoint(value: str | None) -> str | bool | None:
+    """TRL's ``resume_from_checkpoint`` from its command-line text.
+
+    Returns:
+        None for unset/``false``/``none``; True (the last checkpoint in
+        ``output_dir``, transformers' meaning) for ``true``/``last``/``latest``;
+        else the checkpoint folder as given.
+    """
+    if value is None or value.lower() in ("", "false", "none"):
+        return None
+    if value.lower() in ("true", "last", "latest"):
+        return True
+    return value
 
 
 def usage(prog: str, commands: Mapping[str, tuple[str, str]], tail: str) -> str:

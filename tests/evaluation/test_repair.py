@@ -130,6 +130,18 @@ def test_an_existing_repaired_file_is_refused_before_any_attempt(
     assert earlier.read_text() == "# kept\n"
 
 
+def test_a_dangling_link_in_the_output_place_is_refused_too(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, tests = files
+    link = code.parent / "add.repaired.py"
+    link.symlink_to(code.parent / "gone.py")  # exists() is False for it
+    status = repair.main([str(code), "--tests", str(tests)], attempt=oracle_commands)
+    assert status == repair.EXIT_USAGE
+    assert f"{link} exists" in capsys.readouterr().err
+    assert link.is_symlink()
+
+
 def test_overwrite_replaces_an_existing_repaired_file(files: tuple[Path, Path]) -> None:
     code, tests = files
     earlier = code.parent / "add.repaired.py"

@@ -64,6 +64,18 @@ def test_two_steps_move_lora_and_log_rewards(tmp_path, tokenizer, advantage: str
     assert any("episodes/reward" in h for h in trainer.state.log_history)
 
 
+def test_a_resumed_run_continues_its_metrics(tmp_path, tokenizer) -> None:
+    # Ctrl-C says "continue with --resume_from_checkpoint true": the steps already
+    # logged stay, the new ones are appended
+    config = rl_config(tmp_path, save_strategy="steps", save_steps=1)
+    train(config, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer)
+    resumed = rl_config(tmp_path, save_strategy="steps", save_steps=1, max_steps=3,
+                        resume_from_checkpoint="true")
+    train(resumed, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer)
+    lines = (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3]
+
+
 def test_replayed_masks_cover_commands_only(tokenizer) -> None:
     model = tiny_llama(len(tokenizer)).eval()
     constraint = GrammarConstraint.for_tokenizer(tokenizer, vocab_size=len(tokenizer))
@@ -89,7 +101,7 @@ def test_config_errors_name_the_value_and_the_fix(tmp_path, no_vllm) -> None:
     with pytest.raises(ValueError, match="num_generations=1 leaves no group"):
         rl_config(tmp_path, num_generations=1)
     with pytest.raises(ValueError, match=r"use_vllm=True needs vLLM in the training "
-                       r"environment too.*pip install 'toolthink\[vllm\]'"):
+                       r"environment too.*pip install -e '\.\[vllm\]' in the checkout"):
         rl_config(tmp_path, use_vllm=True)
 
 
@@ -130,7 +142,7 @@ def test_use_vllm_refuses_settings_that_bias_the_importance_weights(
 def test_cli_names_what_use_vllm_needs(capsys, no_vllm) -> None:
     assert main(["--output_dir", "x", "--use_vllm", "true", "--use_cpu", "true",
                  "--bf16", "false"]) == 2
-    assert "pip install 'toolthink[vllm]'" in capsys.readouterr().err
+    assert "pip install -e '.[vllm]'" in capsys.readouterr().err
 
 
 def test_cli_reports_a_bad_flag(capsys) -> None:

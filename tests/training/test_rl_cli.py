@@ -32,7 +32,7 @@ def test_an_adapter_of_another_prompt_version_is_refused(
 ) -> None:
     adapter = tmp_path / "sft"
     adapter.mkdir()
-    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
     (adapter / "toolthink_sft.json").write_text(json.dumps({"prompt_version": "old-prompt-0"}))
     assert main(["--config", CPU_CONFIG, "--adapter", str(adapter),
                  "--output_dir", str(tmp_path / "out")]) == 2
@@ -69,3 +69,64 @@ def test_bf16_on_cpu_names_the_cpu_config(
     assert main([*flags, "--output_dir", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert re.search(message, err), err
+
+
+def _adapter(tmp_path: Path, config: str) -> str:
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(config)
+    return str(folder)
+
+
+def _model_folder(tmp_path: Path, name: str) -> str:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if name:
+        (folder / name).write_text("{}")
+    return str(folder)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (lambda t: ["--adapter", _adapter(t, "{}")], "adapter_config.json without peft_type"),
+    (lambda t: ["--adapter", _adapter(t, "{not json")], "unreadable adapter_config.json"),
+    (lambda t: ["--model_name_or_path", _model_folder(t, "")], "holds no config.json: pass"),
+    (lambda t: ["--model_name_or_path", _model_folder(t, "adapter_config.json")],
+     r"holds no config.json \(an adapter folder: pass it as --adapter"),
+    (lambda t: ["--model_name_or_path", CPU_CONFIG], "is a file: pass a model folder"),
+    (lambda t: ["--max_problems", "0"], "max_problems=0 must be >= 1"),
+    (lambda t: ["--temperature", "0"], r"temperature=0.0: GRPO .* pass a value > 0"),
+    (lambda t: ["--resume_from_checkpoint", "true"], "holds no checkpoint-N folder yet"),
+    (lambda t: ["--resume_from_checkpoint", str(t / "nope")], "is not a folder: pass a "
+     "checkpoint-N folder"),
+    (lambda t: ["--output_dir", "/proc/toolthink-out"], "cannot be created"),
+])
+def test_bad_inputs_are_named_before_loading(
+    flags: object, message: str, tmp_path: Path, no_model: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["--config", CPU_CONFIG, "--output_dir", str(tmp_path / "out"), *flags(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+
+
+def test_a_config_that_is_not_yaml_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            no_model: None) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: 1\n: : : [\n")
+    assert main(["--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"--config {str(bad)!r} is not valid YAML at line 2" in err
+    assert "Traceback" not in err
+
+
+def test_a_model_that_fails_to_load_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a hub id that is not in the (offline) cache: only loading can tell
+    assert main(["--config", CPU_CONFIG, "--output_dir", str(tmp_path / "out"),
+                 "--model_name_or_path", "no-such-org/no-such-model"]) == 2
+    err = capsys.readouterr().err
+    assert "model_name_or_path='no-such-org/no-such-model' could not be loaded (" in err
+    assert "Traceback" not in err

@@ -155,7 +155,7 @@ def _target_problem(target: Path, *, overwrite: bool) -> str | None:
     """Why the repaired file cannot be written to ``target``, or None when it can."""
     if target.is_dir():
         return f"{target} is a folder: move it away, the repaired file is written there"
-    if target.exists() and not overwrite:
+    if (target.exists() or target.is_symlink()) and not overwrite:  # a dangling link too
         return (f"{target} exists (from an earlier repair?): pass --overwrite to replace it, or "
                 "move it away")
     return None

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolthink.commands import config_file_problem, model_path_problem
+from toolthink.commands import config_file_problem, model_path_problem, resume_checkpoint
 from toolthink.data.demos import split_of
 from toolthink.env import PROMPT_VERSION, check_prompt_version
+from toolthink.errors import ToolthinkError
 from toolthink.tasks import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -190,10 +191,20 @@ def train(
     problems = list(problems)
     out = Path(str(config.output_dir))
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("metrics.jsonl", "trajectories.jsonl"):
-        (out / stale).unlink(missing_ok=True)
+    resume = resume_checkpoint(config.resume_from_checkpoint)
+    if resume is None:  # a fresh run; a resumed one appends its steps
+        for stale in ("metrics.jsonl", "trajectories.jsonl"):
+            (out / stale).unlink(missing_ok=True)
     if model is None:
-        model, tokenizer, peft_config = load_policy(config)
+        try:
+            model, tokenizer, peft_config = load_policy(config)
+        except (OSError, ValueError, KeyError) as e:  # transformers / peft / the hub
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            msg = (f"model_name_or_path={config.model_name_or_path!r}"
+                   + (f" with adapter={config.adapter!r}" if config.adapter else "")
+                   + f" could not be loaded ({first}): pass a model folder, 'embedded', or a "
+                   "hub id that is in the local Hugging Face cache or reachable")
+            raise PolicyLoadError(msg) from e
     else:
         peft_config = LoraConfig(
             r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -228,7 +239,7 @@ def train(
         )
         logger.info("RL on %d tasks from %d %s problems; output in %s", len(tasks), len(problems),
                     config.task_source, out)
-        trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+        trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
     (out / "rl_config.json").write_text(str(config.to_json_string()))  # type: ignore[no-untyped-call]
@@ -239,6 +250,10 @@ def train(
     if recorder.records:
         plot_curves(recorder.records, out / "curves.png")
     return trainer
+
+
+class PolicyLoadError(ToolthinkError, ValueError):
+    """The policy (model, tokenizer, adapter) could not be loaded."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,7 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DatasetNotFoundError, DatasetFormatError, ValueError) as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2
-    train(config, problems=problems)
+    try:
+        train(config, problems=problems)
+    except PolicyLoadError as e:
+        sys.stderr.write(f"toolthink-train rl: {e}\n")
+        return 2
     sys.stdout.write(f"RL outputs in {config.output_dir}\n")
     return 0
 

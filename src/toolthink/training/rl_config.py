@@ -10,13 +10,16 @@ from a YAML file (``--config``) and flags, like every TRL script.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from transformers.trainer_utils import get_last_checkpoint
 from trl.trainer.grpo_config import GRPOConfig
 
+from toolthink.commands import resume_checkpoint
 from toolthink.env import EnvConfig
 from toolthink.training.devices import training_dtype
 from toolthink.training.episodes import RolloutConfig
@@ -142,11 +145,17 @@ class RLConfig(GRPOConfig):
         self._check_task_source()
         if self.use_vllm:
             self._check_vllm()
-        for name in ("edits", "tasks_per_problem", "max_turns", "max_new_tokens_per_turn"):
+        for name in ("edits", "tasks_per_problem", "max_turns", "max_new_tokens_per_turn",
+                     "max_problems"):
             value = getattr(self, name)
-            if value < 1:
+            if value is not None and value < 1:
                 msg = f"{name}={value!r} must be >= 1"
                 raise ValueError(msg)
+        if not self.temperature > 0:
+            msg = (f"temperature={self.temperature!r}: GRPO compares sampled episodes and scores "
+                   "them at this temperature (the loss divides the logits by it): pass a value "
+                   "> 0 (paper and configs: 1.0)")
+            raise ValueError(msg)
         super().__post_init__()  # type: ignore[no-untyped-call]
 
     def check_paths(self) -> None:
@@ -156,14 +165,12 @@ class RLConfig(GRPOConfig):
         step will create (``adapter: runs/sft-gpu``).
 
         Raises:
-            ValueError: ``adapter`` holds no ``adapter_config.json``, or
-                ``output_dir`` is (or lies under) a file.
+            ValueError: ``adapter`` holds no readable peft ``adapter_config.json``,
+                ``output_dir`` is (or lies under) a file or cannot be created, or
+                ``resume_from_checkpoint`` names no checkpoint.
         """
-        if self.adapter and not (Path(self.adapter) / "adapter_config.json").is_file():
-            msg = (f"adapter={self.adapter!r} holds no adapter_config.json: pass the output "
-                   "folder of `toolthink-train sft` (or another peft adapter folder), or leave "
-                   "adapter out to start from the base model")
-            raise ValueError(msg)
+        if self.adapter:
+            self._check_adapter(Path(self.adapter))
         out = Path(str(self.output_dir)) if self.output_dir else None
         if out is not None:
             existing = next((q for q in (out, *out.parents) if q.exists()), Path())
@@ -171,6 +178,45 @@ class RLConfig(GRPOConfig):
                 msg = (f"output_dir={str(out)!r} is or lies under the file {str(existing)!r}: "
                        "pass --output_dir a folder (new or existing)")
                 raise ValueError(msg)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                msg = (f"output_dir={str(out)!r} cannot be created ({e.strerror}): pass a "
+                       "folder you can write to")
+                raise ValueError(msg) from None
+        self._check_resume(out)
+
+    def _check_adapter(self, adapter: Path) -> None:
+        found = adapter / "adapter_config.json"
+        problem = None
+        if not found.is_file():
+            problem = "holds no adapter_config.json"
+        else:
+            try:
+                fields = json.loads(found.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as e:
+                problem = f"has an unreadable adapter_config.json ({e})"
+            else:
+                if not isinstance(fields, dict) or "peft_type" not in fields:
+                    problem = "has an adapter_config.json without peft_type (not a peft adapter)"
+        if problem is not None:
+            msg = (f"adapter={str(adapter)!r} {problem}: pass the output folder of "
+                   "`toolthink-train sft` (or another peft adapter folder), or leave adapter "
+                   "out to start from the base model")
+            raise ValueError(msg)
+
+    def _check_resume(self, out: Path | None) -> None:
+        resume = resume_checkpoint(self.resume_from_checkpoint)
+        if resume is True:
+            if out is None or get_last_checkpoint(str(out)) is None:  # type: ignore[no-untyped-call]
+                msg = (f"resume_from_checkpoint={self.resume_from_checkpoint!r}: output_dir="
+                       f"{str(out)!r} holds no checkpoint-N folder yet: leave it out to start "
+                       "afresh, or pass the output_dir of the run to continue")
+                raise ValueError(msg)
+        elif isinstance(resume, str) and not Path(resume).is_dir():
+            msg = (f"resume_from_checkpoint={resume!r} is not a folder: pass a checkpoint-N "
+                   "folder of an earlier run, or 'true' for the last one in output_dir")
+            raise ValueError(msg)
 
     def _check_vllm(self) -> None:
         if self.vllm_mode != "server":
@@ -187,8 +233,8 @@ class RLConfig(GRPOConfig):
         if not vllm_installed():
             msg = ("use_vllm=True needs vLLM in the training environment too (TRL's client "
                    "streams the weights to the server with vLLM's NCCL code): "
-                   "pip install 'toolthink[vllm]', or set use_vllm: false to sample with "
-                   "transformers generate")
+                   "pip install -e '.[vllm]' in the checkout, or set use_vllm: false to sample "
+                   "with transformers generate")
             raise ValueError(msg)
 
     def _check_importance_sampling(self) -> None:
@@ -205,7 +251,7 @@ class RLConfig(GRPOConfig):
             problems.append("mask_replay=False (the trainer would score unmasked log-probs)")
         if self.top_p < 1.0:
             problems.append(f"top_p={self.top_p} (vLLM's log q is after the nucleus cut)")
-        if self.top_k:
+        if self.top_k is not None and self.top_k > 0:
             problems.append(f"top_k={self.top_k} (vLLM's log q is after the top-k cut)")
         if self.min_p:
             problems.append(f"min_p={self.min_p} (vLLM's log q is after the min-p cut)")
@@ -254,6 +300,6 @@ class RLConfig(GRPOConfig):
         """The sampling settings (GRPO's temperature, top-p, top-k) as a `RolloutConfig`."""
         return RolloutConfig(
             max_new_tokens=self.max_new_tokens_per_turn, max_total_tokens=self.max_episode_tokens,
-            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k or 0,
+            temperature=self.temperature, top_p=self.top_p, top_k=max(self.top_k or 0, 0),
             restrict_old_text=self.restrict_old_text,
         )

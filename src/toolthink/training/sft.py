@@ -34,7 +34,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 from trl.trainer.sft_config import SFTConfig
 from trl.trainer.sft_trainer import SFTTrainer
 
-from toolthink.commands import model_path_problem
+from toolthink.commands import model_path_problem, resume_checkpoint
 from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.errors import ToolthinkError
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
@@ -422,18 +422,10 @@ def _episode_evaluation(
         episodes=args.eval_episodes, every_steps=args.eval_every_steps,
         env_config=EnvConfig(max_turns=args.eval_max_turns),
         rollout=RolloutConfig(max_new_tokens=args.eval_max_new_tokens, temperature=0.0),
-        append=_resume(config.resume_from_checkpoint) is not None,
+        append=resume_checkpoint(config.resume_from_checkpoint) is not None,
     )
     trainer.add_callback(hook)
     return hook
-
-
-def _resume(value: str | None) -> str | bool | None:
-    if value is None or value.lower() in ("", "false", "none"):
-        return None
-    if value.lower() in ("true", "last", "latest"):
-        return True
-    return value
 
 
 def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
@@ -469,7 +461,8 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
     )
     hook = _episode_evaluation(args, config, trainer, tokenizer)
     try:
-        output = trainer.train(resume_from_checkpoint=_resume(config.resume_from_checkpoint))
+        resume = resume_checkpoint(config.resume_from_checkpoint)
+        output = trainer.train(resume_from_checkpoint=resume)
     finally:
         if hook is not None:
             hook.close()
