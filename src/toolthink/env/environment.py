@@ -28,6 +28,7 @@ from toolthink.env.prompt import PROMPT_VERSION, SYSTEM_PROMPT, task_message
 from toolthink.errors import ToolthinkError
 from toolthink.tasks import RepairTask
 from toolthink.tool import CodeEditor, RenderConfig, SandboxPool, TestReport, render
+from toolthink.validators import positive_int
 
 __all__ = ["EnvConfig", "EnvError", "Observation", "RepairEnv", "StepInfo", "step_all"]
 
@@ -48,12 +49,6 @@ def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         raise ValueError(msg)
 
 
-def _positive_int(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if type(value) is not int or value < 1:
-        msg = f"{attribute.name}={value!r} must be an int >= 1"
-        raise ValueError(msg)
-
-
 @attrs.frozen
 class EnvConfig:
     """How episodes run and are rewarded (defaults: the paper's).
@@ -70,7 +65,7 @@ class EnvConfig:
         render: How states are rendered (window size for long files).
     """
 
-    max_turns: int = attrs.field(default=10, validator=_positive_int)
+    max_turns: int = attrs.field(default=10, validator=positive_int)
     fix_reward: float = 1.0
     malformed_penalty: float = -0.5
     rejected_penalty: float = -0.5

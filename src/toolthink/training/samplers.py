@@ -27,17 +27,12 @@ import torch
 from transformers import LogitsProcessorList, PreTrainedModel
 
 from toolthink.training.constrained import GrammarConstraint
+from toolthink.validators import positive_int
 
 __all__ = ["GenerateSampler", "RolloutConfig", "TurnSample", "TurnSampler"]
 
 TurnSample = tuple[list[int], list[float], bool]
 """One row's turn: sampled ids (EOS included when it ended), log q per id (nats), ended with EOS."""
-
-
-def _positive_int(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if type(value) is not int or value < 1:
-        msg = f"{attribute.name}={value!r} must be an int >= 1"
-        raise ValueError(msg)
 
 
 @attrs.frozen
@@ -57,8 +52,8 @@ class RolloutConfig:
             grammar (larger grammars; see docs/constrained-decoding.md).
     """
 
-    max_new_tokens: int = attrs.field(default=96, validator=_positive_int)
-    max_total_tokens: int = attrs.field(default=4096, validator=_positive_int)
+    max_new_tokens: int = attrs.field(default=96, validator=positive_int)
+    max_total_tokens: int = attrs.field(default=4096, validator=positive_int)
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0
