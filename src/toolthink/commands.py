@@ -25,6 +25,7 @@ __all__ = [
     "dispatch",
     "model_path_problem",
     "non_negative_float",
+    "output_dir_problem",
     "output_file_problem",
     "output_folder_problem",
     "positive_int",
@@ -93,6 +94,20 @@ def output_folder_problem(flag: str, value: str) -> str | None:
         return (f"{flag} {value!r} lies under {str(existing)!r}, which is a file, not a "
                 "folder: name a folder outside it")
     return None
+
+
+def output_dir_problem(value: str) -> str | None:
+    """Why a trainer's ``output_dir`` cannot be a folder, or None when it can.
+
+    The ``output_dir=VALUE`` wording of TRL's options (`output_folder_problem`
+    words a ``--flag VALUE``); shared by ``toolthink-train sft`` and ``rl``.
+    """
+    out = Path(value)
+    existing = _nearest_existing(out)
+    if existing.is_dir():
+        return None
+    where = "is a file" if existing == out else f"lies under the file {str(existing)!r}"
+    return f"output_dir={value!r} {where}: pass --output_dir a folder (new or existing)"
 
 
 def _looks_like_a_path(value: str) -> bool:

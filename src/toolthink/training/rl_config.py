@@ -19,7 +19,7 @@ import torch
 from transformers.trainer_utils import get_last_checkpoint
 from trl.trainer.grpo_config import GRPOConfig
 
-from toolthink.commands import resume_checkpoint
+from toolthink.commands import output_dir_problem, resume_checkpoint
 from toolthink.env import EnvConfig
 from toolthink.training.devices import training_dtype
 from toolthink.training.episodes import RolloutConfig
@@ -173,11 +173,9 @@ class RLConfig(GRPOConfig):
             self._check_adapter(Path(self.adapter))
         out = Path(str(self.output_dir)) if self.output_dir else None
         if out is not None:
-            existing = next((q for q in (out, *out.parents) if q.exists()), Path())
-            if not existing.is_dir():
-                msg = (f"output_dir={str(out)!r} is or lies under the file {str(existing)!r}: "
-                       "pass --output_dir a folder (new or existing)")
-                raise ValueError(msg)
+            problem = output_dir_problem(str(out))
+            if problem is not None:
+                raise ValueError(problem)
             try:
                 out.mkdir(parents=True, exist_ok=True)
             except OSError as e:

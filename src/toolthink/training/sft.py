@@ -34,7 +34,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 from trl.trainer.sft_config import SFTConfig
 from trl.trainer.sft_trainer import SFTTrainer
 
-from toolthink.commands import model_path_problem, resume_checkpoint
+from toolthink.commands import model_path_problem, output_dir_problem, resume_checkpoint
 from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.errors import ToolthinkError
 from toolthink.training.chat import IGNORE_INDEX, ChatFormat
@@ -236,15 +236,10 @@ def check_inputs(args: SFTScriptArguments, config: SFTConfig) -> DemoSplits | No
         SFTConfigError: ``output_dir`` or ``model_name_or_path`` unusable.
         DemoDataError: ``demos`` missing, not JSONL, or without the splits.
     """
-    out = Path(str(config.output_dir))
-    existing = next((p for p in (out, *out.parents) if p.exists()), Path())
-    if not existing.is_dir():
-        where = "is a file" if existing == out else f"lies under the file {str(existing)!r}"
-        msg = f"output_dir={str(out)!r} {where}: pass --output_dir a folder (new or existing)"
-        raise SFTConfigError(msg)
-    problem = model_path_problem("model_name_or_path", args.model_name_or_path)
-    if problem is not None:
-        raise SFTConfigError(problem)
+    for problem in (output_dir_problem(str(config.output_dir)),
+                    model_path_problem("model_name_or_path", args.model_name_or_path)):
+        if problem is not None:
+            raise SFTConfigError(problem)
     return None if args.demos is None else _read_splits(args, args.demos)
 
 
