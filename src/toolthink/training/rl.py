@@ -177,21 +177,13 @@ class EpisodeRollout:
             self.sampler = VLLMServerSampler.from_trainer(
                 trainer, self.constraint, max_episode_tokens=self.config.max_total_tokens)
         if self.sampler is not None:  # TRL pushed this step's weights to the server
-            self.episodes = run_episodes(
-                trainer.model, self.tokenizer, tasks, sandbox=self.sandbox,
-                env_config=self.env_config, config=self.config, constraint=self.constraint,
-                chat=self.chat, timing=self.timing, sampler=self.sampler,
-            )
+            self.episodes = self._play(trainer.model, tasks)
         else:
             with unwrap_model_for_generation(model, trainer.accelerator) as unwrapped:
                 training = unwrapped.training
                 unwrapped.eval()  # no dropout while sampling (an SFT adapter's LoRA dropout)
                 try:
-                    self.episodes = run_episodes(
-                        unwrapped, self.tokenizer, tasks, sandbox=self.sandbox,
-                        env_config=self.env_config, config=self.config,
-                        constraint=self.constraint, chat=self.chat, timing=self.timing,
-                    )
+                    self.episodes = self._play(unwrapped, tasks)
                 finally:
                     unwrapped.train(training)
         self.calls += 1
@@ -222,6 +214,14 @@ class EpisodeRollout:
         trainer._metrics[mode]["time/generation"].append(self.timing.generation)
         trainer._metrics[mode]["time/sandbox"].append(self.timing.sandbox)
         return out
+
+    def _play(self, model: Any, tasks: Sequence[RepairTask]) -> list[Episode]:
+        """`run_episodes` with this rollout's settings (``self.sampler`` or ``model.generate``)."""
+        return run_episodes(
+            model, self.tokenizer, tasks, sandbox=self.sandbox, env_config=self.env_config,
+            config=self.config, constraint=self.constraint, chat=self.chat, timing=self.timing,
+            sampler=self.sampler,
+        )
 
     def _write_trajectories(self, trainer: Any) -> None:
         if self.trajectories is None or self.trajectories_per_step <= 0:
