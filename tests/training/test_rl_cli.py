@@ -109,6 +109,7 @@ def test_bad_inputs_are_named_before_loading(
     err = capsys.readouterr().err
     assert re.search(message, err), err
     assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # a refused run creates no output folder
 
 
 def test_a_config_that_is_not_yaml_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],

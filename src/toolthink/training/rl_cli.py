@@ -189,8 +189,7 @@ def train(
     elif config.max_problems is not None:
         problems = problems[: config.max_problems]
     problems = list(problems)
-    out = Path(str(config.output_dir))
-    out.mkdir(parents=True, exist_ok=True)
+    out = config.create_output_dir()
     resume = resume_checkpoint(config.resume_from_checkpoint)
     if resume is None:  # a fresh run; a resumed one appends its steps
         for stale in ("metrics.jsonl", "trajectories.jsonl"):
@@ -274,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_inputs(config)
         problems = rl_problems(config)
+        config.create_output_dir()
     except (DatasetNotFoundError, DatasetFormatError, ValueError) as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2

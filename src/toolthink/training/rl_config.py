@@ -166,7 +166,7 @@ class RLConfig(GRPOConfig):
 
         Raises:
             ValueError: ``adapter`` holds no readable peft ``adapter_config.json``,
-                ``output_dir`` is (or lies under) a file or cannot be created, or
+                ``output_dir`` is (or lies under) a file, or
                 ``resume_from_checkpoint`` names no checkpoint.
         """
         if self.adapter:
@@ -176,13 +176,23 @@ class RLConfig(GRPOConfig):
             problem = output_dir_problem(str(out))
             if problem is not None:
                 raise ValueError(problem)
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                msg = (f"output_dir={str(out)!r} cannot be created ({e.strerror}): pass a "
-                       "folder you can write to")
-                raise ValueError(msg) from None
         self._check_resume(out)
+
+    def create_output_dir(self) -> Path:
+        """Create ``output_dir`` (after every check, so a refused run leaves nothing behind).
+
+        Raises:
+            ValueError: it cannot be created (permissions, a read-only or
+                virtual file system), named with the reason.
+        """
+        out = Path(str(self.output_dir))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            msg = (f"output_dir={str(out)!r} cannot be created ({e.strerror}): pass a folder "
+                   "you can write to")
+            raise ValueError(msg) from None
+        return out
 
     def _check_adapter(self, adapter: Path) -> None:
         found = adapter / "adapter_config.json"
@@ -206,7 +216,8 @@ class RLConfig(GRPOConfig):
     def _check_resume(self, out: Path | None) -> None:
         resume = resume_checkpoint(self.resume_from_checkpoint)
         if resume is True:
-            if out is None or get_last_checkpoint(str(out)) is None:  # type: ignore[no-untyped-call]
+            if (out is None or not out.is_dir()
+                    or get_last_checkpoint(str(out)) is None):  # type: ignore[no-untyped-call]
                 msg = (f"resume_from_checkpoint={self.resume_from_checkpoint!r}: output_dir="
                        f"{str(out)!r} holds no checkpoint-N folder yet: leave it out to start "
                        "afresh, or pass the output_dir of the run to continue")
