@@ -31,6 +31,7 @@ from toolthink.commands import (
     usage_error,
 )
 from toolthink.errors import ToolthinkError
+from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
 
 __all__ = ["DATA_DIR_ENV", "add_device_arguments", "check_device", "device_spec", "main",
            "make_parser", "parse_ks"]
@@ -97,8 +98,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default="embedded",
                         help="'embedded' (default), a model folder or a cached hub id")
     parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output)")
-    parser.add_argument("--dataset", choices=DATASETS, default="embedded",
-                        help="evaluation set (default: embedded held-out split)")
+    parser.add_argument("--dataset", choices=DATASETS, default=None,
+                        help="evaluation set (default: embedded, the held-out split of the "
+                        "corpus shipped in toolthink)")
+    parser.add_argument("--tasks", metavar="FILE.jsonl",
+                        help="your own repair tasks instead of --dataset: one JSON object a "
+                        "line with id, buggy_code, tests (docs/own-tasks.md)")
     parser.add_argument("--data-dir", help=f"benchmark folder (default: ${DATA_DIR_ENV}); "
                         "needed for humanevalfix, quixbugs, mbpp-synthetic")
     parser.add_argument("--samples", type=positive_int, default=1, help="attempts per task (n)")
@@ -120,6 +125,25 @@ def make_parser() -> argparse.ArgumentParser:
                         help="skip pass_at_k.png and turns.png")
     add_device_arguments(parser)
     return parser
+
+
+def _own_tasks(args: argparse.Namespace) -> list[OwnTask] | None:
+    """The tasks of ``--tasks FILE``, schema-checked (None without it); sets ``args.dataset``."""
+    if args.tasks is None:
+        args.dataset = args.dataset or "embedded"
+        return None
+    if args.dataset is not None:
+        usage_error(_PROG, f"--tasks {args.tasks} and --dataset {args.dataset} both name the "
+                    "tasks: pass one of them")
+    if not Path(args.tasks).is_file():
+        usage_error(_PROG, f"--tasks {args.tasks!r} is not a file: pass a JSONL file of "
+                    "tasks (docs/own-tasks.md; example: docs/examples/tasks.jsonl)")
+    try:
+        own = load_own_tasks(args.tasks)
+    except TaskFileError as e:
+        usage_error(_PROG, f"--tasks: {e}")
+    args.dataset = Path(args.tasks).stem
+    return own[:args.limit]
 
 
 def _data_dir(args: argparse.Namespace) -> str | None:
@@ -198,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Every option, path and the device are checked before the model loads.
     """
     args = make_parser().parse_args(argv)
+    own = _own_tasks(args)
     data_dir = _data_dir(args)
     temperature = _check_usage(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -226,7 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     try:
         with SandboxPool() as pool:
-            tasks = load_eval_tasks(args.dataset, data_dir, pool, limit=args.limit, seed=args.seed)
+            if own is not None:  # --tasks: buggy code must fail, a reference pass
+                check_in_sandbox(own, pool, timeout=config.env.timeout)
+                tasks = [o.task for o in own]
+            else:
+                tasks = load_eval_tasks(args.dataset, data_dir, pool, limit=args.limit,
+                                        seed=args.seed)
             if not tasks:
                 usage_error(_PROG, f"no tasks in {args.dataset}: check --data-dir and --limit")
             with console.status(f"loading model {args.model} ({placement})"):
@@ -246,7 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(results_table(results, config.ks, title=title))
     out = Path(args.out)
     settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset,
-                "data_dir": data_dir, "tasks": len(tasks), "samples": args.samples,
+                "data_dir": data_dir, "tasks_file": args.tasks, "tasks": len(tasks),
+                "samples": args.samples,
                 "ks": list(config.ks), "temperature": temperature, "max_turns": args.max_turns,
                 "max_new_tokens": args.max_new_tokens,
                 "direct_max_new_tokens": args.direct_max_new_tokens, "limit": args.limit,
