@@ -81,6 +81,7 @@ def test_cli_writes_results_and_episodes_show_replays(
     assert show_main([str(out / "episodes.jsonl")]) == 0
     assert (out / "pass_at_k.png").stat().st_size > 0
     assert (out / "turns.png").stat().st_size > 0
+    assert "<td>chain-of-edits</td>" in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize(("argv", "message"), [

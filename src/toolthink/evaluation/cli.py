@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -32,6 +33,9 @@ from toolthink.commands import (
 )
 from toolthink.errors import ToolthinkError
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
+
+if TYPE_CHECKING:
+    from toolthink.evaluation.evaluator import ModeResult
 
 __all__ = ["DATA_DIR_ENV", "add_device_arguments", "check_device", "device_spec", "main",
            "make_parser", "parse_ks"]
@@ -216,6 +220,22 @@ def _advancer(
     return advance
 
 
+def _figures_and_page(out: Path, results: Sequence[ModeResult], *, ks: Sequence[int],
+                      title: str, args: argparse.Namespace, console: Console) -> None:
+    """Write pass_at_k.png and turns.png (unless ``--no-figures``), then report.html, to ``out``."""
+    if not args.no_figures:
+        from toolthink.evaluation.figures import plot_pass_at_k, plot_turns  # noqa: PLC0415
+
+        written = [plot_pass_at_k(results, ks, out / "pass_at_k.png", title=title),
+                   plot_turns(results, out / "turns.png", max_turns=args.max_turns)]
+        console.print("figures: " + ", ".join(str(p) for p in written if p is not None))
+    from toolthink.evaluation.page import write_page  # noqa: PLC0415
+    from toolthink.evaluation.run_folder import read_run  # noqa: PLC0415
+
+    page = write_page(read_run(out)[:1], out / "report.html", title=f"toolthink eval: {title}")
+    console.print(f"results page: {page} (open it in a browser)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``toolthink eval``; returns the exit status (0 on success, 2 for bad usage).
 
@@ -286,12 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_results(out, results, settings)
     console.print(f"wrote {out / 'results.json'} and {out / 'episodes.jsonl'} "
                   f"(replay: toolthink show {out / 'episodes.jsonl'})")
-    if not args.no_figures:
-        from toolthink.evaluation.figures import plot_pass_at_k, plot_turns  # noqa: PLC0415
-
-        written = [plot_pass_at_k(results, config.ks, out / "pass_at_k.png", title=title),
-                   plot_turns(results, out / "turns.png")]
-        console.print("figures: " + ", ".join(str(p) for p in written if p is not None))
+    _figures_and_page(out, results, ks=config.ks, title=title, args=args, console=console)
     return 0
 
 
