@@ -21,6 +21,7 @@ EPISODE = {
     ],
 }
 
+
 def test_shows_command_diff_and_feedback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -36,16 +37,19 @@ def test_shows_command_diff_and_feedback(
     assert "repaired" in out
     assert "<html" in html.read_text()
 
+
 def test_filters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "episodes.jsonl"
     path.write_text(json.dumps(EPISODE) + "\n")
     assert main([str(path), "--failed"]) == 0
     assert "no episode matched" in capsys.readouterr().out
 
+
 DEMO = {"id": "t#0", "task_id": "t", "split": "train", "corrupted": "x = 1\n",
         "commands": ["EXIT"], "observations": ["..."], "rewards": [0.0]}
 TRAJECTORY = {"step": 1, "task_id": "t", "commands": ["EXIT"], "observations": ["..."],
               "rewards": [0.0], "infos": [{}], "passed": False}
+
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["{missing}"], r"missing.jsonl is not a file \(it does not exist\)"),
@@ -69,14 +73,18 @@ def test_bad_arguments_exit_2_before_showing_anything(
     assert re.search(message, captured.err)
     assert "REPW" not in captured.out
 
+
 def _episode(**changes: object) -> dict[str, object]:
     return {**EPISODE, **changes}
+
 
 def _turn(**changes: object) -> dict[str, object]:
     return {**EPISODE["turns"][0], **changes}  # type: ignore[index]
 
+
 def _line(record: object) -> bytes:
     return (json.dumps(record) + "\n").encode()
+
 
 @pytest.mark.parametrize(("content", "message"), [
     (b"{oops\n", r"line 1 of .* is not JSON"),
@@ -97,7 +105,7 @@ def _line(record: object) -> bytes:
     (b"1" * 5000 + b"\n", r"line 1 of .* is not JSON \(Exceeds the limit"),
     (b"", r"x.jsonl is empty: it holds no episode. Pass the episodes.jsonl"),
     (b"\n  \n", r"x.jsonl is empty"),
-    (_line(_episode(sample="0")), r"line 1 of .* is not a valid episode: it field 'sample' "
+    (_line(_episode(sample="0")), r"line 1 of .* is not a valid episode: field 'sample' "
      r"is a JSON string \('0'\), expected a JSON integer\. Fix the line"),
     (_line(_episode(sample=True)), r"field 'sample' is a JSON boolean \(True\), expected a "
      r"JSON integer"),
@@ -107,14 +115,14 @@ def _line(record: object) -> bytes:
     (_line(_episode(initial_code=["x"])), r"field 'initial_code' is a JSON array"),
     (_line(_episode(turns={"a": 1})), r"field 'turns' is a JSON object"),
     (_line(_episode(turns=["EXIT"])), r"turn 1 is a JSON string, expected an object"),
-    (_line(_episode(turns=[_turn(reward="1")])), r"turn 1 field 'reward' is a JSON string "
+    (_line(_episode(turns=[_turn(reward="1")])), r"turn 1: field 'reward' is a JSON string "
      r"\('1'\), expected a JSON integer or number"),
-    (_line(_episode(turns=[_turn(), _turn(code=3)])), r"turn 2 field 'code' is a JSON integer"),
+    (_line(_episode(turns=[_turn(), _turn(code=3)])), r"turn 2: field 'code' is a JSON integer"),
     (_line(_episode(initial_code=["x" * 100])), r"\(\['xxxxxxxxx.*x\.\.\.\), expected"),
     (_line({k: v for k, v in EPISODE.items() if k != "mode"}),
-     r"line 1 of .* is not a valid episode: it lacks the fields \['mode'\]"),
+     r"line 1 of .* is not a valid episode: the fields \['mode'\] are missing"),
     (_line(_episode(turns=[{"command": "EXIT"}])),
-     r"turn 1 lacks the fields \['status', 'reward', 'code', 'feedback'\]"),
+     r"turn 1: the fields \['status', 'reward', 'code', 'feedback'\] are missing"),
 ])
 def test_a_bad_or_foreign_file_is_one_named_line_and_exit_2(
     content: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -128,6 +136,7 @@ def test_a_bad_or_foreign_file_is_one_named_line_and_exit_2(
     assert err.startswith("toolthink show: ")
     assert err.count("\n") == 1
     assert re.search(message, err), err
+
 
 @pytest.mark.parametrize(("layout", "message"), [
     ("empty folder", r"out is a folder, not a file: pass the episodes.jsonl that `toolthink eval "
@@ -146,6 +155,7 @@ def test_a_folder_names_the_file_to_pass(
     assert info.value.code == 2
     assert re.search(message, capsys.readouterr().err.strip())
 
+
 @pytest.mark.parametrize("task_id", ["[bold]x[/bold]", "[/]", "[red", "a[/b]c", "[link=x]y"])
 def test_markup_in_the_record_prints_literally(
     task_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -158,6 +168,7 @@ def test_markup_in_the_record_prints_literally(
     assert out.count(task_id) >= 5  # title twice (id, mode), command, status, feedback
     assert "no episode matched" not in out
 
+
 def test_control_characters_and_lone_surrogates_print_as_escapes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -168,6 +179,7 @@ def test_control_characters_and_lone_surrogates_print_as_escapes(
     assert "\x1b[2J" not in out
     assert "a\\x1b[2Jb" in out
     assert "ok \\ud800" in out
+
 
 def test_the_cli_reports_a_bad_file_without_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -98,7 +98,7 @@ def episode_problem(episode: dict[str, Any]) -> str | None:
     for number, turn in enumerate(episode["turns"], 1):
         if not isinstance(turn, dict):
             return f"turn {number} is a JSON {_json_type(turn)}, expected an object"
-        problem = _fields_problem(turn, _TURN_TYPES, f"turn {number} ")
+        problem = _fields_problem(turn, _TURN_TYPES, f"turn {number}: ")
         if problem is not None:
             return problem
     return None
@@ -108,7 +108,7 @@ def _fields_problem(record: dict[str, Any], types: dict[str, tuple[type, ...]],
                     where: str) -> str | None:
     missing = [name for name in types if name not in record]
     if missing:
-        return f"{where}lacks the fields {missing}"
+        return f"{where}the fields {missing} are missing"
     for name, expected in types.items():
         value = record[name]
         if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
@@ -194,7 +194,7 @@ def _episodes(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                             f"{looks}. {fix} (fields {', '.join(EPISODE_FIELDS)})")
             problem = episode_problem(record)
             if problem is not None:
-                usage_error(_PROG, f"{where} is not a valid episode: it {problem}. Fix the "
+                usage_error(_PROG, f"{where} is not a valid episode: {problem}. Fix the "
                             f"line or {fix[0].lower()}{fix[1:]}")
             yield number, record
 
