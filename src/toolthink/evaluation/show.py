@@ -238,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             shown += 1
             if args.limit is not None and shown >= args.limit:
                 break
+    except BrokenPipeError:
+        raise  # the terminal's side (``| head``), not the file
     except OSError as e:
         usage_error(_PROG, f"cannot read {path}: {e.strerror or e}")
     if read == 0:
