@@ -43,8 +43,9 @@ def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[st
         The objects, in file order.
 
     Raises:
-        JsonlError: A line that is not UTF-8, not JSON, not a JSON object, or
-            lacks a ``required`` field; the message starts ``FILE:LINE``.
+        JsonlError: A line that is not UTF-8, not JSON (or nested too deeply
+            to read), not a JSON object, or lacks a ``required`` field; the
+            message starts ``FILE:LINE``.
         OSError: The file cannot be opened (callers check that it exists).
     """
     return [row for _, row in read_numbered_jsonl(path, required)]
@@ -74,7 +75,10 @@ def read_numbered_jsonl(
                 continue
             try:
                 row = json.loads(line)
-            except ValueError as e:
+            except RecursionError as e:  # json's C scanner recurses once per nesting level
+                raise JsonlError(file, number, "nests JSON deeper than Python's json module "
+                                 "reads (about 1000 levels)") from e
+            except ValueError as e:  # JSONDecodeError, or an integer of over 4300 digits
                 raise JsonlError(file, number, f"is not JSON ({e})") from e
             if not isinstance(row, dict):
                 raise JsonlError(file, number,
