@@ -107,3 +107,19 @@ def test_a_broken_episodes_file_names_its_line(
         main([str(copy)])
     assert info.value.code == 2
     assert re.search(r"episodes.jsonl:13 lacks the fields \['mode', ", capsys.readouterr().err)
+
+
+def test_an_episode_with_a_field_of_the_wrong_type_names_its_line(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    lines = (copy / "episodes.jsonl").read_text().splitlines()
+    episode = json.loads(lines[1])
+    episode["turns"] = "none"
+    lines[1] = json.dumps(episode)
+    (copy / "episodes.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit):
+        main([str(copy)])
+    assert re.search(r"episodes.jsonl:2 is not a valid episode: field 'turns' is a JSON string",
+                     capsys.readouterr().err)

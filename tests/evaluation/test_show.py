@@ -45,6 +45,77 @@ def test_filters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "no episode matched" in capsys.readouterr().out
 
 
+LONG = "    return " + " + ".join(f"term_{i}" for i in range(25)) + "  # END_OF_LINE"
+
+
+def test_long_lines_wrap_whole_in_the_code_and_the_diff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixed = LONG.replace("term_0 ", "term_zero ", 1)
+    episode = {**EPISODE, "initial_code": f"def f():\n{LONG}\n",
+               "turns": [{"command": "REPW 2 >>>term_0 >>>term_zero", "status": "applied",
+                          "reward": 0.0, "code": f"def f():\n{fixed}\n", "feedback": ""}]}
+    path = tmp_path / "episodes.jsonl"
+    path.write_text(json.dumps(episode) + "\n")
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert len(LONG) > 150
+    assert out.count("END_OF_LINE") == 3  # the initial code, the diff's - and + lines
+    words = re.sub(r"[│╭╮╰╯─\s]+", " ", out)
+    assert "term_23 + term_24 # END_OF_LINE" in words
+
+
+def test_the_initial_failures_rewards_and_the_end_are_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    episode = {**EPISODE, "passed": False, "truncated": True, "end": "turn limit",
+               "initial_feedback": "1 test failed:\n- line 1 of the tests: assert add(1, 2) == 3",
+               "turns": [{"command": "REPX 9", "status": "malformed", "reward": -0.5,
+                          "code": EPISODE["initial_code"], "feedback": "Syntax error"},
+                         {"command": "DELL 9", "status": "rejected", "reward": -1.0,
+                          "code": EPISODE["initial_code"], "feedback": "no line 9"}]}
+    path = tmp_path / "episodes.jsonl"
+    path.write_text(json.dumps(episode) + "\n")
+    assert main([str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "initial test report" in out
+    assert "- line 1 of the tests: assert add(1, 2) == 3" in out
+    assert "reward -0.5: malformed command (does not parse)" in out
+    assert ("reward -0.5: rejected command (cannot be applied); -0.5: episode ended without "
+            "EXIT") in out
+    assert ("ended: turn limit (2 commands) reached without EXIT: not repaired; 1 of 2 "
+            "commands malformed") in out
+
+
+def test_an_older_record_ends_by_the_turn_limit_of_its_results_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    turn = {"command": "DELL 1", "status": "applied", "reward": -0.5,
+            "code": "", "feedback": "1 test failed"}
+    episode = {**EPISODE, "passed": False, "truncated": True, "turns": [turn]}
+    path = tmp_path / "episodes.jsonl"
+    path.write_text(json.dumps(episode) + "\n")
+    (tmp_path / "results.json").write_text(json.dumps({"settings": {"max_turns": 1}}))
+    assert main([str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(initial test report: not recorded in this file)" in out
+    assert "ended: turn limit (1 command) reached without EXIT: not repaired" in out
+
+
+def test_html_writes_the_results_page_of_the_episodes_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failed = {**EPISODE, "task_id": "other", "passed": False}
+    path = tmp_path / "episodes.jsonl"
+    path.write_text(json.dumps(EPISODE) + "\n" + json.dumps(failed) + "\n")
+    html = tmp_path / "page.html"
+    assert main([str(path), "--failed", "--html", str(html)]) == 0
+    page = html.read_text()
+    assert '<section id="summary">' in page
+    assert page.count('<details class="episode"') == 1
+    assert 'data-task="other"' in page
+
+
 DEMO = {"id": "t#0", "task_id": "t", "split": "train", "corrupted": "x = 1\n",
         "commands": ["EXIT"], "observations": ["..."], "rewards": [0.0]}
 TRAJECTORY = {"step": 1, "task_id": "t", "commands": ["EXIT"], "observations": ["..."],

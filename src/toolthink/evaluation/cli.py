@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from toolthink.commands import (
     EXIT_USAGE,
+    DefaultsHelpFormatter,
     non_negative_float,
     output_folder_problem,
     positive_int,
@@ -98,23 +99,26 @@ def make_parser() -> argparse.ArgumentParser:
     """Build the ``toolthink eval`` argument parser."""
     from toolthink.evaluation.datasets import DATASETS  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="toolthink eval", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="toolthink eval", description=__doc__.splitlines()[0],
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--model", default="embedded",
                         help="'embedded' (default), a model folder or a cached hub id")
-    parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output)")
+    parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output; default: "
+                        "none, the base model alone)")
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="evaluation set (default: embedded, the held-out split of the "
                         "corpus shipped in toolthink)")
     parser.add_argument("--tasks", metavar="FILE.jsonl",
                         help="your own repair tasks instead of --dataset: one JSON object a "
-                        "line with id, buggy_code, tests (docs/own-tasks.md)")
+                        "line with id, buggy_code, tests (docs/own-tasks.md; default: none)")
     parser.add_argument("--data-dir", help=f"benchmark folder (default: ${DATA_DIR_ENV}); "
                         "needed for humanevalfix, quixbugs, mbpp-synthetic")
     parser.add_argument("--samples", type=positive_int, default=1, help="attempts per task (n)")
     parser.add_argument("--k", type=parse_ks, default=(1,), help="pass@k budgets, e.g. 1,4")
     parser.add_argument("--mode", choices=tuple(_MODES), default="both",
                         help="coe (Chain-of-Edits), direct, or both side by side")
-    parser.add_argument("--limit", type=positive_int, help="evaluate the first N tasks only")
+    parser.add_argument("--limit", type=positive_int,
+                        help="evaluate the first N tasks only (default: all)")
     parser.add_argument("--temperature", type=non_negative_float,
                         help="sampling temperature (default: 0, greedy, for --samples 1; else 0.8)")
     parser.add_argument("--max-turns", type=positive_int, default=10, help="commands per episode")

@@ -2,7 +2,9 @@
 
 `toolthink show` (terminal) and `toolthink report` (HTML page) both read the
 records `toolthink.evaluation.records` writes; this module holds what they
-share, in plain Python (reading a run never imports the ML stack). Rewards are
+share, in plain Python (reading a run never imports the ML stack): the check
+that a record is an episode (`episode_problem`), how it ended, what its rewards
+mean, and its diffs. Rewards are
 explained with the terms of `toolthink.env.RepairEnv` (Rainone et al., arXiv
 2507.05065, section 4.2): +1 on the turn the tests first pass, -0.5 for a
 malformed or rejected command, -0.5 when the episode ends without ``EXIT``.
@@ -22,12 +24,60 @@ import attrs
 from toolthink.env import EnvConfig
 
 __all__ = ["EPISODE_FIELDS", "REWARD_RULES", "End", "RewardTerm", "diff_lines", "end_of",
-           "end_text", "reward_terms", "reward_text"]
+           "end_text", "episode_problem", "json_type", "reward_terms", "reward_text",
+           "signed"]
 
 EPISODE_FIELDS = ("task_id", "mode", "sample", "passed", "initial_code", "turns")
 """The fields every evaluation episode record has (`toolthink.evaluation.records`)."""
 
+_EPISODE_TYPES: dict[str, tuple[type, ...]] = {
+    "task_id": (str,), "mode": (str,), "sample": (int,), "passed": (bool,),
+    "initial_code": (str,), "turns": (list,)}
+_TURN_TYPES: dict[str, tuple[type, ...]] = {
+    "command": (str,), "status": (str,), "reward": (int, float), "code": (str,),
+    "feedback": (str,)}
+_JSON_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
+               float: "number", type(None): "null"}
+
 _PAPER = EnvConfig()
+
+
+def episode_problem(episode: dict[str, Any]) -> str | None:
+    """What is wrong with an episode's fields (missing, or of the wrong JSON type); None if fine.
+
+    Checked before anything is shown, so that a hand-edited or foreign file gets
+    one line naming the field rather than a traceback from the renderer.
+    """
+    problem = _fields_problem(episode, _EPISODE_TYPES, "")
+    if problem is not None:
+        return problem
+    for number, turn in enumerate(episode["turns"], 1):
+        if not isinstance(turn, dict):
+            return f"turn {number} is a JSON {json_type(turn)}, expected an object"
+        problem = _fields_problem(turn, _TURN_TYPES, f"turn {number}: ")
+        if problem is not None:
+            return problem
+    return None
+
+
+def _fields_problem(record: dict[str, Any], types: dict[str, tuple[type, ...]],
+                    where: str) -> str | None:
+    missing = [name for name in types if name not in record]
+    if missing:
+        return f"{where}the fields {missing} are missing"
+    for name, expected in types.items():
+        value = record[name]
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+            wanted = " or ".join(_JSON_NAMES[t] for t in expected)
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            return (f"{where}field {name!r} is a JSON {json_type(value)} ({shown}), "
+                    f"expected a JSON {wanted}")
+    return None
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type (``object``, ``array``, ``string``...)."""
+    return _JSON_NAMES.get(type(value), type(value).__name__)
 
 
 class End(enum.StrEnum):
@@ -153,6 +203,11 @@ def reward_terms(record: Mapping[str, Any], index: int) -> tuple[RewardTerm, ...
     return tuple(terms)
 
 
+def signed(value: float) -> str:
+    """A reward as text: ``+1``, ``-0.5``, and ``0`` (not ``+0``)."""
+    return "0" if value == 0 else f"{value:+g}"
+
+
 def reward_text(record: Mapping[str, Any], index: int) -> str:
     """``reward_terms`` as text: ``"-0.5: malformed command (does not parse)"``; 0 says why."""
     terms = reward_terms(record, index)
@@ -160,7 +215,7 @@ def reward_text(record: Mapping[str, Any], index: int) -> str:
         status = record["turns"][index].get("status")
         return "0: " + ("EXIT ends the episode" if status == "exit"
                         else "applied; no reward until the tests first pass")
-    return "; ".join(f"{t.value:+g}: {t.reason}" for t in terms)
+    return "; ".join(f"{signed(t.value)}: {t.reason}" for t in terms)
 
 
 def diff_lines(before: str, after: str, *, context: int = 1) -> list[str]:

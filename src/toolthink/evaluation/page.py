@@ -33,6 +33,7 @@ from toolthink.evaluation.episode_view import (
     end_of,
     end_text,
     reward_text,
+    signed,
 )
 from toolthink.evaluation.run_folder import Evaluation
 
@@ -154,8 +155,8 @@ def _figures(evaluations: Sequence[Evaluation]) -> str:
 
 
 def _rewards() -> str:
-    rows = [f'<tr><td class="num">{value:+g}</td><td>{_e(when)}</td></tr>'.replace(
-        ">+0<", ">0<") for value, when in REWARD_RULES]
+    rows = [f'<tr><td class="num">{signed(value)}</td><td>{_e(when)}</td></tr>'
+            for value, when in REWARD_RULES]
     return ('<section id="rewards"><h2>Rewards</h2>'
             + _table(["reward", "when (Chain-of-Edits, per turn)"], rows)
             + '<p class="note">A turn can earn several terms (a malformed last command costs '
@@ -191,7 +192,7 @@ def _turn(record: Mapping[str, Any], index: int, before: str) -> tuple[str, str]
     feedback = str(turn.get("feedback", "")).strip()
     item = (f'<li><div class="turn-head">turn {index + 1} {shown} '
             f'<span class="status s-{_e(status)}">{_e(status)}</span> '
-            f'<span class="reward">reward {float(turn.get("reward", 0)):+g}</span></div>'
+            f'<span class="reward">reward {signed(float(turn.get("reward", 0)))}</span></div>'
             f'<div class="why">{_e(reward_text(record, index))}</div>'
             + _diff(before, after)
             + (f'<pre class="feedback">{_e(feedback)}</pre>' if feedback else "")
@@ -217,7 +218,7 @@ def _episode(ev: Evaluation, record: Mapping[str, Any]) -> str:
     if kind:
         facts.append(f"bug kind {_e(kind)}")
     if isinstance(total, int | float):
-        facts.append(f"total reward {total:+g}")
+        facts.append(f"total reward {signed(total)}")
     if isinstance(record.get("generated_tokens"), int):
         facts.append(f"{record['generated_tokens']} generated tokens")
     return (f'<details class="episode" {data}><summary><span class="verdict '

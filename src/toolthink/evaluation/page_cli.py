@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from toolthink.commands import output_file_problem, usage_error
+from toolthink.commands import DefaultsHelpFormatter, output_file_problem, usage_error
 
 __all__ = ["main", "make_parser"]
 
@@ -28,7 +28,7 @@ _PROG = "toolthink report"
 def make_parser() -> argparse.ArgumentParser:
     """Build the ``toolthink report`` argument parser."""
     parser = argparse.ArgumentParser(prog=_PROG, description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("run_dir", metavar="RUN_DIR",
                         help="the --out folder of toolthink eval or toolthink demo")
     parser.add_argument("--out", metavar="FILE.html",

@@ -17,9 +17,9 @@ from typing import Any
 import attrs
 
 from toolthink.errors import ToolthinkError
-from toolthink.evaluation.episode_view import EPISODE_FIELDS
+from toolthink.evaluation.episode_view import EPISODE_FIELDS, episode_problem
 from toolthink.evaluation.metrics import summarize
-from toolthink.jsonl import JsonlError, read_jsonl
+from toolthink.jsonl import JsonlError, read_numbered_jsonl
 
 __all__ = ["FIGURES", "Evaluation", "RunFolderError", "evaluation_of_episodes", "read_run"]
 
@@ -63,23 +63,35 @@ class Evaluation:
 
 
 def _episodes(path: Path) -> tuple[dict[str, Any], ...]:
+    """The records of an episodes file, each checked (`episode_problem`) before it is drawn."""
+    fix = "not an episodes file as toolthink eval writes it"
     try:
-        return tuple(read_jsonl(path, EPISODE_FIELDS))
+        rows = read_numbered_jsonl(path, EPISODE_FIELDS)
     except JsonlError as e:
-        msg = f"{e}: not an episodes file as toolthink eval writes it"
+        msg = f"{e}: {fix}"
         raise RunFolderError(msg) from e
+    for line, row in rows:
+        problem = episode_problem(row)
+        if problem is not None:
+            msg = f"{path}:{line} is not a valid episode: {problem}; {fix}"
+            raise RunFolderError(msg)
+    return tuple(row for _, row in rows)
 
 
 def evaluation_of_episodes(
-    path: Path, episodes: Sequence[dict[str, Any]] | None = None
+    path: Path, episodes: Sequence[dict[str, Any]] | None = None, *,
+    settings: dict[str, Any] | None = None,
 ) -> Evaluation:
-    """An `Evaluation` from an episodes file alone: pass@1 per mode from its episodes.
+    """An `Evaluation` from an episodes file alone: pass@k per mode from its episodes.
 
     Args:
         path: The episodes file.
         episodes: Its records when already read (e.g. filtered); read from ``path`` if None.
+        settings: The run's settings when known (results.json beside the file).
     """
     records = tuple(episodes) if episodes is not None else _episodes(path)
+    settings = dict(settings or {})
+    ks = tuple(int(k) for k in settings.get("ks") or (1,))
     modes: dict[str, dict[str, Any]] = {}
     for mode in dict.fromkeys(r["mode"] for r in records):
         mine = [r for r in records if r["mode"] == mode]
@@ -87,10 +99,10 @@ def evaluation_of_episodes(
         for r in mine:
             outcomes.setdefault(str(r["task_id"]), []).append(bool(r["passed"]))
         groups = {str(r["task_id"]): str(r["bug_kind"]) for r in mine if r.get("bug_kind")}
-        modes[mode] = {"pass_at_k": summarize(outcomes, (1,), groups),
+        modes[mode] = {"pass_at_k": summarize(outcomes, ks, groups),
                        "mean_turns": sum(len(r["turns"]) for r in mine) / len(mine)}
-    return Evaluation(name=path.stem, folder=path.parent, settings={}, modes=modes,
-                      episodes=records)
+    return Evaluation(name=str(settings.get("dataset") or path.stem), folder=path.parent,
+                      settings=settings, modes=modes, episodes=records)
 
 
 def _evaluation(folder: Path) -> Evaluation:

@@ -7,14 +7,18 @@ Each line of the file is one episode as `toolthink eval` writes it::
      "turns": [{"command": str, "status": str, "reward": float,
                 "code": str, "feedback": str}, ...]}
 
-For every turn it shows the command, the diff it made to the code and the test
-feedback. ``--html FILE`` also saves the same view as a self-contained HTML page.
+For every episode it shows the initial code and the tests' report on it, then
+for every turn the command, its reward with the reason for it (-0.5 for a
+malformed command...), the diff it made to the code and the test feedback, and
+last why the episode ended (``EXIT``, the turn limit, the token budget). Long
+lines wrap at the terminal's width: nothing is cut. ``--html FILE`` saves the
+episodes shown as a results page (`toolthink.evaluation.page`, as
+``toolthink report`` writes).
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -26,24 +30,22 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from toolthink.commands import output_file_problem, positive_int, usage_error
+from toolthink.commands import DefaultsHelpFormatter, output_file_problem, positive_int, usage_error
+from toolthink.evaluation.episode_view import (
+    EPISODE_FIELDS,
+    diff_lines,
+    end_text,
+    episode_problem,
+    json_type,
+    reward_text,
+    signed,
+)
 
 __all__ = ["EPISODE_FIELDS", "episode_problem", "main", "make_parser", "not_an_episode",
            "show_episode"]
 
 _PROG = "toolthink show"
 
-EPISODE_FIELDS = ("task_id", "mode", "sample", "passed", "initial_code", "turns")
-"""The fields of an evaluation episode (`toolthink.evaluation.records`)."""
-
-_EPISODE_TYPES: dict[str, tuple[type, ...]] = {
-    "task_id": (str,), "mode": (str,), "sample": (int,), "passed": (bool,),
-    "initial_code": (str,), "turns": (list,)}
-_TURN_TYPES: dict[str, tuple[type, ...]] = {
-    "command": (str,), "status": (str,), "reward": (int, float), "code": (str,),
-    "feedback": (str,)}
-_JSON_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
-               float: "number", type(None): "null"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 8192
@@ -58,19 +60,16 @@ _LOOKALIKES = (
 
 def make_parser() -> argparse.ArgumentParser:
     """Build the ``toolthink show`` argument parser."""
-    parser = argparse.ArgumentParser(prog="toolthink show", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="toolthink show", description=__doc__.splitlines()[0],
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("episodes", help="an episodes JSONL file written by toolthink eval")
-    parser.add_argument("--task", help="only episodes of this task id")
+    parser.add_argument("--task", help="only episodes of this task id (default: every task)")
     parser.add_argument("--failed", action="store_true", help="only episodes that failed")
-    parser.add_argument("--limit", type=positive_int, default=None, help="at most N episodes")
-    parser.add_argument("--html", help="also save the view as an HTML page to this file")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="at most N episodes (default: all)")
+    parser.add_argument("--html", metavar="FILE.html", help="also save the episodes shown as "
+                        "a results page (as toolthink report writes; default: none)")
     return parser
-
-
-def _diff(before: str, after: str) -> str:
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after",
-                                 lineterm="", n=1)
-    return "\n".join(list(lines)[2:])
 
 
 def not_an_episode(record: object) -> str | None:
@@ -78,50 +77,12 @@ def not_an_episode(record: object) -> str | None:
     if isinstance(record, dict) and {"initial_code", "turns"} <= set(record):
         return None  # an episode, perhaps with fields of the wrong type (episode_problem)
     if not isinstance(record, dict):
-        return f"a JSON {_json_type(record)}"
+        return f"a JSON {json_type(record)}"
     keys = set(record)
     for fields, what in _LOOKALIKES:
         if fields <= keys:
             return what
     return f"a record with the fields {sorted(keys)}"
-
-
-def episode_problem(episode: dict[str, Any]) -> str | None:
-    """What is wrong with an episode's fields (missing, or of the wrong JSON type); None if fine.
-
-    Checked before anything is shown, so that a hand-edited or foreign file gets
-    one line naming the field rather than a traceback from the renderer.
-    """
-    problem = _fields_problem(episode, _EPISODE_TYPES, "")
-    if problem is not None:
-        return problem
-    for number, turn in enumerate(episode["turns"], 1):
-        if not isinstance(turn, dict):
-            return f"turn {number} is a JSON {_json_type(turn)}, expected an object"
-        problem = _fields_problem(turn, _TURN_TYPES, f"turn {number}: ")
-        if problem is not None:
-            return problem
-    return None
-
-
-def _fields_problem(record: dict[str, Any], types: dict[str, tuple[type, ...]],
-                    where: str) -> str | None:
-    missing = [name for name in types if name not in record]
-    if missing:
-        return f"{where}the fields {missing} are missing"
-    for name, expected in types.items():
-        value = record[name]
-        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
-            wanted = " or ".join(_JSON_NAMES[t] for t in expected)
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-            return (f"{where}field {name!r} is a JSON {_json_type(value)} ({shown}), "
-                    f"expected a JSON {wanted}")
-    return None
-
-
-def _json_type(value: object) -> str:
-    """The JSON name of a parsed value's type (``object``, ``array``, ``string``...)."""
-    return _JSON_NAMES.get(type(value), type(value).__name__)
 
 
 def _plain(text: str) -> str:
@@ -135,31 +96,60 @@ def _plain(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
-def show_episode(console: Console, episode: dict[str, Any]) -> None:
-    """Print one episode: its header, then each turn's command, diff and feedback.
+def show_episode(console: Console, episode: dict[str, Any], *,
+                 max_turns: int | None = None) -> None:
+    """Print one episode: header, initial code and test report, each turn, why it ended.
 
     ``episode`` has passed `episode_problem`. Text from the record is printed as
-    plain text: rich markup in it (``[bold]``, ``[/]``) shows literally.
+    plain text: rich markup in it (``[bold]``, ``[/]``) shows literally. Lines
+    longer than the console wrap (``word_wrap``); none is cropped.
+
+    Args:
+        console: Where to print.
+        episode: The record.
+        max_turns: The run's turn limit (results.json), to tell the turn limit
+            from the token budget in records that do not say which.
     """
     verdict = Text("repaired", "green") if episode["passed"] else Text("not repaired", "red")
-    console.rule(Text.assemble(f"{_plain(episode['task_id'])}  sample {episode['sample']}  "
-                               f"({_plain(episode['mode'])})  ", verdict))
+    console.rule()
+    console.print(Text.assemble((_plain(episode["task_id"]), "bold"),
+                                f"  sample {episode['sample']}  ({_plain(episode['mode'])})  ",
+                                verdict))
     code = _plain(episode["initial_code"])
-    console.print(Panel(Syntax(code, "python", line_numbers=True), title="initial code"))
-    for number, turn in enumerate(episode["turns"], 1):
+    console.print(Panel(Syntax(code.rstrip("\n"), "python", line_numbers=True, word_wrap=True),
+                        title="initial code"))
+    initial = _plain(str(episode.get("initial_feedback", ""))).strip()
+    if initial:
+        console.print(Panel(Text(initial), title="initial test report", border_style="yellow"))
+    else:
+        console.print(Text("(initial test report: not recorded in this file)", style="dim"))
+    for index, turn in enumerate(episode["turns"]):
         status = _plain(turn["status"])
         style = {"applied": "cyan", "exit": "green"}.get(status, "red")
-        head = Text.assemble((f"turn {number} ", "bold"), (_plain(turn["command"]), style),
-                             f"  [{status}, reward {turn['reward']:+g}]")
+        head = Text.assemble((f"turn {index + 1} ", "bold"), (_plain(turn["command"]), style),
+                             f"  [{status}, reward {signed(turn['reward'])}]")
         console.print(head)
+        if turn["reward"]:
+            console.print(Text(f"  reward {_plain(reward_text(episode, index))}", style="yellow"))
         after = _plain(turn["code"])
-        diff = _diff(code, after)
+        diff = "\n".join(diff_lines(code, after))
         if diff:
-            console.print(Syntax(diff, "diff"))
+            console.print(Syntax(diff, "diff", word_wrap=True))
         feedback = _plain(turn["feedback"]).strip()
         if feedback:
             console.print(Text(feedback, style="dim"))
         code = after
+    console.print(Text.assemble(("ended: ", "bold"), _plain(end_text(episode, max_turns))))
+
+
+def _settings(path: Path) -> dict[str, Any]:
+    """The ``settings`` of the results.json beside ``path`` ({} when there is none to read)."""
+    try:
+        settings = json.loads((path.parent / "results.json").read_text(encoding="utf-8"))
+        found = settings.get("settings") if isinstance(settings, dict) else None
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _episodes(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -225,8 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = output_file_problem("--html", args.html)
         if problem is not None:
             usage_error(_PROG, problem)
-    console = Console(record=bool(args.html))
-    shown = read = 0
+    console = Console()
+    settings = _settings(path)
+    max_turns = settings.get("max_turns") if isinstance(settings.get("max_turns"), int) else None
+    shown: list[dict[str, Any]] = []
+    read = 0
     try:
         for _, episode in _episodes(path):
             read += 1
@@ -234,9 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             if args.failed and episode["passed"]:
                 continue
-            show_episode(console, episode)
-            shown += 1
-            if args.limit is not None and shown >= args.limit:
+            show_episode(console, episode, max_turns=max_turns)
+            shown.append(episode)
+            if args.limit is not None and len(shown) >= args.limit:
                 break
     except BrokenPipeError:
         raise  # the terminal's side (``| head``), not the file
@@ -246,7 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         usage_error(_PROG, f"{path} is empty: it holds no episode. Pass the episodes.jsonl "
                     "that `toolthink eval --out DIR` wrote")
     if args.html:
-        Path(args.html).write_text(console.export_html(), encoding="utf-8")
-    if shown == 0:
+        from toolthink.evaluation.page import write_page  # noqa: PLC0415
+        from toolthink.evaluation.run_folder import evaluation_of_episodes  # noqa: PLC0415
+
+        evaluation = evaluation_of_episodes(path, shown, settings=settings)
+        write_page([evaluation], Path(args.html), title=f"toolthink show: {path}")
+    if not shown:
         console.print("no episode matched")
     return 0
