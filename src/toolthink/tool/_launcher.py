@@ -30,6 +30,7 @@ failure, the harness can list each failing test (`toolthink.tool._harness`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import fcntl
 import json
 import marshal
@@ -47,7 +48,7 @@ from typing import Any
 _HEADER = struct.Struct(">I")
 _RECORDS_LIMIT = 256 * 1024  # bytes; the harness writes a few KiB at most
 _DRAIN_SECONDS = 0.5  # after the run: how long to wait for pipes to close
-_ZOMBIE_SECONDS = 0.05  # after exit: time for pid 1 to reap finished children
+_ZOMBIE_SECONDS = 0.05  # after exit: time for the run's last children to finish exiting
 _CACHE_SIZE = 512  # compiled test suites kept
 _ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 _READ = 1 << 16
@@ -124,6 +125,25 @@ def _isolate(tree: ast.Module) -> ast.Module:
     return ast.fix_missing_locations(tree)
 
 
+def _counted(tree: ast.Module) -> ast.Module:
+    """Precede each ``assert`` with a call that counts it (``__toolthink_assert__()``).
+
+    The harness passes only tests that ran at least one ``assert``: tests that
+    define checks and never call them would otherwise pass anything.
+    """
+
+    def count(node: ast.stmt) -> ast.stmt:
+        call = ast.Call(ast.Name("__toolthink_assert__", ast.Load()), [], [])
+        return ast.copy_location(ast.Expr(call), node)
+
+    class Asserts(ast.NodeTransformer):
+        def visit_Assert(self, node: ast.Assert) -> list[ast.stmt]:
+            return [count(node), node]
+
+    counted: ast.Module = ast.fix_missing_locations(Asserts().visit(tree))
+    return counted
+
+
 def _imported(tree: ast.Module) -> set[str]:
     """Top-level names of the modules that ``tree`` imports absolutely, anywhere in it."""
     names: set[str] = set()
@@ -144,45 +164,123 @@ def _code_imports(code: str) -> set[str]:
 
 
 _Compiled = tuple[bytes, bytes, frozenset[str]]
-_compiled: dict[str, _Compiled | str] = {}
+_Refusal = dict[str, str]
+_compiled: dict[str, _Compiled | _Refusal] = {}
 
 
-def _compile_tests(tests: str) -> _Compiled | str:
-    """The tests compiled, or a syntax error text.
+def _compile_tests(tests: str) -> _Compiled | _Refusal:
+    """The tests compiled, or why they cannot be run (the answer's only field).
 
     Returns:
-        The marshalled code of the tests and of their isolated form, and the
-        top-level names of the modules they import (which the harness imports
-        before its guard, see `toolthink.tool._harness`).
+        The marshalled code of the tests (each ``assert`` counted, see
+        `_counted`) and of their isolated form, and the top-level names of the
+        modules they import (which the harness imports before its guard, see
+        `toolthink.tool._harness`); or ``{"tests_error": text}`` when they do
+        not compile, ``{"no_assertions": text}`` when they hold no ``assert``.
     """
     hit = _compiled.get(tests)
     if hit is not None:
         return hit
+    result: _Compiled | _Refusal
     try:
-        plain = compile(tests, "<tests>", "exec", dont_inherit=True)
+        compile(tests, "<tests>", "exec", dont_inherit=True)  # the compiler's own errors first
         tree = ast.parse(tests, "<tests>")
-        imports = frozenset(_imported(tree))
-        isolated = compile(_isolate(tree), "<tests>", "exec", dont_inherit=True)
-        result: _Compiled | str = (marshal.dumps(plain), marshal.dumps(isolated), imports)
+        if not any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+            result = {"no_assertions": "they hold no assert statement"}
+        else:
+            imports = frozenset(_imported(tree))
+            plain = compile(_counted(tree), "<tests>", "exec", dont_inherit=True)
+            tree = ast.parse(tests, "<tests>")
+            isolated = compile(_isolate(tree), "<tests>", "exec", dont_inherit=True)
+            result = (marshal.dumps(plain), marshal.dumps(isolated), imports)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # see _harness._runner
-        result = f"{type(exc).__name__}: {exc}"
+        result = {"tests_error": f"{type(exc).__name__}: {exc}"}
     if len(_compiled) >= _CACHE_SIZE:
         _compiled.pop(next(iter(_compiled)))
     _compiled[tests] = result
     return result
 
 
-def _set_limits(pid: int, limits: dict[str, int], timeout: float) -> None:
+def _rlimits(limits: dict[str, int], timeout: float) -> list[tuple[int, int, int]]:
+    """``(resource, soft, hard)`` for the harness to set on itself before the run."""
     cpu = math.ceil(timeout) + 1
-    for name, soft, hard in (
-        ("RLIMIT_CPU", cpu, cpu + 1),
-        ("RLIMIT_AS", limits["memory_bytes"], limits["memory_bytes"]),
-        ("RLIMIT_FSIZE", limits["file_size_bytes"], limits["file_size_bytes"]),
-        ("RLIMIT_NPROC", limits["processes"], limits["processes"]),
-        ("RLIMIT_NOFILE", limits["open_files"], limits["open_files"]),
-        ("RLIMIT_CORE", 0, 0),
-    ):
-        resource.prlimit(pid, getattr(resource, name), (soft, hard))
+    return [
+        (getattr(resource, name), soft, hard)
+        for name, soft, hard in (
+            ("RLIMIT_CPU", cpu, cpu + 1),
+            ("RLIMIT_AS", limits["memory_bytes"], limits["memory_bytes"]),
+            ("RLIMIT_FSIZE", limits["file_size_bytes"], limits["file_size_bytes"]),
+            ("RLIMIT_NPROC", limits["processes"], limits["processes"]),
+            ("RLIMIT_NOFILE", limits["open_files"], limits["open_files"]),
+            ("RLIMIT_CORE", 0, 0),
+        )
+    ]
+
+
+_PR_SET_CHILD_SUBREAPER = 36  # include/uapi/linux/prctl.h
+_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_CLONE_NEWIPC = 0x08000000  # include/uapi/linux/sched.h
+_CAP_VERSION_3 = 0x20080522  # include/uapi/linux/capability.h
+
+
+class _Kernel:
+    """The few system calls Python 3.10/3.11's ``os`` lacks, through libc (ctypes).
+
+    Only the launcher uses them: it is the sandbox's trusted code and runs no
+    candidate code (each run is a separate interpreter, which never sees ctypes).
+    """
+
+    def __init__(self) -> None:
+        import ctypes  # noqa: PLC0415 (only here: about 10 ms, once per sandbox)
+
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def _check(self, result: int, what: str) -> None:
+        if result != 0:
+            errno = self.ctypes.get_errno()
+            msg = f"{what} failed: {os.strerror(errno)}"
+            raise OSError(errno, msg)
+
+    def become_subreaper(self) -> None:
+        """Orphans of our children become ours (not pid 1's), so we can reap them."""
+        self._check(self.libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "PR_SET_CHILD_SUBREAPER")
+
+    def keep_capabilities_here(self) -> None:
+        """Clear the inheritable and ambient sets: what we exec gets no capability.
+
+        Bubblewrap gives this process CAP_SYS_ADMIN (``--cap-add``) in the
+        sandbox's own user namespace, as an ambient capability; we keep it
+        (effective, permitted) for `new_ipc_namespace`, and no run inherits it.
+        """
+        words = self.ctypes.c_uint32 * 6
+        header = (self.ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+        data = words()
+        self._check(self.libc.capget(header, data), "capget")
+        data[2] = data[5] = 0  # inheritable, both 32-bit words
+        self._check(self.libc.capset(header, data), "capset")
+        self._check(self.libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
+                    "PR_CAP_AMBIENT_CLEAR_ALL")  # fmt: skip
+
+    def new_ipc_namespace(self) -> None:
+        """Move to a fresh IPC namespace: what later children create, no earlier run saw.
+
+        SysV shared memory, message queues and semaphores, and POSIX message
+        queues, live in the IPC namespace; the previous run's namespace goes
+        when its last process does (all are killed before the next starts).
+        """
+        self._check(self.libc.unshare(_CLONE_NEWIPC), "unshare(CLONE_NEWIPC)")
+
+
+def _reap() -> None:
+    """Collect every finished child: the launcher is pid 1 or a subreaper, so orphans are ours."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _others_alive(scope: str, pgid: int) -> bool:
@@ -200,8 +298,9 @@ def _others_alive(scope: str, pgid: int) -> bool:
 
 
 def _kill_rest(scope: str, pgid: int) -> None:
-    """SIGKILL every other process of the run until none is left (at most ~1 s)."""
+    """SIGKILL every other process of the run, and reap it, until none is left (at most ~1 s)."""
     for _ in range(1000):
+        _reap()
         try:
             if scope == "pidns":
                 os.kill(-1, signal.SIGKILL)
@@ -212,6 +311,7 @@ def _kill_rest(scope: str, pgid: int) -> None:
         except PermissionError:
             return
         time.sleep(0.001)
+    _reap()
 
 
 def _wipe(folder: str) -> bool:
@@ -280,9 +380,9 @@ class _Capture:
 
 
 def _send(proc: _Interpreter, job: dict[str, Any], compiled: _Compiled) -> None:
-    """Set the interpreter's limits, then hand it the job on its stdin."""
-    _set_limits(proc.pid, job["limits"], float(job["timeout"]))
+    """Hand the interpreter its job (and the limits it sets on itself) on its stdin."""
     payload = marshal.dumps({
+        "rlimits": _rlimits(job["limits"], float(job["timeout"])),
         "code": job["code"],
         "tests": compiled[0],
         "isolated": compiled[1],
@@ -328,11 +428,13 @@ def _watch(proc: _Interpreter, capture: _Capture, deadline: float) -> tuple[bool
 
 
 def _lingering(scope: str, pgid: int) -> bool:
-    """Whether the run left processes behind, allowing pid 1 a moment to reap zombies."""
+    """Whether the run left processes behind, allowing children that are exiting a moment."""
     wait_until = time.monotonic() + _ZOMBIE_SECONDS
+    _reap()
     alive = _others_alive(scope, pgid)
     while alive and time.monotonic() < wait_until:
         time.sleep(0.002)
+        _reap()
         alive = _others_alive(scope, pgid)
     return alive
 
@@ -341,8 +443,8 @@ def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> d
     """Run one job on the waiting interpreter; return the launcher's result frame."""
     started = time.monotonic()
     compiled = _compile_tests(job["tests"])
-    if isinstance(compiled, str):
-        return {"tests_error": compiled, "wall": 0.0}
+    if isinstance(compiled, dict):
+        return {**compiled, "wall": 0.0}
     _send(proc, job, compiled)
     capture = _Capture(proc, job["limits"]["output_bytes"])
     exited, timed_out, overflow = _watch(proc, capture, time.monotonic() + float(job["timeout"]))
@@ -408,26 +510,66 @@ def _write_frame(fd: int, frame: dict[str, Any]) -> None:
     _write_all(fd, _HEADER.pack(len(body)) + body)
 
 
+def _set_up(scope: str) -> _Kernel | None:
+    """Make orphans ours; under bubblewrap, ready a fresh IPC namespace per run.
+
+    Returns:
+        The system calls for `_Kernel.new_ipc_namespace` (scope ``pidns``), else None.
+
+    Raises:
+        OSError: A call failed (the sandbox then does not start).
+    """
+    kernel = _Kernel()
+    if scope != "pidns":
+        kernel.become_subreaper()
+        return None
+    if os.getpid() != 1:  # bwrap --as-pid-1: orphans are reparented to us
+        msg = f"the launcher must be pid 1 of its namespace, not {os.getpid()}"
+        raise OSError(msg)
+    kernel.keep_capabilities_here()
+    kernel.new_ipc_namespace()
+    return kernel
+
+
 def main() -> None:
     """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete)."""
     scope, harness = sys.argv[1], sys.argv[2]
     workdir = os.getcwd()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     python = sys.executable
+    try:
+        kernel = _set_up(scope)
+    except OSError as exc:
+        _write_frame(1, {"ready": False, "error": str(exc)})
+        return
     proc = _spawn(python, harness)
     _write_frame(1, {"ready": True})
-    while True:
-        job = _read_frame(0)
-        if job is None:
-            break
-        result = _run(proc, job, scope, workdir)
-        if result.get("dirty"):
+    try:
+        while True:
+            job = _read_frame(0)
+            if job is None:
+                break
+            result = _run(proc, job, scope, workdir)
+            if result.get("dirty"):
+                _write_frame(1, result)
+                return  # the host starts a fresh sandbox
+            if "status" in result:  # the interpreter was used: the next run gets a new one
+                if kernel is not None:
+                    kernel.new_ipc_namespace()
+                proc = _spawn(python, harness)
             _write_frame(1, result)
-            return  # the host starts a fresh sandbox
-        if "tests_error" not in result:
-            proc = _spawn(python, harness)
-        _write_frame(1, result)
-    os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        _end(proc)
+
+
+def _end(proc: _Interpreter) -> None:
+    """Kill and reap the interpreter waiting for a job (unless already reaped), and any child."""
+    if proc.status is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(proc.pid, 0)
+    _reap()
 
 
 if __name__ == "__main__":

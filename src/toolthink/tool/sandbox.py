@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
 import importlib.resources
@@ -53,6 +54,7 @@ from toolthink.tool.feedback import FeedbackWriter
 from toolthink.tool.isolation import Isolation, IsolationPlan, plan_isolation, seccomp_fd
 from toolthink.tool.limits import Limits
 from toolthink.tool.report import TestReport, read_report
+from toolthink.tool.uids import FALLBACK_UIDS, UidLease, lease_uids
 
 __all__ = [
     "SANDBOX_PYTHON_ENV",
@@ -117,10 +119,14 @@ class SandboxConfig:
             ``$TOOLTHINK_SANDBOX_PYTHON``, else None, which picks a usable one
             (see `toolthink.tool.isolation.plan_isolation`).
         bwrap: The bubblewrap executable, a name on PATH or a path.
-        uid: Unprivileged uid (and gid) the sandbox runs as when toolthink runs
-            as root (65534 is ``nobody``). With bubblewrap each sandbox has its
-            own user namespace; in the fallback ``RLIMIT_NPROC`` counts every
-            process of this uid on the host, so give each pool a uid of its own.
+        uid: Unprivileged uid (and gid) a bubblewrap sandbox runs as when
+            toolthink runs as root (65534 is ``nobody``); each sandbox has its
+            own user namespace, so its process limit is its own. The fallback
+            probes its interpreter as this uid.
+        fallback_uids: First uid the fallback leases when toolthink runs as
+            root: each fallback sandbox runs as a pair of uids no other
+            process uses (`toolthink.tool.uids`), so its process limit is its
+            own and its processes are non-dumpable.
         max_failures: Most failing tests listed per report.
         explain_seconds: Wall-clock seconds a failed run may spend, after its
             first failure, running the rest of the tests to list each failing
@@ -134,6 +140,7 @@ class SandboxConfig:
     python: str | None = attrs.field(factory=lambda: os.environ.get(SANDBOX_PYTHON_ENV) or None)
     bwrap: str = "bwrap"
     uid: int = 65534
+    fallback_uids: int = attrs.field(default=FALLBACK_UIDS, validator=_at_least(1))
     max_failures: int = attrs.field(default=5, validator=_at_least(1))
     explain_seconds: float = attrs.field(default=1.0, validator=_at_least(0))
     max_feedback_chars: int = attrs.field(default=2000, validator=_at_least(1))
@@ -160,27 +167,31 @@ class _SandboxGoneError(Exception):
 class _Worker:
     """One sandbox: a launcher inside bubblewrap (or a plain process), and its pipes."""
 
-    def __init__(self, plan: IsolationPlan, uid: int) -> None:
+    def __init__(self, plan: IsolationPlan, fallback_uids: int) -> None:
         self.plan = plan
-        self.uid = uid
+        self.fallback_uids = fallback_uids
         self.proc: subprocess.Popen[bytes] | None = None
         self.workdir: str | None = None
         self.errors: IO[bytes] | None = None
+        self.lease: UidLease | None = None
 
     def start(self) -> None:
         self.stop()
-        cwd = None
+        cwd, uids = None, None
+        if self.plan.leases_uids:  # the fallback, as root: uids of its own (toolthink.tool.uids)
+            self.lease = lease_uids(self.fallback_uids)
+            uids = (self.lease.real, self.lease.effective)
         if self.plan.isolation is Isolation.PROCESS:
             self.workdir = cwd = tempfile.mkdtemp(prefix="toolthink-sandbox-")
-            if os.geteuid() == 0 and self.uid != 0:
-                os.chown(cwd, self.uid, self.uid)
+            if uids is not None:
+                os.chown(cwd, uids[1], uids[0])
         fd = seccomp_fd(self.plan)
         args = ["-I", "-S", "-B", "-c", _script("_launcher.py"), self.plan.kill_scope,
                 _script("_harness.py")]  # fmt: skip
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sandbox)
         try:
             self.proc = subprocess.Popen(
-                self.plan.argv(args, fd),
+                self.plan.argv(args, fd, uids),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self.errors,
@@ -195,7 +206,7 @@ class _Worker:
                 os.close(fd)
         ready = self._receive(time.monotonic() + _START_SECONDS)
         if not ready.get("ready"):
-            msg = f"the sandbox answered {ready!r} instead of ready"
+            msg = f"the sandbox could not start: {ready.get('error', ready)!r}"
             raise _SandboxGoneError(msg)
 
     def run(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -266,6 +277,9 @@ class _Worker:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+        if self.lease is not None:  # every process of the pair is gone (killed, reaped)
+            self.lease.release()
+            self.lease = None
 
 
 def _stop_process(proc: subprocess.Popen[bytes], *, kill: bool) -> None:
@@ -329,8 +343,10 @@ class SandboxPool:
         self.config = config if config is not None else SandboxConfig()
         self.plan = self.config.plan()
         self.size = self.config.workers or default_workers()
-        self._workers = [_Worker(self.plan, self.config.uid) for _ in range(self.size)]
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._workers = [_Worker(self.plan, self.config.fallback_uids) for _ in range(self.size)]
+        # Last in, first out: sequential runs reuse the warm sandbox, and
+        # workers no run needed are never started.
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         for worker in self._workers:
             self._idle.put(worker)
         # Sandboxes are started from the executor's threads, which live as long as
@@ -458,14 +474,57 @@ def run_batch(
         return pool.run_batch(items, timeout=timeout)
 
 
+_shared: dict[SandboxConfig, SandboxPool] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared_pool(config: SandboxConfig) -> SandboxPool:
+    """The process-wide pool of ``config``, started on first use, closed at exit."""
+    with _shared_lock:
+        pool = _shared.get(config)
+        if pool is None:
+            if not _shared:
+                atexit.register(_close_shared)
+            pool = _shared[config] = SandboxPool(config)
+        return pool
+
+
+def _close_shared() -> None:
+    with _shared_lock:
+        pools = list(_shared.values())
+        _shared.clear()
+    for pool in pools:
+        pool.close()
+
+
+def _forget_shared() -> None:
+    """In a forked child: drop the parent's pools without ending its sandboxes."""
+    global _shared_lock  # noqa: PLW0603 (the parent's lock may have been held at the fork)
+    _shared_lock = threading.Lock()
+    for pool in _shared.values():
+        pool._finalizer.detach()
+        for worker in pool._workers:
+            proc, worker.proc = worker.proc, None
+            for stream in (proc.stdin, proc.stdout) if proc is not None else ():
+                if stream is not None:  # so the launcher sees its host close fd 0
+                    stream.close()
+    _shared.clear()
+
+
+os.register_at_fork(after_in_child=_forget_shared)
+
+
 def run_tests(
     code: str, tests: str, *, timeout: float, config: SandboxConfig | None = None
 ) -> TestReport:
-    """Run ``code`` and then ``tests`` in one module inside a fresh sandbox.
+    """Run ``code`` and then ``tests`` in one module, in a fresh interpreter in a sandbox.
 
-    The tests pass when they run to the end without an exception (the HumanEval
-    and MBPP convention). This starts and ends a one-worker pool (tens of
-    milliseconds); use `SandboxPool` for many runs.
+    The tests pass when they run to the end without an exception and run at
+    least one ``assert`` (the HumanEval and MBPP convention). The sandbox is
+    that of a process-wide pool, one per distinct ``config``, started on the
+    first call (tens of milliseconds) and closed at exit (``atexit``); a
+    forked child starts its own. Each run still gets a fresh interpreter
+    (`SandboxPool.run`), so a loop of calls costs what a `SandboxPool` does.
 
     Args:
         code: The candidate's source; the feedback's line numbers are its lines.
@@ -476,5 +535,9 @@ def run_tests(
     Returns:
         The report: ``passed``, ``feedback`` (text for the model), ``failures``,
         ``isolation`` and more (see `TestReport`).
+
+    Raises:
+        SandboxUnavailableError: No sandbox can start (see `SandboxConfig.isolation`).
     """
-    return run_batch([(code, tests)], timeout=timeout, config=config)[0]
+    pool = _shared_pool(config if config is not None else SandboxConfig())
+    return pool.run(code, tests, timeout=timeout)
