@@ -428,13 +428,27 @@ class SandboxPool:
         )
 
     def close(self) -> None:
-        """End every sandbox; idempotent."""
+        """End every sandbox (after the runs under way); idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            # Stopped from the executor's threads while all of them live: a
+            # sandbox is killed when the thread that started it ends
+            # (--die-with-parent), and one killed so, before the launcher
+            # exited, left it defunct under the host's pid 1.
+            try:
+                stops = [self._executor.submit(self._stop_one) for _ in range(self.size)]
+            except RuntimeError:  # the interpreter is exiting: its threads are ending anyway
+                stops = []
+        for stop in stops:
+            stop.result()
         self._executor.shutdown(wait=True)
         self._finalizer()
+
+    def _stop_one(self) -> None:
+        worker = self._idle.get()  # once its run (if any) is over
+        worker.stop()
 
     def __enter__(self) -> SandboxPool:
         return self
@@ -476,6 +490,7 @@ def run_batch(
 
 _shared: dict[SandboxConfig, SandboxPool] = {}
 _shared_lock = threading.Lock()
+_registered: list[bool] = []
 
 
 def _shared_pool(config: SandboxConfig) -> SandboxPool:
@@ -483,9 +498,13 @@ def _shared_pool(config: SandboxConfig) -> SandboxPool:
     with _shared_lock:
         pool = _shared.get(config)
         if pool is None:
-            if not _shared:
-                atexit.register(_close_shared)
             pool = _shared[config] = SandboxPool(config)
+            if not _registered:  # after the pool: its executor registers its own exit first
+                _registered.append(True)
+                # Run before the interpreter ends the executors' threads (which
+                # runs these in reverse order): see SandboxPool.close.
+                register = getattr(threading, "_register_atexit", atexit.register)
+                register(_close_shared)
         return pool
 
 
