@@ -8,6 +8,7 @@ in Docker without ``--init``, never reaps), and in the fallback the shared
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -39,19 +40,13 @@ LOOP = textwrap.dedent("""
 
 
 def processes_of(wanted: set[int] | range) -> list[str]:
-    """``pid state name`` of every process (zombies too) whose real or effective uid is wanted."""
+    """``pid state name`` of each process (zombies too) one of whose uids is wanted."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        ids = {int(value) for value in fields.get("Uid", "-1").split()[:2]}
+    for pid, ids in uids._process_uids().items():
         if any(uid in wanted for uid in ids):
-            found.append(f"{entry.name} {fields.get('State', '').strip()} {fields.get('Name')}")
+            with contextlib.suppress(OSError):
+                name, _, rest = Path(f"/proc/{pid}/stat").read_text().rpartition(")")
+                found.append(f"{pid} {rest.split()[0]} {name.partition('(')[2]}")
     return found
 
 
