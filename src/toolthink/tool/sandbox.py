@@ -45,6 +45,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
@@ -283,13 +284,23 @@ class _Worker:
 
 
 def _stop_process(proc: subprocess.Popen[bytes], *, kill: bool) -> None:
-    """Close the launcher's stdin (it exits), then kill its process group if needed."""
+    """Close the launcher's stdin (it exits), then kill its process group if needed.
+
+    ``kill``: the sandbox stopped answering. Its children die first (under
+    bubblewrap: the launcher, which takes its namespace with it), so that the
+    process we started reaps them before it is killed itself; killed first, it
+    would leave them defunct under the host's pid 1.
+    """
     for stream in (proc.stdin, proc.stdout):
         if stream is not None:
             stream.close()
-    if not kill:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=2.0)
+    if kill:
+        with contextlib.suppress(OSError, ValueError):
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            for child in children:
+                os.kill(int(child), signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=0.5 if kill else 2.0)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
