@@ -6,8 +6,10 @@ standard library only (avoiding ``json``, ``re`` and ``typing``, whose imports
 cost more than a short test run).
 
 It reads its job from fd 0 (marshal: the candidate ``code``, the ``tests``
-compiled by the launcher, their ``isolated`` form, the ``imports`` named in
-either, the run's ``secret``), then, in a second thread (the *runner*):
+compiled by the launcher with a counter call before each ``assert``, their
+``isolated`` form, the ``imports`` named in either, the run's ``secret``, the
+``rlimits`` it sets on itself before anything else), then, in a second thread
+(the *runner*):
 
 1. imports the standard-library modules among ``imports`` (from their ``.pyc``
    files, which the guard then refuses), and installs the *guard*, an audit
@@ -16,9 +18,15 @@ either, the run's ``secret``), then, in a second thread (the *runner*):
    compiled as ``<code>`` (so line numbers are the editor's), the tests as
    ``<tests>``;
 3. asks the guard for the verdict with ``sys.audit("toolthink.verdict", ok)``,
-   where ``ok`` is true only when both ran to the end without an exception. The
-   guard writes ``V <secret> PASS`` or ``FAIL`` to fd 3 only when that call comes
-   from the runner's own frame; any other caller gets a FAIL written and an error.
+   where ``ok`` is True only when both ran to the end without an exception and
+   at least one ``assert`` of the tests ran, None when they ran to the end
+   without one (tests that define a check and never call it pass anything:
+   counted at run time, since whether a check is called is not visible in the
+   source). The guard writes ``V <secret> PASS``, ``EMPTY`` or ``FAIL`` to fd 3
+   only when that call comes from the runner's own frame; any other caller gets
+   a FAIL written and an error. The count lives in the candidate's process: a
+   candidate can raise it (turning EMPTY into PASS for tests that run no
+   assert, as before the count existed), never lower it without an exception.
 
 Then (the verdict is already written) the runner describes a failure and runs
 the *isolated* tests, where each ``assert`` and top-level call is wrapped, to
@@ -32,6 +40,17 @@ What keeps the candidate from the secret (it runs in the same process):
 - the secret never appears in argv, the environment, a file or an open fd;
 - it lives only in the guard's closure; the guard function is referenced by the
   interpreter's audit-hook list, which Python code cannot read;
+- no other audit hook ever exists: the guard refuses the ``sys.addaudithook``
+  event (PEP 578; the candidate's call then adds nothing). A candidate's hook
+  ran after the guard on the events the guard's own work raises (reading a
+  ``tb_frame``, ``sys._getframe`` at the verdict), one frame below the guard's,
+  whose locals hold the pass line: that forged a pass. The other ways to run
+  code there are refused too: trace and profile functions (``sys.settrace``,
+  ``sys.setprofile``, ``threading.settrace/setprofile``, cProfile's timer: all
+  raise the refused events), finalizers and weakref callbacks (nothing is freed
+  and no GC runs inside the guard), ``sys.unraisablehook`` (nothing unraisable
+  happens there), signal handlers (below), and methods of event arguments
+  (exact types checked first);
 - the guard refuses the routes to other objects' internals and to its own frame:
   ``gc.get_objects/get_referrers/get_referents``, ``sys._current_frames``,
   ``sys._current_exceptions``, ``sys.settrace/setprofile``, opening a file named
@@ -58,7 +77,12 @@ What keeps the candidate from the secret (it runs in the same process):
   code runs inside it; it forgets the secret after the verdict and in every
   forked child (``os.register_at_fork``);
 - in the bubblewrap sandbox there is no /proc, and seccomp denies ptrace and
-  process_vm_readv, so no other process can read this one's memory.
+  process_vm_readv, so no other process can read this one's memory. In the
+  fallback (as root) the interpreter runs with a real uid unlike its effective
+  uid, so it is non-dumpable and ``/proc/<pid>/mem`` belongs to root: no path to
+  it opens (a symlink to ``/proc/self/mem`` forged a pass while the guard only
+  refused paths whose last part is ``mem``, a check it still makes). Not run as
+  root, the fallback has no such protection.
 
 - the verdict is accepted only from the runner's one ``sys.audit`` call: the
   guard checks the calling frame, its ``f_lasti`` and that the cyclic GC is

@@ -10,16 +10,22 @@ big-endian length, then UTF-8 JSON). For each job the launcher
 
 1. takes the interpreter it started beforehand (``python -I -S -B -u -c <harness>``,
    unbuffered so stdout and stderr interleave as written; started early so its
-   start-up overlaps the previous result's trip to the host), sets its
-   resource limits with ``prlimit`` and sends it the job (code, compiled tests,
-   secret, the names of the modules code and tests import) on its stdin;
+   start-up overlaps the previous result's trip to the host) and sends it the
+   job (code, compiled tests, secret, resource limits it sets on itself, the
+   names of the modules code and tests import) on its stdin; tests that hold
+   no ``assert`` are answered at once (``no_assertions``), as are tests that do
+   not compile (``tests_error``);
 2. collects stdout+stderr (capped in bytes) and the harness's record channel
    (fd 3) until the interpreter exits or the wall-clock timeout passes;
-3. kills every other process of the run: with kill scope ``pidns`` (bubblewrap's
-   own pid namespace) ``kill(-1, SIGKILL)``, which reaches double-forked and
-   ``setsid`` children too; with ``session`` (the fallback) the process group;
-4. empties the working folder and /dev/shm, starts the next interpreter, and
-   answers with the exit status, flags and captured bytes.
+3. kills every other process of the run and reaps it: with kill scope
+   ``pidns`` (bubblewrap's own pid namespace, where the launcher is pid 1)
+   ``kill(-1, SIGKILL)``, which reaches double-forked and ``setsid`` children
+   too; with ``session`` (the fallback, where the launcher is a child
+   subreaper) the process group. Orphans are re-parented to the launcher
+   either way, so none stays defunct, whatever the host's pid 1 does;
+4. empties the working folder and /dev/shm, moves to a fresh IPC namespace
+   (``pidns``), starts the next interpreter, and answers with the exit status,
+   flags and captured bytes.
 
 The launcher never decides pass or fail: the host checks the harness's verdict
 against the run's secret. The tests are compiled here (cached): once as given,

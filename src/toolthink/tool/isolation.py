@@ -10,14 +10,29 @@ the command line:
   ``/tmp`` and ``/dev/shm`` (the only writable places, emptied between runs);
   no ``/proc``; ``--die-with-parent``; nested user namespaces
   disabled; and a seccomp filter that denies ptrace, cross-process memory access
-  and a few kernel interfaces tests never need.
+  and a few kernel interfaces tests never need. The launcher is the pid
+  namespace's init (``--as-pid-1``): it reaps every orphan of a run, and no
+  signal from a run reaches it. It alone keeps CAP_SYS_ADMIN, in the sandbox's
+  own user namespace, to move to a fresh IPC namespace before each run (SysV
+  shared memory, semaphores and message queues, POSIX message queues); POSIX
+  shared memory lives in ``/dev/shm``, emptied between runs. No run inherits a
+  capability (`toolthink.tool._launcher`).
 - `Isolation.PROCESS`: the fallback where bubblewrap cannot start. A plain
-  subprocess with the same resource limits, and nothing else. One warning is
-  logged per configuration.
+  subprocess with the same resource limits; the launcher is a child subreaper
+  and reaps every orphan of a run. One warning is logged per configuration.
+  As root, each sandbox runs as a leased pair of uids of its own, real unlike
+  effective (`toolthink.tool.uids`): its process limit counts its own
+  processes only, and its processes are non-dumpable, so none can open a
+  ``/proc/<pid>/mem`` (its own included). It does *not* isolate the network,
+  the filesystem (the host's ``/tmp`` and anything world-writable), the IPC
+  namespace (SysV objects and ``/dev/shm`` persist between runs and are shared
+  with the host), or the process table (a run sees the host's processes). Not
+  as root it runs as the caller's uid, whose process limit counts every
+  process of that user.
 
-In both cases, when toolthink runs as root the sandbox is started as an
-unprivileged uid through ``setpriv``, because a process-count limit
-(``RLIMIT_NPROC``) does not bind root (measured here: /work/shared/FIELD-NOTES.md).
+When toolthink runs as root the sandbox is started as an unprivileged uid
+through ``setpriv``, because a process-count limit (``RLIMIT_NPROC``) does not
+bind root (measured here: /work/shared/FIELD-NOTES.md).
 That uid must be able to run the interpreter, so a Python under a root-only
 folder (pyenv in /root) is skipped for a world-readable one such as Debian's
 ``/usr/bin/python3``.

@@ -2,8 +2,10 @@
 
 ``run_tests(code, tests, timeout=...)`` runs ``code`` and then ``tests`` in one
 module (the HumanEval/MBPP convention: the tests pass when they finish without an
-exception) and returns a `TestReport`. RL calls this thousands of times, so the
-work happens on a `SandboxPool`: one persistent sandbox per worker, each holding
+exception, having run at least one ``assert``) and returns a `TestReport`. RL
+calls this thousands of times, so the work happens on a `SandboxPool` (for
+``run_tests``, one process-wide pool per configuration): one persistent sandbox
+per worker, each holding
 a small launcher (`toolthink.tool._launcher`) that starts a fresh interpreter
 (``python -I -S``, exec'd, never forked from the trainer) for every run and
 keeps the next one started ahead. Start-up of the sandbox is paid once per
