@@ -121,3 +121,29 @@ def test_a_run_is_non_dumpable_and_counts_only_its_own_processes() -> None:
     assert report.passed, report.feedback
     pool = sandbox._shared.pop(config)
     pool.close()
+
+
+def test_a_forked_child_gets_a_pool_of_its_own_and_leaves_the_parents() -> None:
+    config = SandboxConfig(workers=1, isolation="process", fallback_uids=FALLBACK_BASE + 256)
+    other = SandboxConfig(workers=1, isolation="process", fallback_uids=FALLBACK_BASE + 512,
+                          explain_seconds=0)  # fmt: skip
+    try:
+        assert run_tests("x = 1\n", "assert x == 1\n", timeout=10, config=config).passed
+        assert run_tests("x = 1\n", "assert x == 1\n", timeout=10, config=other).passed
+        parents = sandbox._shared[config]
+        assert sandbox._shared[other] is not parents
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's pools are not its own
+            ok = config not in sandbox._shared
+            ok = ok and run_tests("x = 2\n", "assert x == 2\n", timeout=10, config=config).passed
+            sandbox._close_shared()  # what atexit does, which os._exit skips
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert sandbox._shared[config] is parents
+        assert run_tests("x = 3\n", "assert x == 3\n", timeout=10, config=config).passed
+    finally:
+        for key in (config, other):
+            pool = sandbox._shared.pop(key, None)
+            if pool is not None:
+                pool.close()
