@@ -8,7 +8,8 @@ on the sandbox's interpreter with the standard library only.
 Protocol: jobs arrive on fd 0 and results leave on fd 1, one frame each (a 4-byte
 big-endian length, then UTF-8 JSON). For each job the launcher
 
-1. takes the interpreter it started beforehand (``python -I -S -B -u -c <harness>``,
+1. takes the interpreter it started beforehand (``python -I -S -B -u -c <boot>``,
+   which runs the harness's code the launcher compiled once;
    unbuffered so stdout and stderr interleave as written; started early so its
    start-up overlaps the previous result's trip to the host) and sends it the
    job (code, compiled tests, secret, resource limits it sets on itself, the
@@ -88,20 +89,45 @@ def _pipe() -> tuple[int, int]:
     return ends[0], ends[1]
 
 
-def _spawn(python: str, harness: str) -> _Interpreter:
+# The interpreter's -c program: it reads the harness's code, compiled once by the
+# launcher (`_compiled_harness`), from the head of its stdin and runs it as
+# __main__ (2 ms of CPU saved per run: the harness's source is not compiled).
+_BOOT = """\
+import marshal, os
+def _exactly(size):
+    data = b""
+    while len(data) < size:
+        chunk = os.read(0, size - len(data))
+        if not chunk:
+            os._exit(3)
+        data += chunk
+    return data
+exec(marshal.loads(_exactly(int.from_bytes(_exactly(4), "big"))))
+"""
+
+
+def _compiled_harness(source: str) -> bytes:
+    """The harness's code, marshalled with its length in front (docstrings dropped)."""
+    blob = marshal.dumps(compile(source, "<harness>", "exec", dont_inherit=True, optimize=2))
+    return len(blob).to_bytes(4, "big") + blob  # about 25 KB: fits an empty pipe
+
+
+def _spawn(python: str, harness: bytes) -> _Interpreter:
     job_r, job_w = _pipe()
     out_r, out_w = _pipe()
     rec_r, rec_w = _pipe()
     dup2 = os.POSIX_SPAWN_DUP2
     pid = os.posix_spawn(
         python,
-        [python, "-I", "-S", "-B", "-u", "-c", harness],
+        [python, "-I", "-S", "-B", "-u", "-c", _BOOT],
         _ENV,
         file_actions=[(dup2, job_r, 0), (dup2, out_w, 1), (dup2, out_w, 2), (dup2, rec_w, 3)],
         setsid=True,
     )
     for fd in (job_r, out_w, rec_w):
         os.close(fd)
+    with contextlib.suppress(OSError):  # it died already: its exit status tells
+        _write_all(job_w, harness)
     return _Interpreter(pid, job_w, out_r, rec_r)
 
 
@@ -539,7 +565,7 @@ def _set_up(scope: str) -> _Kernel | None:
 
 def main() -> None:
     """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete)."""
-    scope, harness = sys.argv[1], sys.argv[2]
+    scope, harness = sys.argv[1], _compiled_harness(sys.argv[2])
     workdir = os.getcwd()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     python = sys.executable

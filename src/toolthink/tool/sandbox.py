@@ -46,7 +46,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -170,9 +170,12 @@ class _SandboxGoneError(Exception):
 class _Worker:
     """One sandbox: a launcher inside bubblewrap (or a plain process), and its pipes."""
 
-    def __init__(self, plan: IsolationPlan, fallback_uids: int) -> None:
+    def __init__(
+        self, plan: IsolationPlan, fallback_uids: int, launch: Callable[[_Worker], None]
+    ) -> None:
         self.plan = plan
         self.fallback_uids = fallback_uids
+        self.launch = launch  # calls start() from a thread that lives as long as the pool
         self.proc: subprocess.Popen[bytes] | None = None
         self.workdir: str | None = None
         self.errors: IO[bytes] | None = None
@@ -214,7 +217,7 @@ class _Worker:
 
     def run(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.proc is None or self.proc.poll() is not None:
-            self.start()
+            self.launch(self)
         self._send(job)
         result = self._receive(time.monotonic() + timeout + _GRACE_SECONDS)
         if result.get("dirty"):
@@ -356,7 +359,8 @@ class SandboxPool:
         self.config = config if config is not None else SandboxConfig()
         self.plan = self.config.plan()
         self.size = self.config.workers or default_workers()
-        self._workers = [_Worker(self.plan, self.config.fallback_uids) for _ in range(self.size)]
+        self._workers = [_Worker(self.plan, self.config.fallback_uids, self._launch)
+                         for _ in range(self.size)]  # fmt: skip
         # Last in, first out: sequential runs reuse the warm sandbox, and
         # workers no run needed are never started.
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
@@ -364,9 +368,11 @@ class SandboxPool:
             self._idle.put(worker)
         # Sandboxes are started from the executor's threads, which live as long as
         # the pool: bubblewrap's --die-with-parent follows the thread that started it.
+        self._own_threads: set[int] = set()
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.size, thread_name_prefix="toolthink-sandbox"
-        )
+            max_workers=self.size, thread_name_prefix="toolthink-sandbox",
+            initializer=lambda: self._own_threads.add(threading.get_ident()),
+        )  # fmt: skip
         self._closed = False
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop_all, self._workers)
@@ -411,10 +417,24 @@ class SandboxPool:
             if self._closed:
                 msg = "the SandboxPool is closed; create a new one"
                 raise RuntimeError(msg)
-            futures = [self._executor.submit(self._run_one, c, t, timeout) for c, t in jobs]
+            if len(jobs) == 1:  # in this thread: no hand-over to the executor and back
+                worker = self._idle.get()  # under the lock, so close() waits for this run
+            else:
+                futures = [self._executor.submit(self._run_one, c, t, timeout) for c, t in jobs]
+        if len(jobs) == 1:
+            return [self._run_one(*jobs[0], timeout, worker)]
         return [future.result() for future in futures]
 
-    def _run_one(self, code: str, tests: str, timeout: float) -> TestReport:
+    def _launch(self, worker: _Worker) -> None:
+        """Start ``worker``'s sandbox from one of the executor's threads."""
+        if threading.get_ident() in self._own_threads:
+            worker.start()
+        else:
+            self._executor.submit(worker.start).result()
+
+    def _run_one(
+        self, code: str, tests: str, timeout: float, worker: _Worker | None = None
+    ) -> TestReport:
         secret = secrets.token_hex(16)
         job = {
             "code": code,
@@ -425,13 +445,16 @@ class SandboxPool:
             "max_failures": self.config.max_failures,
             "explain_seconds": self.config.explain_seconds,
         }
-        worker = self._idle.get()
+        worker = worker if worker is not None else self._idle.get()
         try:
             result = worker.run(job, timeout)
         except _SandboxGoneError as exc:
             log.warning("sandbox worker failed (%s); it will be restarted", exc)
             worker.stop()
             result = {"sandbox_error": str(exc), "wall": 0.0}
+        except BaseException:  # interrupted mid-run: its answer must not reach the next run
+            worker.stop(kill=True)
+            raise
         finally:
             self._idle.put(worker)
         writer = FeedbackWriter(timeout, self.config.limits, self.config.max_feedback_chars,
