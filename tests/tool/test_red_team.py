@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator
 
+import attrs
 import pytest
 
 from tests.tool.conftest import CAN_SEE_PROCESSES
@@ -214,3 +215,15 @@ def test_run_tests_refuses_empty_tests() -> None:
     report = run_tests("def add(a, b):\n    return a + b\n", "", timeout=10)
     assert report.outcome is TestOutcome.NO_ASSERTIONS
     assert not report.passed
+
+
+@pytest.mark.skipif(not CAN_SEE_PROCESSES, reason="only root can run the sandbox as root")
+def test_a_sandbox_run_as_root_keeps_no_capability(bwrap_config: SandboxConfig) -> None:
+    # uid=0 as root: uid 0 inside would keep CAP_SYS_ADMIN across exec, so the
+    # sandbox drops every capability (and its runs share one IPC namespace).
+    config = attrs.evolve(bwrap_config, uid=0)
+    assert not config.plan().ipc_per_run
+    code = "import socket\ntry:\n    socket.sethostname('x')\nexcept PermissionError:\n    ok = 1\n"
+    with SandboxPool(config) as pool:
+        report = pool.run(code, "assert ok\n", timeout=10)
+    assert report.passed, report.feedback

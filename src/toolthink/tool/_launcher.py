@@ -1,8 +1,9 @@
 """The launcher: lives inside one sandbox and starts a fresh interpreter per run.
 
 `toolthink.tool.sandbox` starts it once per worker as
-``python -I -S -B -c <this source> <kill scope> <harness source>`` inside the
-sandbox (see `toolthink.tool.isolation`). It is not imported by toolthink: it runs
+``python -I -S -B -c <this source> <kill scope> <harness source> <ipc>`` inside the
+sandbox (see `toolthink.tool.isolation`; ``<ipc>`` is ``ipc`` for an IPC
+namespace per run). It is not imported by toolthink: it runs
 on the sandbox's interpreter with the standard library only.
 
 Protocol: jobs arrive on fd 0 and results leave on fd 1, one frame each (a 4-byte
@@ -542,11 +543,12 @@ def _write_frame(fd: int, frame: dict[str, Any]) -> None:
     _write_all(fd, _HEADER.pack(len(body)) + body)
 
 
-def _set_up(scope: str) -> _Kernel | None:
+def _set_up(scope: str, ipc: str) -> _Kernel | None:
     """Make orphans ours; under bubblewrap, ready a fresh IPC namespace per run.
 
     Returns:
-        The system calls for `_Kernel.new_ipc_namespace` (scope ``pidns``), else None.
+        The system calls for `_Kernel.new_ipc_namespace` (scope ``pidns`` and
+        ``ipc`` is ``"ipc"``), else None.
 
     Raises:
         OSError: A call failed (the sandbox then does not start).
@@ -558,6 +560,8 @@ def _set_up(scope: str) -> _Kernel | None:
     if os.getpid() != 1:  # bwrap --as-pid-1: orphans are reparented to us
         msg = f"the launcher must be pid 1 of its namespace, not {os.getpid()}"
         raise OSError(msg)
+    if ipc != "ipc":
+        return None
     kernel.keep_capabilities_here()
     kernel.new_ipc_namespace()
     return kernel
@@ -565,12 +569,12 @@ def _set_up(scope: str) -> _Kernel | None:
 
 def main() -> None:
     """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete)."""
-    scope, harness = sys.argv[1], _compiled_harness(sys.argv[2])
+    scope, harness, ipc = sys.argv[1], _compiled_harness(sys.argv[2]), sys.argv[3]
     workdir = os.getcwd()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     python = sys.executable
     try:
-        kernel = _set_up(scope)
+        kernel = _set_up(scope, ipc)
     except OSError as exc:
         _write_frame(1, {"ready": False, "error": str(exc)})
         return

@@ -106,6 +106,9 @@ class IsolationPlan:
         reason: Why this isolation was chosen (shown in warnings and reports).
         probe_uid: The uid the plan was probed as (root: the configured
             unprivileged uid; else ours).
+        ipc_per_run: Whether the launcher moves to a fresh IPC namespace before
+            each run (bubblewrap, unless the sandbox runs as root: then it
+            keeps no capability and its runs share one IPC namespace).
     """
 
     isolation: Isolation
@@ -115,6 +118,7 @@ class IsolationPlan:
     kill_scope: str
     reason: str
     probe_uid: int = attrs.field(factory=os.geteuid)
+    ipc_per_run: bool = False
 
     def argv(
         self,
@@ -298,8 +302,12 @@ def _bwrap_plan(
     # and stayed a zombie of the host's pid 1), and no run can kill it.
     # CAP_SYS_ADMIN, in the sandbox's user namespace only: the launcher moves
     # to a fresh IPC namespace before each run and passes no capability on.
-    args += ["--as-pid-1", "--new-session", "--hostname", "sandbox"]
-    args += ["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN"]
+    args += ["--as-pid-1", "--new-session", "--hostname", "sandbox", "--cap-drop", "ALL"]
+    # As root inside (toolthink as root with uid=0), every run would keep
+    # CAP_SYS_ADMIN across exec (the bounding set): then no capability at all.
+    ipc_per_run = drop or os.geteuid() != 0
+    if ipc_per_run:
+        args += ["--cap-add", "CAP_SYS_ADMIN"]
     args += ["--ro-bind", "/usr", "/usr"]
     for folder in _SYSTEM_DIRS:
         if os.path.islink(folder):
@@ -330,6 +338,7 @@ def _bwrap_plan(
         seccomp=program,
         kill_scope="pidns",
         reason="bubblewrap started",
+        ipc_per_run=ipc_per_run,
     )
 
 

@@ -192,8 +192,9 @@ class _Worker:
             if uids is not None:
                 os.chown(cwd, uids[1], uids[0])
         fd = seccomp_fd(self.plan)
+        ipc = "ipc" if self.plan.ipc_per_run else "shared-ipc"
         args = ["-I", "-S", "-B", "-c", _script("_launcher.py"), self.plan.kill_scope,
-                _script("_harness.py")]  # fmt: skip
+                _script("_harness.py"), ipc]  # fmt: skip
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sandbox)
         try:
             self.proc = subprocess.Popen(
