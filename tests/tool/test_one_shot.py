@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from tests.tool.conftest import CAN_SEE_PROCESSES, REQUIRE_BWRAP
-from toolthink.tool import SandboxConfig, SandboxUnavailableError, run_tests, sandbox, uids
+from toolthink.tool import (
+    SandboxConfig,
+    SandboxPool,
+    SandboxUnavailableError,
+    run_tests,
+    sandbox,
+    uids,
+)
 
 pytestmark = pytest.mark.skipif(not CAN_SEE_PROCESSES, reason="counts other uids' processes")
 
@@ -147,3 +154,19 @@ def test_a_forked_child_gets_a_pool_of_its_own_and_leaves_the_parents() -> None:
             pool = sandbox._shared.pop(key, None)
             if pool is not None:
                 pool.close()
+
+
+def test_runs_from_many_threads_on_unstarted_workers_all_finish() -> None:
+    # Single runs go in the caller's thread and have their sandbox started by a
+    # thread of its own: never queued behind batch runs waiting for a worker.
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    pool = SandboxPool(SandboxConfig(workers=2, uid=BWRAP_UID))
+    with pool, ThreadPoolExecutor(max_workers=5) as callers:
+        singles = [callers.submit(pool.run, "x = 1\n", "assert x == 1\n", timeout=10)
+                   for _ in range(3)]  # fmt: skip
+        batches = [callers.submit(pool.run_batch, [("x = 1\n", "assert x == 1\n")] * 3,
+                                  timeout=10) for _ in range(2)]  # fmt: skip
+        reports = [f.result(timeout=120) for f in singles]
+        reports += [r for f in batches for r in f.result(timeout=120)]
+    assert all(report.passed for report in reports), [r.feedback for r in reports]

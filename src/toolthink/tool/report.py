@@ -230,7 +230,7 @@ def _read(result: Mapping[str, Any], secret: str, tests: str) -> _Reading:
         details = "left processes" if result.get("leftover") else ""
         return _Reading(TestOutcome.FAILED, failures, complete, details)
     if verdicts == {"EMPTY"} and not result.get("timed_out"):
-        details = "no assert ran (the checks they define are never called)"
+        details = "no assert ran (checks defined but never called, or asserts never reached)"
         return _Reading(TestOutcome.NO_ASSERTIONS, (), True, details)
     if verdicts == {"PASS"} and not result.get("timed_out"):
         if result.get("leftover"):

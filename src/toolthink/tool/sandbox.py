@@ -374,6 +374,11 @@ class SandboxPool:
             max_workers=self.size, thread_name_prefix="toolthink-sandbox",
             initializer=lambda: self._own_threads.add(threading.get_ident()),
         )  # fmt: skip
+        # Starts a sandbox for a run made in the caller's thread: a thread of its
+        # own, so it never waits behind runs that wait for a worker.
+        self._starter = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="toolthink-sandbox-start"
+        )
         self._closed = False
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop_all, self._workers)
@@ -431,7 +436,7 @@ class SandboxPool:
         if threading.get_ident() in self._own_threads:
             worker.start()
         else:
-            self._executor.submit(worker.start).result()
+            self._starter.submit(worker.start).result()
 
     def _run_one(
         self, code: str, tests: str, timeout: float, worker: _Worker | None = None
@@ -481,6 +486,7 @@ class SandboxPool:
         for stop in stops:
             stop.result()
         self._executor.shutdown(wait=True)
+        self._starter.shutdown(wait=True)
         self._finalizer()
 
     def _stop_one(self) -> None:
