@@ -93,7 +93,7 @@ What keeps the candidate from the secret (it runs in the same process):
 The host is protected by the sandbox (`toolthink.tool.isolation`), not by this
 file: audit hooks are no security boundary in general; here they guard only the
 verdict, against code that has no native access (tests/tool/test_secret.py
-lists the attacks tried).
+and tests/tool/test_red_team.py list the attacks tried).
 
 Residual risk, stated plainly: the secret and the ``ok`` flag live in the
 process that runs the candidate, so any memory-safety bug of the interpreter
