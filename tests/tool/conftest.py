@@ -45,8 +45,9 @@ SANDBOX_UID = 50000 + 3 * (os.getpid() % 3000)
 ABUSE_UID = SANDBOX_UID + 1
 """The uid of the one-worker pools of the abuse suite, so their processes can be counted."""
 FALLBACK_UID = SANDBOX_UID + 2
-"""The fallback pools' uid: without a user namespace, RLIMIT_NPROC counts every
-process of the uid on the host, so it must not be shared with other pools."""
+"""The uid the fallback pools are probed as; their sandboxes run as uid pairs
+leased from `toolthink.tool.uids` (RLIMIT_NPROC counts every process of a real
+uid on the host, so no two sandboxes share one)."""
 CAN_SEE_PROCESSES = os.geteuid() == 0
 
 

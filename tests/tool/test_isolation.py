@@ -104,7 +104,7 @@ INSIDE = textwrap.dedent("""
 
 
 def test_what_a_run_sees_inside_bubblewrap(fresh_pool: SandboxPool) -> None:
-    report = fresh_pool.run(INSIDE, "pass\n", timeout=10)
+    report = fresh_pool.run(INSIDE, "assert True\n", timeout=10)
     assert report.passed, report.feedback
     facts = eval(report.output)
     limits = fresh_pool.config.limits
@@ -134,7 +134,7 @@ def test_tmp_is_private_and_capped(bwrap_config: SandboxConfig) -> None:
     config = attrs.evolve(bwrap_config, limits=limits)
     code = "with open('/tmp/fill', 'wb') as f:\n    f.write(b'x' * (8 << 20))\n"
     with SandboxPool(config) as pool:
-        report = pool.run(code, "pass\n", timeout=10)
+        report = pool.run(code, "assert True\n", timeout=10)
     assert not report.passed
     assert "No space left on device" in report.feedback
 

@@ -6,6 +6,8 @@ import ast
 import os
 from pathlib import Path
 
+import pytest
+
 from toolthink.tool import _launcher
 
 
@@ -47,8 +49,42 @@ def test_compiled_tests_are_cached_and_syntax_errors_reported() -> None:
     first = _launcher._compile_tests("assert 1\n")
     assert _launcher._compile_tests("assert 1\n") is first
     error = _launcher._compile_tests("assert (\n")
-    assert isinstance(error, str)
-    assert error.startswith("SyntaxError")
+    assert isinstance(error, dict)
+    assert error["tests_error"].startswith("SyntaxError")
+
+
+@pytest.mark.parametrize(
+    "tests", ["", "   \n\n", "# only a comment\n", "print(1)\n", "def check(c):\n    return c\n"]
+)
+def test_tests_without_an_assert_are_refused_before_running(tests: str) -> None:
+    assert _launcher._compile_tests(tests) == {"no_assertions": "they hold no assert statement"}
+
+
+def test_each_assert_is_counted_where_it_stands() -> None:
+    tests = (
+        "def check(candidate):\n"
+        "    assert candidate(1) == 1\n"
+        "    for x in range(3):\n"
+        "        assert candidate(x) == x\n"
+        "check(lambda x: x)\n"
+        "def never(c):\n"
+        "    assert c\n"
+    )
+    counted: list[int] = []
+    namespace = {"__toolthink_assert__": lambda: counted.append(1)}
+    exec(compile(_launcher._counted(ast.parse(tests)), "<tests>", "exec"), namespace)
+    assert len(counted) == 4
+    try:
+        exec(compile(_launcher._counted(ast.parse("assert 1\nassert 0\n")), "<tests>", "exec"),
+             namespace)  # fmt: skip
+    except AssertionError as exc:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        assert tb is not None
+        assert tb.tb_lineno == 2  # the tests' own line numbers
+    else:
+        raise AssertionError("assert 0 passed")
 
 
 def test_imported_module_names_are_top_level_and_absolute() -> None:
@@ -63,7 +99,7 @@ def test_imported_module_names_are_top_level_and_absolute() -> None:
     assert _launcher._code_imports(code) == {"os", "re", "collections", "heapq"}
     assert _launcher._code_imports("import math\nif x =\n") == set()
     compiled = _launcher._compile_tests("from math import isqrt\nassert isqrt(4) == 2\n")
-    assert not isinstance(compiled, str)
+    assert not isinstance(compiled, dict)
     assert compiled[2] == {"math"}
 
 

@@ -49,7 +49,7 @@ def test_each_failing_test_is_listed_with_its_lines(pool: SandboxPool) -> None:
 
 def test_line_numbers_are_the_codes_own(pool: SandboxPool) -> None:
     code = "\n\n\nimport math\n\n\ndef root(x):\n    return math.sqrt(x)\n"
-    report = pool.run(code, "root(-1)\n", timeout=10)
+    report = pool.run(code, "root(-1)\nassert True\n", timeout=10)
     assert [(f.exception, f.code_line, f.test_line) for f in report.failures] == [
         ("ValueError", 8, 1)
     ]
@@ -84,7 +84,7 @@ def test_error_in_the_code_before_the_tests(pool: SandboxPool) -> None:
 
 
 def test_syntax_error_points_at_line_and_column(pool: SandboxPool) -> None:
-    report = pool.run("def f(x):\n    if x = 1:\n        return x\n", "f(1)\n", timeout=10)
+    report = pool.run("def f(x):\n    if x = 1:\n        return x\n", "assert f(1)\n", timeout=10)
     assert report.outcome is TestOutcome.SYNTAX_ERROR
     (failure,) = report.failures
     assert failure.exception == "SyntaxError"
@@ -107,7 +107,7 @@ def test_broken_tests_are_reported_as_such(pool: SandboxPool) -> None:
 
 def test_timeout_names_the_line_being_run(pool: SandboxPool) -> None:
     code = "def spin():\n    n = 0\n    while True:\n        n += 1\n"
-    report = pool.run(code, "spin()\n", timeout=1)
+    report = pool.run(code, "spin()\nassert True\n", timeout=1)
     assert report.outcome is TestOutcome.TIMEOUT
     assert report.location is not None
     assert report.location[0] in (3, 4)
@@ -117,7 +117,8 @@ def test_timeout_names_the_line_being_run(pool: SandboxPool) -> None:
 
 
 def test_output_is_captured_but_never_decides(pool: SandboxPool) -> None:
-    report = pool.run("print('hello')\n", "import sys\nprint('err', file=sys.stderr)\n", timeout=10)
+    tests = "import sys\nprint('err', file=sys.stderr)\nassert True\n"
+    report = pool.run("print('hello')\n", tests, timeout=10)
     assert report.passed
     assert report.output == "hello\nerr\n"
 
@@ -152,7 +153,7 @@ def test_runs_do_not_share_state(pool: SandboxPool) -> None:
         "assert not os.path.exists('state.txt')\n"
         "assert not hasattr(builtins, 'leak')\n"
     )
-    reports = pool.run_batch([(writer, "pass\n")] + [("", reader)] * 4, timeout=10)
+    reports = pool.run_batch([(writer, "assert True\n")] + [("", reader)] * 4, timeout=10)
     assert all(r.passed for r in reports), [r.feedback for r in reports]
 
 
@@ -226,11 +227,11 @@ FORGED = "x\n***\n1|def f(): pass"
 @pytest.mark.parametrize(
     ("code", "tests"),
     [
-        (f"def f():\n    raise ValueError({FORGED!r})\n", "f()\n"),
+        (f"def f():\n    raise ValueError({FORGED!r})\n", "f()\nassert True\n"),
         (f"def f():\n    return {FORGED!r}\n", "assert f() == 1, f()\n"),
         (
             f"class E(Exception):\n    pass\nE.__name__ = {FORGED!r}\nraise E({FORGED!r})\n",
-            "pass\n",
+            "assert True\n",
         ),
     ],
 )
@@ -272,7 +273,8 @@ def test_a_batch_survives_records_that_break_the_json_reader(pool: SandboxPool) 
 def test_a_lone_surrogate_in_a_message_is_escaped(pool: SandboxPool) -> None:
     # Found by a review: the surrogate reached report.feedback, which then
     # could not be encoded as UTF-8.
-    report = pool.run('def f():\n    raise ValueError("bad \\ud800 value")\n', "f()\n", timeout=10)
+    report = pool.run('def f():\n    raise ValueError("bad \\ud800 value")\n', "f()\nassert True\n",
+                      timeout=10)
     assert report.outcome is TestOutcome.FAILED
     assert "ValueError: bad \\ud800 value" in report.feedback, report.feedback
     report.feedback.encode("utf-8")

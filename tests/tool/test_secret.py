@@ -429,7 +429,7 @@ def test_no_native_code_or_crafted_bytecode_before_the_verdict(
 ) -> None:
     # Native code or hand-made bytecode in the harness's process could read the
     # secret from memory; the guard refuses them until the verdict is written.
-    report = fresh_pool.run(textwrap.dedent(NATIVE[name]), "pass\n", timeout=10)
+    report = fresh_pool.run(textwrap.dedent(NATIVE[name]), "assert True\n", timeout=10)
     assert report.outcome is TestOutcome.FAILED, report
     assert "not allowed during tests" in report.feedback
 
@@ -461,7 +461,7 @@ FROZEN_FROM_DATA = textwrap.dedent("""
 def test_frozen_code_from_given_data_is_refused(fresh_pool: SandboxPool) -> None:
     # _imp.get_frozen_object(name, data) unmarshals the data it is given. CPython
     # reports the guard's refusal as a SystemError whose context is the refusal.
-    report = fresh_pool.run(FROZEN_FROM_DATA, "pass\n", timeout=10)
+    report = fresh_pool.run(FROZEN_FROM_DATA, "assert True\n", timeout=10)
     assert report.outcome is TestOutcome.FAILED, report
     assert "SystemError" in report.feedback
     caught = FROZEN_FROM_DATA.replace("    raise\n", "")

@@ -15,8 +15,9 @@ refused before any attempt unless ``--overwrite`` is given.
 
 Exit status: 0 repaired (``FILE.repaired.py`` written), 1 not repaired (nothing
 written), 2 usage error (missing file, bad option, ``FILE.repaired.py`` exists
-without ``--overwrite``), 3 the tests already pass (nothing to repair, nothing
-written).
+without ``--overwrite``, a tests file that holds no tests or does not compile:
+said before any model is loaded), 3 the tests already pass (nothing to repair,
+nothing written).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from toolthink.commands import non_negative_float
 from toolthink.errors import ToolthinkError
 from toolthink.evaluation.cli import add_device_arguments, check_device
 from toolthink.tasks import Provenance, RepairTask
-from toolthink.tool import SandboxPool, decode_source
+from toolthink.tool import SandboxPool, TestOutcome, decode_source
 
 __all__ = [
     "EXIT_ALREADY_PASSES",
@@ -44,6 +45,7 @@ __all__ = [
     "EXIT_USAGE",
     "Attempt",
     "RepairOutcome",
+    "UnusableTestsError",
     "main",
     "make_parser",
     "model_attempt",
@@ -79,6 +81,10 @@ class RepairOutcome:
     attempts: int
 
 
+class UnusableTestsError(ToolthinkError, ValueError):
+    """The tests cannot judge a repair: they hold no test (no assert runs) or do not compile."""
+
+
 def repaired_path(path: Path) -> Path:
     """``dir/name.py`` -> ``dir/name.repaired.py``."""
     return path.with_name(f"{path.stem}.repaired{path.suffix or '.py'}")
@@ -107,8 +113,19 @@ def repair_task(
         samples: Attempts.
         sandbox: Runs the tests.
         timeout: Seconds per test run.
+
+    Raises:
+        UnusableTestsError: The tests hold no test or do not compile (found by
+            the first run, before any attempt).
     """
-    if sandbox.run(task.buggy_code, task.tests, timeout=timeout).passed:
+    first = sandbox.run(task.buggy_code, task.tests, timeout=timeout)
+    if first.outcome is TestOutcome.NO_ASSERTIONS:
+        msg = f"holds no tests ({first.details}); write assert statements the code must pass"
+        raise UnusableTestsError(msg)
+    if first.outcome is TestOutcome.BAD_TESTS:
+        msg = f"does not compile ({first.details})"
+        raise UnusableTestsError(msg)
+    if first.passed:
         return RepairOutcome(already_passes=True, code=None, attempts=0)
     candidates = [c for c in attempt(task, samples, sandbox) if c != task.buggy_code]
     unique = list(dict.fromkeys(candidates))
@@ -214,6 +231,9 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
                                     dtype=args.dtype)
         with SandboxPool() as pool:
             outcome = repair_task(task, attempt, samples=args.samples, sandbox=pool)
+    except UnusableTestsError as e:
+        sys.stderr.write(f"toolthink repair: --tests {tests_path} {e}\n")
+        return EXIT_USAGE
     except ToolthinkError as e:
         sys.stderr.write(f"toolthink repair: {e}\n")
         return EXIT_USAGE

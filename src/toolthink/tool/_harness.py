@@ -6,8 +6,10 @@ standard library only (avoiding ``json``, ``re`` and ``typing``, whose imports
 cost more than a short test run).
 
 It reads its job from fd 0 (marshal: the candidate ``code``, the ``tests``
-compiled by the launcher, their ``isolated`` form, the ``imports`` named in
-either, the run's ``secret``), then, in a second thread (the *runner*):
+compiled by the launcher with a counter call before each ``assert``, their
+``isolated`` form, the ``imports`` named in either, the run's ``secret``, the
+``rlimits`` it sets on itself before anything else), then, in a second thread
+(the *runner*):
 
 1. imports the standard-library modules among ``imports`` (from their ``.pyc``
    files, which the guard then refuses), and installs the *guard*, an audit
@@ -16,9 +18,15 @@ either, the run's ``secret``), then, in a second thread (the *runner*):
    compiled as ``<code>`` (so line numbers are the editor's), the tests as
    ``<tests>``;
 3. asks the guard for the verdict with ``sys.audit("toolthink.verdict", ok)``,
-   where ``ok`` is true only when both ran to the end without an exception. The
-   guard writes ``V <secret> PASS`` or ``FAIL`` to fd 3 only when that call comes
-   from the runner's own frame; any other caller gets a FAIL written and an error.
+   where ``ok`` is True only when both ran to the end without an exception and
+   at least one ``assert`` of the tests ran, None when they ran to the end
+   without one (tests that define a check and never call it pass anything:
+   counted at run time, since whether a check is called is not visible in the
+   source). The guard writes ``V <secret> PASS``, ``EMPTY`` or ``FAIL`` to fd 3
+   only when that call comes from the runner's own frame; any other caller gets
+   a FAIL written and an error. The count lives in the candidate's process: a
+   candidate can raise it (turning EMPTY into PASS for tests that run no
+   assert, as before the count existed), never lower it without an exception.
 
 Then (the verdict is already written) the runner describes a failure and runs
 the *isolated* tests, where each ``assert`` and top-level call is wrapped, to
@@ -32,6 +40,17 @@ What keeps the candidate from the secret (it runs in the same process):
 - the secret never appears in argv, the environment, a file or an open fd;
 - it lives only in the guard's closure; the guard function is referenced by the
   interpreter's audit-hook list, which Python code cannot read;
+- no other audit hook ever exists: the guard refuses the ``sys.addaudithook``
+  event (PEP 578; the candidate's call then adds nothing). A candidate's hook
+  ran after the guard on the events the guard's own work raises (reading a
+  ``tb_frame``, ``sys._getframe`` at the verdict), one frame below the guard's,
+  whose locals hold the pass line: that forged a pass. The other ways to run
+  code there are refused too: trace and profile functions (``sys.settrace``,
+  ``sys.setprofile``, ``threading.settrace/setprofile``, cProfile's timer: all
+  raise the refused events), finalizers and weakref callbacks (nothing is freed
+  and no GC runs inside the guard), ``sys.unraisablehook`` (nothing unraisable
+  happens there), signal handlers (below), and methods of event arguments
+  (exact types checked first);
 - the guard refuses the routes to other objects' internals and to its own frame:
   ``gc.get_objects/get_referrers/get_referents``, ``sys._current_frames``,
   ``sys._current_exceptions``, ``sys.settrace/setprofile``, opening a file named
@@ -58,7 +77,12 @@ What keeps the candidate from the secret (it runs in the same process):
   code runs inside it; it forgets the secret after the verdict and in every
   forked child (``os.register_at_fork``);
 - in the bubblewrap sandbox there is no /proc, and seccomp denies ptrace and
-  process_vm_readv, so no other process can read this one's memory.
+  process_vm_readv, so no other process can read this one's memory. In the
+  fallback (as root) the interpreter runs with a real uid unlike its effective
+  uid, so it is non-dumpable and ``/proc/<pid>/mem`` belongs to root: no path to
+  it opens (a symlink to ``/proc/self/mem`` forged a pass while the guard only
+  refused paths whose last part is ``mem``, a check it still makes). Not run as
+  root, the fallback has no such protection.
 
 - the verdict is accepted only from the runner's one ``sys.audit`` call: the
   guard checks the calling frame, its ``f_lasti`` and that the cyclic GC is
@@ -69,7 +93,7 @@ What keeps the candidate from the secret (it runs in the same process):
 The host is protected by the sandbox (`toolthink.tool.isolation`), not by this
 file: audit hooks are no security boundary in general; here they guard only the
 verdict, against code that has no native access (tests/tool/test_secret.py
-lists the attacks tried).
+and tests/tool/test_red_team.py list the attacks tried).
 
 Residual risk, stated plainly: the secret and the ``ok`` flag live in the
 process that runs the candidate, so any memory-safety bug of the interpreter
@@ -101,6 +125,7 @@ import marshal
 import os
 import sys
 from _json import encode_basestring_ascii as _quote
+from itertools import count as _count
 from time import sleep as _sleep
 
 TYPE_CHECKING = False
@@ -110,6 +135,7 @@ if TYPE_CHECKING:
 
 _VERDICT_FD = 3
 _VERDICT_EVENT = "toolthink.verdict"
+_ASSERT_NAME = "__toolthink_assert__"  # called before each assert (the launcher's rewrite)
 _MESSAGE_CHARS = 500
 _MARSHAL_EVENTS = frozenset(("marshal.loads", "marshal.load"))
 _UNSAFE_MODULES = frozenset((
@@ -240,6 +266,8 @@ def _guard(secret: str, genuine: FrameType, call_site: range) -> None:  # noqa: 
     channel = (start.st_dev, start.st_ino)
     pass_line: bytes | None = ("\nV " + secret + " PASS\n").encode()
     fail_line: bytes | None = ("\nV " + secret + " FAIL\n").encode()
+    empty_line: bytes | None = ("\nV " + secret + " EMPTY\n").encode()
+    add_hook = "sys.addaudithook"
     busy: set[int] = set()
     own_code: list[object] = []
 
@@ -247,11 +275,18 @@ def _guard(secret: str, genuine: FrameType, call_site: range) -> None:  # noqa: 
         # Runs first in every forked child (os.fork, forkpty, a preexec_fn): a
         # child is its own main thread, may install signal handlers and so could
         # watch the hook's frame; it must not hold the secret.
-        nonlocal pass_line, fail_line
-        pass_line = fail_line = None
+        nonlocal pass_line, fail_line, empty_line
+        pass_line = fail_line = empty_line = None
 
-    def hook(event: str, args: tuple[Any, ...]) -> None:  # noqa: PLR0912 (one frame to hide)
-        nonlocal pass_line, fail_line
+    def hook(event: str, args: tuple[Any, ...]) -> None:  # noqa: PLR0912, PLR0915 (one frame to hide)
+        nonlocal pass_line, fail_line, empty_line
+        if event == add_hook:
+            # No other audit hook may ever exist: hooks run after this one on
+            # every event, including those the guard's own work raises
+            # (sys._getframe, tb_frame), where the caller's frame is the guard's.
+            # An exception here stops the new hook being added (PEP 578);
+            # CPython 3.10/3.11 then return None to the caller for any Exception.
+            raise denied("toolthink sandbox: sys.addaudithook is not allowed during tests")
         ident = get_ident()
         if ident in busy:
             return  # an event raised by the hook's own work
@@ -308,13 +343,15 @@ def _guard(secret: str, genuine: FrameType, call_site: range) -> None:  # noqa: 
                 genuine_call = (caller is genuine and caller.f_lasti in call_site
                                 and length(args) == 1)  # fmt: skip
                 ok = genuine_call and not collecting and args[0] is True
+                empty = genuine_call and not collecting and args[0] is None
                 now = fstat(verdict_fd)
-                if pass_line is None or fail_line is None or (now.st_dev, now.st_ino) != channel:
+                if (pass_line is None or fail_line is None or empty_line is None
+                        or (now.st_dev, now.st_ino) != channel):  # fmt: skip
                     return  # given already, a forked child, or fd 3 replaced: no verdict
-                write(verdict_fd, pass_line if ok else fail_line)
+                write(verdict_fd, pass_line if ok else empty_line if empty else fail_line)
                 if not genuine_call:
                     raise error("toolthink sandbox: only the harness gives the verdict")
-                pass_line = fail_line = None  # one verdict per run
+                pass_line = fail_line = empty_line = None  # one verdict per run
         finally:
             if collecting:
                 gc_enable()
@@ -390,12 +427,13 @@ def _runner(job: dict[str, Any]) -> None:
     for unsafe in _UNSAFE_MODULES:  # none is loaded here; make sure none is reachable
         sys.modules.pop(unsafe, None)
     # Bound before any candidate code runs (it may rebind sys.audit, gc.disable).
-    run, audit, event, gc_off = exec, sys.audit, _VERDICT_EVENT, gc.disable
+    run, audit, event, gc_off, tally = exec, sys.audit, _VERDICT_EVENT, gc.disable, next
     here = sys._getframe()
     _guard(job.pop("secret"), here, _call_site(here.f_code, "audit"))
     del here
     namespace = _fresh_module()
-    stage, ok = "compile", False
+    stage, asserts = "compile", _count()
+    ok: bool | None = False
     failure: BaseException | None = None
     try:
         code = compile(job["code"], "<code>", "exec", dont_inherit=True)
@@ -408,8 +446,9 @@ def _runner(job: dict[str, Any]) -> None:
         try:
             run(code, namespace)
             stage = "tests"
+            namespace[_ASSERT_NAME] = asserts.__next__
             run(tests, namespace)
-            ok = True
+            ok = True if tally(asserts) else None  # None: no assert ran, no verdict either way
         except BaseException as exc:  # (SystemExit and all count as failures)
             failure = exc
     gc_off()  # from here to the verdict nothing is freed, no finalizer runs
@@ -477,6 +516,20 @@ def _explain(job: dict[str, Any], limit: int, seconds: float) -> None:
     _record(kind="explained", count=count[0], complete=complete)
 
 
+def _limit(rlimits: list[tuple[int, int, int]]) -> None:
+    """Set this process's resource limits, soft and hard, before any candidate code runs.
+
+    Set here rather than by the launcher (``prlimit``): in the fallback the
+    interpreter runs with a real uid unlike its effective one (non-dumpable,
+    see `toolthink.tool.isolation`), which ``prlimit`` from another process
+    may not change. An unprivileged process cannot raise a hard limit again.
+    """
+    import resource  # noqa: PLC0415 (an extension in lib-dynload; needed by every run)
+
+    for which, soft, hard in rlimits:
+        resource.setrlimit(which, (soft, hard))
+
+
 def _read_job() -> dict[str, Any]:
     chunks = []
     while True:
@@ -502,6 +555,11 @@ def main() -> None:
 
     job = _read_job()
     timeout = float(job["timeout"])
+    try:
+        _limit(job["rlimits"])
+    except (OSError, ValueError) as exc:  # run nothing without its limits
+        _record(kind="harness", message=f"cannot set the resource limits: {exc}")
+        os._exit(3)
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # the only Python-level handler
     faulthandler.enable(file=_VERDICT_FD)
     try:  # noqa: SIM105 (where a timed-out run was: a nicety; no contextlib import)

@@ -1,25 +1,33 @@
 """The launcher: lives inside one sandbox and starts a fresh interpreter per run.
 
 `toolthink.tool.sandbox` starts it once per worker as
-``python -I -S -B -c <this source> <kill scope> <harness source>`` inside the
-sandbox (see `toolthink.tool.isolation`). It is not imported by toolthink: it runs
+``python -I -S -B -c <this source> <kill scope> <harness source> <ipc>`` inside the
+sandbox (see `toolthink.tool.isolation`; ``<ipc>`` is ``ipc`` for an IPC
+namespace per run). It is not imported by toolthink: it runs
 on the sandbox's interpreter with the standard library only.
 
 Protocol: jobs arrive on fd 0 and results leave on fd 1, one frame each (a 4-byte
 big-endian length, then UTF-8 JSON). For each job the launcher
 
-1. takes the interpreter it started beforehand (``python -I -S -B -u -c <harness>``,
+1. takes the interpreter it started beforehand (``python -I -S -B -u -c <boot>``,
+   which runs the harness's code the launcher compiled once;
    unbuffered so stdout and stderr interleave as written; started early so its
-   start-up overlaps the previous result's trip to the host), sets its
-   resource limits with ``prlimit`` and sends it the job (code, compiled tests,
-   secret, the names of the modules code and tests import) on its stdin;
+   start-up overlaps the previous result's trip to the host) and sends it the
+   job (code, compiled tests, secret, resource limits it sets on itself, the
+   names of the modules code and tests import) on its stdin; tests that hold
+   no ``assert`` are answered at once (``no_assertions``), as are tests that do
+   not compile (``tests_error``);
 2. collects stdout+stderr (capped in bytes) and the harness's record channel
    (fd 3) until the interpreter exits or the wall-clock timeout passes;
-3. kills every other process of the run: with kill scope ``pidns`` (bubblewrap's
-   own pid namespace) ``kill(-1, SIGKILL)``, which reaches double-forked and
-   ``setsid`` children too; with ``session`` (the fallback) the process group;
-4. empties the working folder and /dev/shm, starts the next interpreter, and
-   answers with the exit status, flags and captured bytes.
+3. kills every other process of the run and reaps it: with kill scope
+   ``pidns`` (bubblewrap's own pid namespace, where the launcher is pid 1)
+   ``kill(-1, SIGKILL)``, which reaches double-forked and ``setsid`` children
+   too; with ``session`` (the fallback, where the launcher is a child
+   subreaper) the process group. Orphans are re-parented to the launcher
+   either way, so none stays defunct, whatever the host's pid 1 does;
+4. empties the working folder and /dev/shm, moves to a fresh IPC namespace
+   (``pidns``), starts the next interpreter, and answers with the exit status,
+   flags and captured bytes.
 
 The launcher never decides pass or fail: the host checks the harness's verdict
 against the run's secret. The tests are compiled here (cached): once as given,
@@ -30,6 +38,7 @@ failure, the harness can list each failing test (`toolthink.tool._harness`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import fcntl
 import json
 import marshal
@@ -47,7 +56,7 @@ from typing import Any
 _HEADER = struct.Struct(">I")
 _RECORDS_LIMIT = 256 * 1024  # bytes; the harness writes a few KiB at most
 _DRAIN_SECONDS = 0.5  # after the run: how long to wait for pipes to close
-_ZOMBIE_SECONDS = 0.05  # after exit: time for pid 1 to reap finished children
+_ZOMBIE_SECONDS = 0.05  # after exit: time for the run's last children to finish exiting
 _CACHE_SIZE = 512  # compiled test suites kept
 _ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 _READ = 1 << 16
@@ -81,20 +90,45 @@ def _pipe() -> tuple[int, int]:
     return ends[0], ends[1]
 
 
-def _spawn(python: str, harness: str) -> _Interpreter:
+# The interpreter's -c program: it reads the harness's code, compiled once by the
+# launcher (`_compiled_harness`), from the head of its stdin and runs it as
+# __main__ (2 ms of CPU saved per run: the harness's source is not compiled).
+_BOOT = """\
+import marshal, os
+def _exactly(size):
+    data = b""
+    while len(data) < size:
+        chunk = os.read(0, size - len(data))
+        if not chunk:
+            os._exit(3)
+        data += chunk
+    return data
+exec(marshal.loads(_exactly(int.from_bytes(_exactly(4), "big"))))
+"""
+
+
+def _compiled_harness(source: str) -> bytes:
+    """The harness's code, marshalled with its length in front (docstrings dropped)."""
+    blob = marshal.dumps(compile(source, "<harness>", "exec", dont_inherit=True, optimize=2))
+    return len(blob).to_bytes(4, "big") + blob  # about 25 KB: fits an empty pipe
+
+
+def _spawn(python: str, harness: bytes) -> _Interpreter:
     job_r, job_w = _pipe()
     out_r, out_w = _pipe()
     rec_r, rec_w = _pipe()
     dup2 = os.POSIX_SPAWN_DUP2
     pid = os.posix_spawn(
         python,
-        [python, "-I", "-S", "-B", "-u", "-c", harness],
+        [python, "-I", "-S", "-B", "-u", "-c", _BOOT],
         _ENV,
         file_actions=[(dup2, job_r, 0), (dup2, out_w, 1), (dup2, out_w, 2), (dup2, rec_w, 3)],
         setsid=True,
     )
     for fd in (job_r, out_w, rec_w):
         os.close(fd)
+    with contextlib.suppress(OSError):  # it died already: its exit status tells
+        _write_all(job_w, harness)
     return _Interpreter(pid, job_w, out_r, rec_r)
 
 
@@ -124,6 +158,25 @@ def _isolate(tree: ast.Module) -> ast.Module:
     return ast.fix_missing_locations(tree)
 
 
+def _counted(tree: ast.Module) -> ast.Module:
+    """Precede each ``assert`` with a call that counts it (``__toolthink_assert__()``).
+
+    The harness passes only tests that ran at least one ``assert``: tests that
+    define checks and never call them would otherwise pass anything.
+    """
+
+    def count(node: ast.stmt) -> ast.stmt:
+        call = ast.Call(ast.Name("__toolthink_assert__", ast.Load()), [], [])
+        return ast.copy_location(ast.Expr(call), node)
+
+    class Asserts(ast.NodeTransformer):
+        def visit_Assert(self, node: ast.Assert) -> list[ast.stmt]:
+            return [count(node), node]
+
+    counted: ast.Module = ast.fix_missing_locations(Asserts().visit(tree))
+    return counted
+
+
 def _imported(tree: ast.Module) -> set[str]:
     """Top-level names of the modules that ``tree`` imports absolutely, anywhere in it."""
     names: set[str] = set()
@@ -144,45 +197,123 @@ def _code_imports(code: str) -> set[str]:
 
 
 _Compiled = tuple[bytes, bytes, frozenset[str]]
-_compiled: dict[str, _Compiled | str] = {}
+_Refusal = dict[str, str]
+_compiled: dict[str, _Compiled | _Refusal] = {}
 
 
-def _compile_tests(tests: str) -> _Compiled | str:
-    """The tests compiled, or a syntax error text.
+def _compile_tests(tests: str) -> _Compiled | _Refusal:
+    """The tests compiled, or why they cannot be run (the answer's only field).
 
     Returns:
-        The marshalled code of the tests and of their isolated form, and the
-        top-level names of the modules they import (which the harness imports
-        before its guard, see `toolthink.tool._harness`).
+        The marshalled code of the tests (each ``assert`` counted, see
+        `_counted`) and of their isolated form, and the top-level names of the
+        modules they import (which the harness imports before its guard, see
+        `toolthink.tool._harness`); or ``{"tests_error": text}`` when they do
+        not compile, ``{"no_assertions": text}`` when they hold no ``assert``.
     """
     hit = _compiled.get(tests)
     if hit is not None:
         return hit
+    result: _Compiled | _Refusal
     try:
-        plain = compile(tests, "<tests>", "exec", dont_inherit=True)
+        compile(tests, "<tests>", "exec", dont_inherit=True)  # the compiler's own errors first
         tree = ast.parse(tests, "<tests>")
-        imports = frozenset(_imported(tree))
-        isolated = compile(_isolate(tree), "<tests>", "exec", dont_inherit=True)
-        result: _Compiled | str = (marshal.dumps(plain), marshal.dumps(isolated), imports)
+        if not any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+            result = {"no_assertions": "they hold no assert statement"}
+        else:
+            imports = frozenset(_imported(tree))
+            plain = compile(_counted(tree), "<tests>", "exec", dont_inherit=True)
+            tree = ast.parse(tests, "<tests>")
+            isolated = compile(_isolate(tree), "<tests>", "exec", dont_inherit=True)
+            result = (marshal.dumps(plain), marshal.dumps(isolated), imports)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # see _harness._runner
-        result = f"{type(exc).__name__}: {exc}"
+        result = {"tests_error": f"{type(exc).__name__}: {exc}"}
     if len(_compiled) >= _CACHE_SIZE:
         _compiled.pop(next(iter(_compiled)))
     _compiled[tests] = result
     return result
 
 
-def _set_limits(pid: int, limits: dict[str, int], timeout: float) -> None:
+def _rlimits(limits: dict[str, int], timeout: float) -> list[tuple[int, int, int]]:
+    """``(resource, soft, hard)`` for the harness to set on itself before the run."""
     cpu = math.ceil(timeout) + 1
-    for name, soft, hard in (
-        ("RLIMIT_CPU", cpu, cpu + 1),
-        ("RLIMIT_AS", limits["memory_bytes"], limits["memory_bytes"]),
-        ("RLIMIT_FSIZE", limits["file_size_bytes"], limits["file_size_bytes"]),
-        ("RLIMIT_NPROC", limits["processes"], limits["processes"]),
-        ("RLIMIT_NOFILE", limits["open_files"], limits["open_files"]),
-        ("RLIMIT_CORE", 0, 0),
-    ):
-        resource.prlimit(pid, getattr(resource, name), (soft, hard))
+    return [
+        (getattr(resource, name), soft, hard)
+        for name, soft, hard in (
+            ("RLIMIT_CPU", cpu, cpu + 1),
+            ("RLIMIT_AS", limits["memory_bytes"], limits["memory_bytes"]),
+            ("RLIMIT_FSIZE", limits["file_size_bytes"], limits["file_size_bytes"]),
+            ("RLIMIT_NPROC", limits["processes"], limits["processes"]),
+            ("RLIMIT_NOFILE", limits["open_files"], limits["open_files"]),
+            ("RLIMIT_CORE", 0, 0),
+        )
+    ]
+
+
+_PR_SET_CHILD_SUBREAPER = 36  # include/uapi/linux/prctl.h
+_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_CLONE_NEWIPC = 0x08000000  # include/uapi/linux/sched.h
+_CAP_VERSION_3 = 0x20080522  # include/uapi/linux/capability.h
+
+
+class _Kernel:
+    """The few system calls Python 3.10/3.11's ``os`` lacks, through libc (ctypes).
+
+    Only the launcher uses them: it is the sandbox's trusted code and runs no
+    candidate code (each run is a separate interpreter, which never sees ctypes).
+    """
+
+    def __init__(self) -> None:
+        import ctypes  # noqa: PLC0415 (only here: about 10 ms, once per sandbox)
+
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def _check(self, result: int, what: str) -> None:
+        if result != 0:
+            errno = self.ctypes.get_errno()
+            msg = f"{what} failed: {os.strerror(errno)}"
+            raise OSError(errno, msg)
+
+    def become_subreaper(self) -> None:
+        """Orphans of our children become ours (not pid 1's), so we can reap them."""
+        self._check(self.libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "PR_SET_CHILD_SUBREAPER")
+
+    def keep_capabilities_here(self) -> None:
+        """Clear the inheritable and ambient sets: what we exec gets no capability.
+
+        Bubblewrap gives this process CAP_SYS_ADMIN (``--cap-add``) in the
+        sandbox's own user namespace, as an ambient capability; we keep it
+        (effective, permitted) for `new_ipc_namespace`, and no run inherits it.
+        """
+        words = self.ctypes.c_uint32 * 6
+        header = (self.ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+        data = words()
+        self._check(self.libc.capget(header, data), "capget")
+        data[2] = data[5] = 0  # inheritable, both 32-bit words
+        self._check(self.libc.capset(header, data), "capset")
+        self._check(self.libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
+                    "PR_CAP_AMBIENT_CLEAR_ALL")  # fmt: skip
+
+    def new_ipc_namespace(self) -> None:
+        """Move to a fresh IPC namespace: what later children create, no earlier run saw.
+
+        SysV shared memory, message queues and semaphores, and POSIX message
+        queues, live in the IPC namespace; the previous run's namespace goes
+        when its last process does (all are killed before the next starts).
+        """
+        self._check(self.libc.unshare(_CLONE_NEWIPC), "unshare(CLONE_NEWIPC)")
+
+
+def _reap() -> None:
+    """Collect every finished child: the launcher is pid 1 or a subreaper, so orphans are ours."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _others_alive(scope: str, pgid: int) -> bool:
@@ -200,8 +331,9 @@ def _others_alive(scope: str, pgid: int) -> bool:
 
 
 def _kill_rest(scope: str, pgid: int) -> None:
-    """SIGKILL every other process of the run until none is left (at most ~1 s)."""
+    """SIGKILL every other process of the run, and reap it, until none is left (at most ~1 s)."""
     for _ in range(1000):
+        _reap()
         try:
             if scope == "pidns":
                 os.kill(-1, signal.SIGKILL)
@@ -212,6 +344,7 @@ def _kill_rest(scope: str, pgid: int) -> None:
         except PermissionError:
             return
         time.sleep(0.001)
+    _reap()
 
 
 def _wipe(folder: str) -> bool:
@@ -280,9 +413,9 @@ class _Capture:
 
 
 def _send(proc: _Interpreter, job: dict[str, Any], compiled: _Compiled) -> None:
-    """Set the interpreter's limits, then hand it the job on its stdin."""
-    _set_limits(proc.pid, job["limits"], float(job["timeout"]))
+    """Hand the interpreter its job (and the limits it sets on itself) on its stdin."""
     payload = marshal.dumps({
+        "rlimits": _rlimits(job["limits"], float(job["timeout"])),
         "code": job["code"],
         "tests": compiled[0],
         "isolated": compiled[1],
@@ -328,11 +461,13 @@ def _watch(proc: _Interpreter, capture: _Capture, deadline: float) -> tuple[bool
 
 
 def _lingering(scope: str, pgid: int) -> bool:
-    """Whether the run left processes behind, allowing pid 1 a moment to reap zombies."""
+    """Whether the run left processes behind, allowing children that are exiting a moment."""
     wait_until = time.monotonic() + _ZOMBIE_SECONDS
+    _reap()
     alive = _others_alive(scope, pgid)
     while alive and time.monotonic() < wait_until:
         time.sleep(0.002)
+        _reap()
         alive = _others_alive(scope, pgid)
     return alive
 
@@ -341,8 +476,8 @@ def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> d
     """Run one job on the waiting interpreter; return the launcher's result frame."""
     started = time.monotonic()
     compiled = _compile_tests(job["tests"])
-    if isinstance(compiled, str):
-        return {"tests_error": compiled, "wall": 0.0}
+    if isinstance(compiled, dict):
+        return {**compiled, "wall": 0.0}
     _send(proc, job, compiled)
     capture = _Capture(proc, job["limits"]["output_bytes"])
     exited, timed_out, overflow = _watch(proc, capture, time.monotonic() + float(job["timeout"]))
@@ -408,26 +543,69 @@ def _write_frame(fd: int, frame: dict[str, Any]) -> None:
     _write_all(fd, _HEADER.pack(len(body)) + body)
 
 
+def _set_up(scope: str, ipc: str) -> _Kernel | None:
+    """Make orphans ours; under bubblewrap, ready a fresh IPC namespace per run.
+
+    Returns:
+        The system calls for `_Kernel.new_ipc_namespace` (scope ``pidns`` and
+        ``ipc`` is ``"ipc"``), else None.
+
+    Raises:
+        OSError: A call failed (the sandbox then does not start).
+    """
+    kernel = _Kernel()
+    if scope != "pidns":
+        kernel.become_subreaper()
+        return None
+    if os.getpid() != 1:  # bwrap --as-pid-1: orphans are reparented to us
+        msg = f"the launcher must be pid 1 of its namespace, not {os.getpid()}"
+        raise OSError(msg)
+    if ipc != "ipc":
+        return None
+    kernel.keep_capabilities_here()
+    kernel.new_ipc_namespace()
+    return kernel
+
+
 def main() -> None:
     """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete)."""
-    scope, harness = sys.argv[1], sys.argv[2]
+    scope, harness, ipc = sys.argv[1], _compiled_harness(sys.argv[2]), sys.argv[3]
     workdir = os.getcwd()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     python = sys.executable
+    try:
+        kernel = _set_up(scope, ipc)
+    except OSError as exc:
+        _write_frame(1, {"ready": False, "error": str(exc)})
+        return
     proc = _spawn(python, harness)
     _write_frame(1, {"ready": True})
-    while True:
-        job = _read_frame(0)
-        if job is None:
-            break
-        result = _run(proc, job, scope, workdir)
-        if result.get("dirty"):
+    try:
+        while True:
+            job = _read_frame(0)
+            if job is None:
+                break
+            result = _run(proc, job, scope, workdir)
+            if result.get("dirty"):
+                _write_frame(1, result)
+                return  # the host starts a fresh sandbox
+            if "status" in result:  # the interpreter was used: the next run gets a new one
+                if kernel is not None:
+                    kernel.new_ipc_namespace()
+                proc = _spawn(python, harness)
             _write_frame(1, result)
-            return  # the host starts a fresh sandbox
-        if "tests_error" not in result:
-            proc = _spawn(python, harness)
-        _write_frame(1, result)
-    os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        _end(proc)
+
+
+def _end(proc: _Interpreter) -> None:
+    """Kill and reap the interpreter waiting for a job (unless already reaped), and any child."""
+    if proc.status is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(proc.pid, 0)
+    _reap()
 
 
 if __name__ == "__main__":

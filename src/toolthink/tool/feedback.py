@@ -136,6 +136,9 @@ class FeedbackWriter:
             )
         if outcome is TestOutcome.BAD_TESTS:
             return f"The tests themselves do not compile ({report.details}); the task is broken."
+        if outcome is TestOutcome.NO_ASSERTIONS:
+            return (f"The tests hold no assertion: {report.details}; they would pass any code, "
+                    "so the task is broken.")  # fmt: skip
         return f"The sandbox failed during the run ({_one_line(report.details, 300)})."
 
     def _syntax(self, report: TestReport) -> str:

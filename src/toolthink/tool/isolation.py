@@ -10,14 +10,29 @@ the command line:
   ``/tmp`` and ``/dev/shm`` (the only writable places, emptied between runs);
   no ``/proc``; ``--die-with-parent``; nested user namespaces
   disabled; and a seccomp filter that denies ptrace, cross-process memory access
-  and a few kernel interfaces tests never need.
+  and a few kernel interfaces tests never need. The launcher is the pid
+  namespace's init (``--as-pid-1``): it reaps every orphan of a run, and no
+  signal from a run reaches it. It alone keeps CAP_SYS_ADMIN, in the sandbox's
+  own user namespace, to move to a fresh IPC namespace before each run (SysV
+  shared memory, semaphores and message queues, POSIX message queues); POSIX
+  shared memory lives in ``/dev/shm``, emptied between runs. No run inherits a
+  capability (`toolthink.tool._launcher`).
 - `Isolation.PROCESS`: the fallback where bubblewrap cannot start. A plain
-  subprocess with the same resource limits, and nothing else. One warning is
-  logged per configuration.
+  subprocess with the same resource limits; the launcher is a child subreaper
+  and reaps every orphan of a run. One warning is logged per configuration.
+  As root, each sandbox runs as a leased pair of uids of its own, real unlike
+  effective (`toolthink.tool.uids`): its process limit counts its own
+  processes only, and its processes are non-dumpable, so none can open a
+  ``/proc/<pid>/mem`` (its own included). It does *not* isolate the network,
+  the filesystem (the host's ``/tmp`` and anything world-writable), the IPC
+  namespace (SysV objects and ``/dev/shm`` persist between runs and are shared
+  with the host), or the process table (a run sees the host's processes). Not
+  as root it runs as the caller's uid, whose process limit counts every
+  process of that user.
 
-In both cases, when toolthink runs as root the sandbox is started as an
-unprivileged uid through ``setpriv``, because a process-count limit
-(``RLIMIT_NPROC``) does not bind root (measured here: /work/shared/FIELD-NOTES.md).
+When toolthink runs as root the sandbox is started as an unprivileged uid
+through ``setpriv``, because a process-count limit (``RLIMIT_NPROC``) does not
+bind root (measured here: /work/shared/FIELD-NOTES.md).
 That uid must be able to run the interpreter, so a Python under a root-only
 folder (pyenv in /root) is skipped for a world-readable one such as Debian's
 ``/usr/bin/python3``.
@@ -89,6 +104,11 @@ class IsolationPlan:
         kill_scope: ``"pidns"`` when the sandbox has its own pid namespace (so the
             launcher may kill every other process in it), else ``"session"``.
         reason: Why this isolation was chosen (shown in warnings and reports).
+        probe_uid: The uid the plan was probed as (root: the configured
+            unprivileged uid; else ours).
+        ipc_per_run: Whether the launcher moves to a fresh IPC namespace before
+            each run (bubblewrap, unless the sandbox runs as root: then it
+            keeps no capability and its runs share one IPC namespace).
     """
 
     isolation: Isolation
@@ -97,14 +117,37 @@ class IsolationPlan:
     seccomp: bytes | None
     kill_scope: str
     reason: str
+    probe_uid: int = attrs.field(factory=os.geteuid)
+    ipc_per_run: bool = False
 
-    def argv(self, python_args: Sequence[str], seccomp_fd: int | None) -> list[str]:
-        """Return the full command line that runs ``python python_args`` in the sandbox."""
+    def argv(
+        self,
+        python_args: Sequence[str],
+        seccomp_fd: int | None,
+        uids: tuple[int, int] | None = None,
+    ) -> list[str]:
+        """Return the full command line that runs ``python python_args`` in the sandbox.
+
+        Args:
+            python_args: The interpreter's arguments.
+            seccomp_fd: The descriptor holding the seccomp program, if the plan has one.
+            uids: ``(real, effective)`` uids for a fallback plan that drops
+                privileges (its prefix names ``{ruid}`` and ``{euid}``);
+                None runs both as the plan's probe uid.
+        """
         fd = "" if seccomp_fd is None else str(seccomp_fd)
-        return [fd if token == "{seccomp}" else token for token in self.prefix] + [
-            self.python,
-            *python_args,
-        ]
+        real, effective = uids if uids is not None else (self.probe_uid, self.probe_uid)
+        tokens = [
+            fd if token == "{seccomp}"
+            else token.replace("{ruid}", str(real)).replace("{euid}", str(effective))
+            for token in self.prefix
+        ]  # fmt: skip
+        return [*tokens, self.python, *python_args]
+
+    @property
+    def leases_uids(self) -> bool:
+        """Whether each sandbox needs a uid pair of its own (`toolthink.tool.uids`)."""
+        return any("{ruid}" in token for token in self.prefix)
 
 
 def plan_isolation(
@@ -184,10 +227,11 @@ def _plan(choice: str, python: str | None, bwrap: str, uid: int, tmp_bytes: int)
         plan = IsolationPlan(
             isolation=Isolation.PROCESS,
             python=interpreter,
-            prefix=_setpriv(uid) if drop else (),
+            prefix=_setpriv_pair() if drop else (),
             seccomp=None,
             kill_scope="session",
             reason=reason,
+            probe_uid=uid if drop else os.geteuid(),
         )
         error = _probe(plan)
         if error is None:
@@ -204,6 +248,16 @@ def _drop_privileges(uid: int) -> bool:
 
 def _setpriv(uid: int) -> tuple[str, ...]:
     return ("setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--")
+
+
+def _setpriv_pair() -> tuple[str, ...]:
+    """Setpriv with real uid ``{ruid}`` unlike effective uid ``{euid}`` (filled per sandbox).
+
+    Unequal, they make every process of the sandbox non-dumpable on exec, so
+    its ``/proc/<pid>/mem`` belongs to root (`toolthink.tool.uids`).
+    """
+    return ("setpriv", "--ruid={ruid}", "--euid={euid}", "--rgid={ruid}", "--egid={ruid}",
+            "--clear-groups", "--")  # fmt: skip
 
 
 def _interpreters(python: str | None, uid: int | None) -> list[tuple[str, str]]:
@@ -243,7 +297,17 @@ def _bwrap_plan(
 ) -> IsolationPlan:
     args: list[str] = [*(_setpriv(uid) if drop else ()), bwrap]
     args += ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
-    args += ["--new-session", "--hostname", "sandbox", "--cap-drop", "ALL"]
+    # --as-pid-1: the launcher is the namespace's init: it reaps every orphan
+    # (bwrap's own init, once the launcher exited, outlived the outer bwrap
+    # and stayed a zombie of the host's pid 1), and no run can kill it.
+    # CAP_SYS_ADMIN, in the sandbox's user namespace only: the launcher moves
+    # to a fresh IPC namespace before each run and passes no capability on.
+    args += ["--as-pid-1", "--new-session", "--hostname", "sandbox", "--cap-drop", "ALL"]
+    # As root inside (toolthink as root with uid=0), every run would keep
+    # CAP_SYS_ADMIN across exec (the bounding set): then no capability at all.
+    ipc_per_run = drop or os.geteuid() != 0
+    if ipc_per_run:
+        args += ["--cap-add", "CAP_SYS_ADMIN"]
     args += ["--ro-bind", "/usr", "/usr"]
     for folder in _SYSTEM_DIRS:
         if os.path.islink(folder):
@@ -274,6 +338,7 @@ def _bwrap_plan(
         seccomp=program,
         kill_scope="pidns",
         reason="bubblewrap started",
+        ipc_per_run=ipc_per_run,
     )
 
 

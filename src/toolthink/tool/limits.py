@@ -21,10 +21,13 @@ class Limits:
 
     The CPU-time limit is derived from the run's timeout (``ceil(timeout) + 1``
     seconds), so it only binds a run that burns CPU in several threads at once.
-    ``RLIMIT_NPROC`` counts tasks (threads too) of the sandbox's uid: the
-    launcher, the interpreter and its faulthandler watchdog take three, so the
-    default leaves the candidate seven more. Worst-case memory of one worker is
-    about ``processes * memory_bytes``.
+    ``RLIMIT_NPROC`` counts tasks (threads too) of the sandbox's real uid, which
+    no other sandbox shares (bubblewrap: a user namespace per sandbox; the
+    fallback as root: a uid pair per sandbox, `toolthink.tool.uids`): the
+    launcher, the interpreter, its runner thread and its faulthandler watchdog
+    take four, so the default leaves the candidate six more. The interpreter
+    sets these limits on itself before any candidate code runs. Worst-case
+    memory of one worker is about ``processes * memory_bytes``.
 
     Attributes:
         memory_bytes: Address-space limit per process (``RLIMIT_AS``), bytes.

@@ -3,6 +3,8 @@
 Pass or fail is decided here, on the host, from one thing only: a line
 ``V <secret> PASS`` on the harness's record channel, where ``<secret>`` is the
 run's random secret that only the harness's guard knows (`toolthink.tool._harness`).
+The guard writes it only when the tests ran to the end *and ran at least one
+``assert``* (``V <secret> EMPTY`` otherwise: `TestOutcome.NO_ASSERTIONS`).
 The run passes when that line is present, no ``V <secret> FAIL`` line is, and
 the run neither timed out, overflowed its output cap nor left processes behind.
 The exit status and stdout never count: ``sys.exit(0)`` before the asserts
@@ -47,6 +49,9 @@ class TestOutcome(enum.Enum):
     """The tests passed but the run left processes running after it ended."""
     BAD_TESTS = "bad tests"
     """The tests themselves do not compile: the task is broken, not the candidate."""
+    NO_ASSERTIONS = "no assertions"
+    """The tests hold no ``assert``, or ran to the end without running one (checks
+    defined and never called): they would pass anything, so they pass nothing."""
     SANDBOX_ERROR = "sandbox error"
     """The sandbox itself stopped or stopped answering during the run."""
 
@@ -97,7 +102,8 @@ class TestReport:
             `TestOutcome.CRASHED`, ``line:column`` for `TestOutcome.SYNTAX_ERROR`,
             the exit status for `TestOutcome.EXITED`, which cap overflowed
             (``output``/``records``), the compiler's message for
-            `TestOutcome.BAD_TESTS`, what broke for `TestOutcome.SANDBOX_ERROR`.
+            `TestOutcome.BAD_TESTS`, why no assertion ran for
+            `TestOutcome.NO_ASSERTIONS`, what broke for `TestOutcome.SANDBOX_ERROR`.
     """
 
     __test__: ClassVar[bool] = False
@@ -122,9 +128,12 @@ _FRAME = re.compile(r'^\s*File "(<code>|<tests>)", line (\d+)')
 
 
 def _verdicts(records: str, secret: str) -> set[str]:
-    """The verdict words (``PASS``/``FAIL``) on lines that carry the run's secret."""
+    """The verdict words (``PASS``/``FAIL``/``EMPTY``) on lines that carry the run's secret.
+
+    ``EMPTY``: the tests ran to the end without running an ``assert``.
+    """
     lines = set(records.splitlines())
-    return {word for word in ("PASS", "FAIL") if f"V {secret} {word}" in lines}
+    return {word for word in ("PASS", "FAIL", "EMPTY") if f"V {secret} {word}" in lines}
 
 
 def _records(records: str) -> list[dict[str, Any]]:
@@ -220,6 +229,9 @@ def _read(result: Mapping[str, Any], secret: str, tests: str) -> _Reading:
         failures = tuple(_failure(r, tests_lines) for r in chosen)
         details = "left processes" if result.get("leftover") else ""
         return _Reading(TestOutcome.FAILED, failures, complete, details)
+    if verdicts == {"EMPTY"} and not result.get("timed_out"):
+        details = "no assert ran (checks defined but never called, or asserts never reached)"
+        return _Reading(TestOutcome.NO_ASSERTIONS, (), True, details)
     if verdicts == {"PASS"} and not result.get("timed_out"):
         if result.get("leftover"):
             return _Reading(TestOutcome.LEFTOVER_PROCESSES, (), True, "")
@@ -264,6 +276,8 @@ def read_report(
     """
     if "tests_error" in result:
         reading = _Reading(TestOutcome.BAD_TESTS, (), True, str(result["tests_error"]))
+    elif "no_assertions" in result:
+        reading = _Reading(TestOutcome.NO_ASSERTIONS, (), True, str(result["no_assertions"]))
     elif "sandbox_error" in result:
         reading = _Reading(TestOutcome.SANDBOX_ERROR, (), True, str(result["sandbox_error"]))
     else:

@@ -2,8 +2,10 @@
 
 ``run_tests(code, tests, timeout=...)`` runs ``code`` and then ``tests`` in one
 module (the HumanEval/MBPP convention: the tests pass when they finish without an
-exception) and returns a `TestReport`. RL calls this thousands of times, so the
-work happens on a `SandboxPool`: one persistent sandbox per worker, each holding
+exception, having run at least one ``assert``) and returns a `TestReport`. RL
+calls this thousands of times, so the work happens on a `SandboxPool` (for
+``run_tests``, one process-wide pool per configuration): one persistent sandbox
+per worker, each holding
 a small launcher (`toolthink.tool._launcher`) that starts a fresh interpreter
 (``python -I -S``, exec'd, never forked from the trainer) for every run and
 keeps the next one started ahead. Start-up of the sandbox is paid once per
@@ -25,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
 import importlib.resources
@@ -43,7 +46,8 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
@@ -53,6 +57,7 @@ from toolthink.tool.feedback import FeedbackWriter
 from toolthink.tool.isolation import Isolation, IsolationPlan, plan_isolation, seccomp_fd
 from toolthink.tool.limits import Limits
 from toolthink.tool.report import TestReport, read_report
+from toolthink.tool.uids import FALLBACK_UIDS, UidLease, lease_uids
 
 __all__ = [
     "SANDBOX_PYTHON_ENV",
@@ -117,10 +122,14 @@ class SandboxConfig:
             ``$TOOLTHINK_SANDBOX_PYTHON``, else None, which picks a usable one
             (see `toolthink.tool.isolation.plan_isolation`).
         bwrap: The bubblewrap executable, a name on PATH or a path.
-        uid: Unprivileged uid (and gid) the sandbox runs as when toolthink runs
-            as root (65534 is ``nobody``). With bubblewrap each sandbox has its
-            own user namespace; in the fallback ``RLIMIT_NPROC`` counts every
-            process of this uid on the host, so give each pool a uid of its own.
+        uid: Unprivileged uid (and gid) a bubblewrap sandbox runs as when
+            toolthink runs as root (65534 is ``nobody``); each sandbox has its
+            own user namespace, so its process limit is its own. The fallback
+            probes its interpreter as this uid.
+        fallback_uids: First uid the fallback leases when toolthink runs as
+            root: each fallback sandbox runs as a pair of uids no other
+            process uses (`toolthink.tool.uids`), so its process limit is its
+            own and its processes are non-dumpable.
         max_failures: Most failing tests listed per report.
         explain_seconds: Wall-clock seconds a failed run may spend, after its
             first failure, running the rest of the tests to list each failing
@@ -134,6 +143,7 @@ class SandboxConfig:
     python: str | None = attrs.field(factory=lambda: os.environ.get(SANDBOX_PYTHON_ENV) or None)
     bwrap: str = "bwrap"
     uid: int = 65534
+    fallback_uids: int = attrs.field(default=FALLBACK_UIDS, validator=_at_least(1))
     max_failures: int = attrs.field(default=5, validator=_at_least(1))
     explain_seconds: float = attrs.field(default=1.0, validator=_at_least(0))
     max_feedback_chars: int = attrs.field(default=2000, validator=_at_least(1))
@@ -160,27 +170,35 @@ class _SandboxGoneError(Exception):
 class _Worker:
     """One sandbox: a launcher inside bubblewrap (or a plain process), and its pipes."""
 
-    def __init__(self, plan: IsolationPlan, uid: int) -> None:
+    def __init__(
+        self, plan: IsolationPlan, fallback_uids: int, launch: Callable[[_Worker], None]
+    ) -> None:
         self.plan = plan
-        self.uid = uid
+        self.fallback_uids = fallback_uids
+        self.launch = launch  # calls start() from a thread that lives as long as the pool
         self.proc: subprocess.Popen[bytes] | None = None
         self.workdir: str | None = None
         self.errors: IO[bytes] | None = None
+        self.lease: UidLease | None = None
 
     def start(self) -> None:
         self.stop()
-        cwd = None
+        cwd, uids = None, None
+        if self.plan.leases_uids:  # the fallback, as root: uids of its own (toolthink.tool.uids)
+            self.lease = lease_uids(self.fallback_uids)
+            uids = (self.lease.real, self.lease.effective)
         if self.plan.isolation is Isolation.PROCESS:
             self.workdir = cwd = tempfile.mkdtemp(prefix="toolthink-sandbox-")
-            if os.geteuid() == 0 and self.uid != 0:
-                os.chown(cwd, self.uid, self.uid)
+            if uids is not None:
+                os.chown(cwd, uids[1], uids[0])
         fd = seccomp_fd(self.plan)
+        ipc = "ipc" if self.plan.ipc_per_run else "shared-ipc"
         args = ["-I", "-S", "-B", "-c", _script("_launcher.py"), self.plan.kill_scope,
-                _script("_harness.py")]  # fmt: skip
+                _script("_harness.py"), ipc]  # fmt: skip
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sandbox)
         try:
             self.proc = subprocess.Popen(
-                self.plan.argv(args, fd),
+                self.plan.argv(args, fd, uids),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self.errors,
@@ -195,12 +213,12 @@ class _Worker:
                 os.close(fd)
         ready = self._receive(time.monotonic() + _START_SECONDS)
         if not ready.get("ready"):
-            msg = f"the sandbox answered {ready!r} instead of ready"
+            msg = f"the sandbox could not start: {ready.get('error', ready)!r}"
             raise _SandboxGoneError(msg)
 
     def run(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.proc is None or self.proc.poll() is not None:
-            self.start()
+            self.launch(self)
         self._send(job)
         result = self._receive(time.monotonic() + timeout + _GRACE_SECONDS)
         if result.get("dirty"):
@@ -266,16 +284,29 @@ class _Worker:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+        if self.lease is not None:  # every process of the pair is gone (killed, reaped)
+            self.lease.release()
+            self.lease = None
 
 
 def _stop_process(proc: subprocess.Popen[bytes], *, kill: bool) -> None:
-    """Close the launcher's stdin (it exits), then kill its process group if needed."""
+    """Close the launcher's stdin (it exits), then kill its process group if needed.
+
+    ``kill``: the sandbox stopped answering. Its children die first (under
+    bubblewrap: the launcher, which takes its namespace with it), so that the
+    process we started reaps them before it is killed itself; killed first, it
+    would leave them defunct under the host's pid 1.
+    """
     for stream in (proc.stdin, proc.stdout):
         if stream is not None:
             stream.close()
-    if not kill:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=2.0)
+    if kill:
+        with contextlib.suppress(OSError, ValueError):
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            for child in children:
+                os.kill(int(child), signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=0.5 if kill else 2.0)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -329,14 +360,24 @@ class SandboxPool:
         self.config = config if config is not None else SandboxConfig()
         self.plan = self.config.plan()
         self.size = self.config.workers or default_workers()
-        self._workers = [_Worker(self.plan, self.config.uid) for _ in range(self.size)]
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._workers = [_Worker(self.plan, self.config.fallback_uids, self._launch)
+                         for _ in range(self.size)]  # fmt: skip
+        # Last in, first out: sequential runs reuse the warm sandbox, and
+        # workers no run needed are never started.
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         for worker in self._workers:
             self._idle.put(worker)
         # Sandboxes are started from the executor's threads, which live as long as
         # the pool: bubblewrap's --die-with-parent follows the thread that started it.
+        self._own_threads: set[int] = set()
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.size, thread_name_prefix="toolthink-sandbox"
+            max_workers=self.size, thread_name_prefix="toolthink-sandbox",
+            initializer=lambda: self._own_threads.add(threading.get_ident()),
+        )  # fmt: skip
+        # Starts a sandbox for a run made in the caller's thread: a thread of its
+        # own, so it never waits behind runs that wait for a worker.
+        self._starter = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="toolthink-sandbox-start"
         )
         self._closed = False
         self._lock = threading.Lock()
@@ -382,10 +423,24 @@ class SandboxPool:
             if self._closed:
                 msg = "the SandboxPool is closed; create a new one"
                 raise RuntimeError(msg)
-            futures = [self._executor.submit(self._run_one, c, t, timeout) for c, t in jobs]
+            if len(jobs) == 1:  # in this thread: no hand-over to the executor and back
+                worker = self._idle.get()  # under the lock, so close() waits for this run
+            else:
+                futures = [self._executor.submit(self._run_one, c, t, timeout) for c, t in jobs]
+        if len(jobs) == 1:
+            return [self._run_one(*jobs[0], timeout, worker)]
         return [future.result() for future in futures]
 
-    def _run_one(self, code: str, tests: str, timeout: float) -> TestReport:
+    def _launch(self, worker: _Worker) -> None:
+        """Start ``worker``'s sandbox from one of the executor's threads."""
+        if threading.get_ident() in self._own_threads:
+            worker.start()
+        else:
+            self._starter.submit(worker.start).result()
+
+    def _run_one(
+        self, code: str, tests: str, timeout: float, worker: _Worker | None = None
+    ) -> TestReport:
         secret = secrets.token_hex(16)
         job = {
             "code": code,
@@ -396,13 +451,16 @@ class SandboxPool:
             "max_failures": self.config.max_failures,
             "explain_seconds": self.config.explain_seconds,
         }
-        worker = self._idle.get()
+        worker = worker if worker is not None else self._idle.get()
         try:
             result = worker.run(job, timeout)
         except _SandboxGoneError as exc:
             log.warning("sandbox worker failed (%s); it will be restarted", exc)
             worker.stop()
             result = {"sandbox_error": str(exc), "wall": 0.0}
+        except BaseException:  # interrupted mid-run: its answer must not reach the next run
+            worker.stop(kill=True)
+            raise
         finally:
             self._idle.put(worker)
         writer = FeedbackWriter(timeout, self.config.limits, self.config.max_feedback_chars,
@@ -412,13 +470,28 @@ class SandboxPool:
         )
 
     def close(self) -> None:
-        """End every sandbox; idempotent."""
+        """End every sandbox (after the runs under way); idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            # Stopped from the executor's threads while all of them live: a
+            # sandbox is killed when the thread that started it ends
+            # (--die-with-parent), and one killed so, before the launcher
+            # exited, left it defunct under the host's pid 1.
+            try:
+                stops = [self._executor.submit(self._stop_one) for _ in range(self.size)]
+            except RuntimeError:  # the interpreter is exiting: its threads are ending anyway
+                stops = []
+        for stop in stops:
+            stop.result()
         self._executor.shutdown(wait=True)
+        self._starter.shutdown(wait=True)
         self._finalizer()
+
+    def _stop_one(self) -> None:
+        worker = self._idle.get()  # once its run (if any) is over
+        worker.stop()
 
     def __enter__(self) -> SandboxPool:
         return self
@@ -458,14 +531,62 @@ def run_batch(
         return pool.run_batch(items, timeout=timeout)
 
 
+_shared: dict[SandboxConfig, SandboxPool] = {}
+_shared_lock = threading.Lock()
+_registered: list[bool] = []
+
+
+def _shared_pool(config: SandboxConfig) -> SandboxPool:
+    """The process-wide pool of ``config``, started on first use, closed at exit."""
+    with _shared_lock:
+        pool = _shared.get(config)
+        if pool is None:
+            pool = _shared[config] = SandboxPool(config)
+            if not _registered:  # after the pool: its executor registers its own exit first
+                _registered.append(True)
+                # Run before the interpreter ends the executors' threads (which
+                # runs these in reverse order): see SandboxPool.close.
+                register = getattr(threading, "_register_atexit", atexit.register)
+                register(_close_shared)
+        return pool
+
+
+def _close_shared() -> None:
+    with _shared_lock:
+        pools = list(_shared.values())
+        _shared.clear()
+    for pool in pools:
+        pool.close()
+
+
+def _forget_shared() -> None:
+    """In a forked child: drop the parent's pools without ending its sandboxes."""
+    global _shared_lock  # noqa: PLW0603 (the parent's lock may have been held at the fork)
+    _shared_lock = threading.Lock()
+    for pool in _shared.values():
+        pool._finalizer.detach()
+        for worker in pool._workers:
+            proc, worker.proc = worker.proc, None
+            for stream in (proc.stdin, proc.stdout) if proc is not None else ():
+                if stream is not None:  # so the launcher sees its host close fd 0
+                    stream.close()
+    _shared.clear()
+
+
+os.register_at_fork(after_in_child=_forget_shared)
+
+
 def run_tests(
     code: str, tests: str, *, timeout: float, config: SandboxConfig | None = None
 ) -> TestReport:
-    """Run ``code`` and then ``tests`` in one module inside a fresh sandbox.
+    """Run ``code`` and then ``tests`` in one module, in a fresh interpreter in a sandbox.
 
-    The tests pass when they run to the end without an exception (the HumanEval
-    and MBPP convention). This starts and ends a one-worker pool (tens of
-    milliseconds); use `SandboxPool` for many runs.
+    The tests pass when they run to the end without an exception and run at
+    least one ``assert`` (the HumanEval and MBPP convention). The sandbox is
+    that of a process-wide pool, one per distinct ``config``, started on the
+    first call (tens of milliseconds) and closed at exit (``atexit``); a
+    forked child starts its own. Each run still gets a fresh interpreter
+    (`SandboxPool.run`), so a loop of calls costs what a `SandboxPool` does.
 
     Args:
         code: The candidate's source; the feedback's line numbers are its lines.
@@ -476,5 +597,9 @@ def run_tests(
     Returns:
         The report: ``passed``, ``feedback`` (text for the model), ``failures``,
         ``isolation`` and more (see `TestReport`).
+
+    Raises:
+        SandboxUnavailableError: No sandbox can start (see `SandboxConfig.isolation`).
     """
-    return run_batch([(code, tests)], timeout=timeout, config=config)[0]
+    pool = _shared_pool(config if config is not None else SandboxConfig())
+    return pool.run(code, tests, timeout=timeout)
