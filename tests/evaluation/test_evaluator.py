@@ -118,7 +118,7 @@ def test_bad_paths_and_values_exit_2_before_the_model_loads(
     def no_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model loaded before the arguments were checked")
 
-    monkeypatch.setattr("toolthink.evaluation.models.load_model", no_model)
+    monkeypatch.setattr("toolthink.models.loader.load_model", no_model)
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
     assert info.value.code == 2

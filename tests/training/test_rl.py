@@ -13,11 +13,11 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from tests.tiny_models import tiny_llama
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.episodes import RolloutConfig, run_episodes
+from toolthink.rollout.mask_replay import replay_masks
 from toolthink.tasks import load_embedded_corpus
 from toolthink.tool import SandboxPool
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.episodes import RolloutConfig, run_episodes
-from toolthink.training.mask_replay import replay_masks
 from toolthink.training.rl import ChainOfEditsTrainer, easy_tasks, replayed_masks
 from toolthink.training.rl_cli import load_policy, main, make_parser, rl_problems, train
 from toolthink.training.rl_config import RLConfig

@@ -12,13 +12,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import PreTrainedTokenizerBase
 
-from toolthink.training.chat import IGNORE_INDEX, ChatFormat
-from toolthink.training.sft import (
-    SFTConfigError,
-    check_inputs,
-    check_training_config,
-    prepare_data,
-)
+from toolthink.rollout.chat import IGNORE_INDEX, ChatFormat
+from toolthink.training.sft import check_inputs, prepare_data
+from toolthink.training.sft_args import SFTConfigError, check_training_config
 from toolthink.training.sft_cli import main, make_parser
 from toolthink.training.sft_data import DemoDataError, encode_demos, read_demos
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from toolthink.training import devices
-from toolthink.training.devices import (
+from toolthink.models import devices
+from toolthink.models.devices import (
     DeviceError,
     check_device_spec,
     resolve_device,
