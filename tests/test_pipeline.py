@@ -103,3 +103,30 @@ def test_optimizer_settings_follow_the_cpu_configs(tmp_path: Path, stage: str, c
             assert str(settings[key]) == argv[argv.index(f"--{key}") + 1] or float(
                 settings[key]) == float(argv[argv.index(f"--{key}") + 1])
     assert "--learning_rate" in argv
+
+
+def test_the_demo_ends_with_one_results_page_of_every_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    from toolthink import pipeline  # noqa: PLC0415
+
+    def fake_stage(argv: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+        if argv[2] == "toolthink.evaluation.cli":  # what toolthink eval --out writes
+            out = Path(argv[argv.index("--out") + 1])
+            out.mkdir(parents=True)
+            dataset = argv[argv.index("--dataset") + 1]
+            modes = {m: {"pass_at_k": {"all": {"tasks": 1.0, "pass@1": 0.0}}, "mean_turns": 1.0}
+                     for m in ("chain-of-edits", "direct")}
+            (out / "results.json").write_text(json.dumps(
+                {"settings": {"dataset": dataset, "ks": [1]}, "modes": modes}))
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(pipeline.subprocess, "run", fake_stage)
+    out = tmp_path / "demo"
+    assert pipeline.main(["--quick", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    page = (out / "report.html").read_text()
+    for dataset in ("embedded", "quixbugs", "humanevalfix"):
+        assert f"<td>{dataset}</td><td>chain-of-edits</td>" in page

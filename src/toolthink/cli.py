@@ -6,8 +6,8 @@ when chosen (so ``toolthink --help`` does not import torch):
 - ``toolthink demo [--quick]``: the main job on the embedded defaults
   (`toolthink.pipeline`).
 - ``toolthink data demos ...``: build verified demonstrations (`toolthink.data.cli`).
-- ``toolthink eval ...``, ``toolthink show EPISODES.jsonl``, ``toolthink repair FILE.py``
-  (`toolthink.evaluation.cli`).
+- ``toolthink eval ...``, ``toolthink show EPISODES.jsonl``, ``toolthink report RUN_DIR``,
+  ``toolthink repair FILE.py`` (`toolthink.evaluation`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ COMMANDS = {
     "data": ("toolthink.data.cli", "build synthetic bugs and verified demonstrations"),
     "eval": ("toolthink.evaluation.cli", "evaluate a model: pass@k, Chain-of-Edits vs direct"),
     "show": ("toolthink.evaluation.show", "replay saved episodes turn by turn"),
+    "report": ("toolthink.evaluation.page_cli", "write a run's results page (one HTML file)"),
     "repair": ("toolthink.evaluation.repair", "repair your own file with a trained model"),
 }
 
@@ -32,6 +33,7 @@ INTERRUPTED = {
     "data": "interrupted; nothing partial was written",
     "eval": "interrupted; nothing partial was written",
     "show": "interrupted; no --html page was written",
+    "report": "interrupted; the page may be incomplete: run it again",
     "repair": "interrupted; nothing written, the file unchanged",
 }
 """Command -> the line printed after Ctrl-C (exit status 130)."""

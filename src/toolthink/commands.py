@@ -21,6 +21,7 @@ from typing import NoReturn
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
+    "DefaultsHelpFormatter",
     "config_file_problem",
     "dispatch",
     "model_path_problem",
@@ -41,6 +42,25 @@ EXIT_INTERRUPTED = 130
 
 INTERRUPTED = "interrupted"
 """The Ctrl-C line of a command that names no better one."""
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` that states each option's default: ``(default: X)`` after its help.
+
+    Like argparse's ``ArgumentDefaultsHelpFormatter``, except that it adds nothing
+    where the help already names its default, or where the default is None or
+    False (an unset option or a flag, whose help says what unset means), and it
+    prints a tuple default as ``1,4`` (the way it is typed).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default" in text or default is None
+                or default is False or default == argparse.SUPPRESS):
+            return action.help
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
 
 
 def usage_error(prog: str, msg: str) -> NoReturn:

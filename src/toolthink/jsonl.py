@@ -15,7 +15,7 @@ from typing import Any
 
 from toolthink.errors import ToolthinkError
 
-__all__ = ["JsonlError", "read_jsonl"]
+__all__ = ["JsonlError", "read_jsonl", "read_numbered_jsonl"]
 
 
 class JsonlError(ToolthinkError, ValueError):
@@ -43,12 +43,28 @@ def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[st
         The objects, in file order.
 
     Raises:
-        JsonlError: A line that is not UTF-8, not JSON, not a JSON object, or
-            lacks a ``required`` field; the message starts ``FILE:LINE``.
+        JsonlError: A line that is not UTF-8, not JSON (or nested too deeply
+            to read), not a JSON object, or lacks a ``required`` field; the
+            message starts ``FILE:LINE``.
         OSError: The file cannot be opened (callers check that it exists).
     """
+    return [row for _, row in read_numbered_jsonl(path, required)]
+
+
+def read_numbered_jsonl(
+    path: str | Path, required: tuple[str, ...] = ()
+) -> list[tuple[int, dict[str, Any]]]:
+    """Like `read_jsonl`, each object with its 1-based line number.
+
+    For callers that check the fields further and name the line in their errors
+    (`toolthink.tasks.own`).
+
+    Raises:
+        JsonlError: As `read_jsonl`.
+        OSError: The file cannot be opened.
+    """
     file = Path(path)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
     with file.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             try:
@@ -59,7 +75,10 @@ def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[st
                 continue
             try:
                 row = json.loads(line)
-            except ValueError as e:
+            except RecursionError as e:  # json's C scanner recurses once per nesting level
+                raise JsonlError(file, number, "nests JSON deeper than Python's json module "
+                                 "reads (about 1000 levels)") from e
+            except ValueError as e:  # JSONDecodeError, or an integer of over 4300 digits
                 raise JsonlError(file, number, f"is not JSON ({e})") from e
             if not isinstance(row, dict):
                 raise JsonlError(file, number,
@@ -67,5 +86,5 @@ def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[st
             missing = [name for name in required if name not in row]
             if missing:
                 raise JsonlError(file, number, f"lacks the fields {missing}")
-            rows.append(row)
+            rows.append((number, row))
     return rows

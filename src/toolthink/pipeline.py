@@ -13,7 +13,8 @@ runs), all under one output folder (default ``runs/demo``):
 
 ``--quick`` runs the fewest steps of every stage. Each stage runs as its own
 process (``python -m``, the printed command), so its memory is returned when it
-ends; the job ends with one table comparing the two modes per dataset. Wall
+ends; the job ends with one table comparing the two modes per dataset, and
+the results page of every evaluation, ``report.html`` (`toolthink report`). Wall
 times on 2 CPU cores: benchmarks/README.md, "Main job". Numbers from so short
 a run measure the plumbing, not the method: see docs/recipes.md for real
 recipes.
@@ -212,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if table is not None:
         from rich.console import Console  # noqa: PLC0415
 
+        from toolthink.evaluation.page import write_page  # noqa: PLC0415
+        from toolthink.evaluation.run_folder import read_run  # noqa: PLC0415
+
         Console().print(table)
+        page = write_page(read_run(out), out / "report.html", title=f"toolthink demo: {out}")
+        log.info("results page (every dataset, every episode): %s", page)
     log.info("\ndone in %.0f s; everything is under %s", time.perf_counter() - started, out)
     return 0

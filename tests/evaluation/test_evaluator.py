@@ -81,6 +81,7 @@ def test_cli_writes_results_and_episodes_show_replays(
     assert show_main([str(out / "episodes.jsonl")]) == 0
     assert (out / "pass_at_k.png").stat().st_size > 0
     assert (out / "turns.png").stat().st_size > 0
+    assert "<td>chain-of-edits</td>" in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -160,3 +161,53 @@ def test_batch_lines_report_each_mode_without_a_terminal() -> None:
     assert lines("chain-of-edits", 8).startswith("chain-of-edits: 8/16 attempts done (")
     assert lines("direct", 8).startswith("direct: 8/16 attempts done (")
     assert lines("chain-of-edits", 8).startswith("chain-of-edits: 16/16 attempts done (")
+
+
+EXAMPLE_TASKS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "tasks.jsonl"
+
+
+def test_cli_evaluates_a_users_own_tasks_file(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "eval"
+    status = cli.main(["--model", str(tiny_model_dir), "--tasks", str(EXAMPLE_TASKS),
+                       "--limit", "2", "--mode", "coe", "--max-turns", "1",
+                       "--max-new-tokens", "8", "--device", "cpu", "--out", str(out),
+                       "--no-figures"])
+    assert status == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["dataset"] == "tasks"
+    assert results["settings"]["tasks_file"] == str(EXAMPLE_TASKS)
+    summary = results["modes"]["chain-of-edits"]["pass_at_k"]
+    assert summary["all"]["tasks"] == 2
+    assert set(summary) == {"all", "wrong value", "missing case"}  # the file's bug kinds
+    ids = [json.loads(line)["task_id"] for line in (out / "episodes.jsonl").open()]
+    assert ids == ["clamp", "count-vowels"]
+
+
+@pytest.mark.parametrize(("content", "extra", "message"), [
+    ('{"id": "a", "tests": "assert 1"}\n', [],
+     r"--tasks: .*mine.jsonl:1 field 'buggy_code' must be a non-empty string"),
+    ('{"id": "a", "buggy_code": "x = 1", "tests": "assert x == 1"}\n', [],
+     r"mine.jsonl:1 \(id 'a'\): the buggy code already passes its tests"),
+    ("", ["--dataset", "embedded"], r"--tasks .* and --dataset embedded both name the tasks"),
+])
+def test_a_bad_tasks_file_exits_2_before_the_model_loads(
+    content: str, extra: list[str], message: str, *, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text(content)
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model loaded before the tasks were checked")
+
+    monkeypatch.setattr("toolthink.models.loader.load_model", no_model)
+    try:
+        status = cli.main(["--tasks", str(path), "--device", "cpu", "--out",
+                           str(tmp_path / "out"), *extra])
+    except SystemExit as e:
+        status = e.code
+    assert status == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()

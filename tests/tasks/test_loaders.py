@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from toolthink.tasks import (
+    CHECK_FUNCTION,
     MBPP_KNOWN_BROKEN,
     DatasetFormatError,
     DatasetNotFoundError,
@@ -29,7 +30,8 @@ def test_humanevalfix(data_dir: Path) -> None:
     assert first.entry_point == "has_close_elements"
     assert first.buggy_code.startswith("from typing import List")
     assert first.buggy_code != first.reference
-    assert "check(has_close_elements)" in first.tests
+    assert first.tests.rstrip().endswith(f"{CHECK_FUNCTION}(has_close_elements)")
+    assert f"def {CHECK_FUNCTION}(has_close_elements):" in first.tests
     assert first.problem.startswith("Check if in given list of numbers")
     assert first.provenance.license == "MIT"
     assert "bug type:" in first.provenance.notes
@@ -83,7 +85,7 @@ def test_quixbugs_graph_programs_call_each_test(data_dir: Path) -> None:
 
 def test_mbpp(data_dir: Path) -> None:
     problems = load_mbpp(data_dir)
-    assert len(problems) == 959
+    assert len(problems) == 963
     assert not {p.task_id for p in problems} & MBPP_KNOWN_BROKEN
     everything = load_mbpp(data_dir, include_broken=True)
     assert len(everything) == 974
@@ -91,7 +93,7 @@ def test_mbpp(data_dir: Path) -> None:
     first = everything[0]
     assert isinstance(first, Problem)
     assert first.task_id == "MBPP/1"
-    assert first.tests.rstrip().endswith(f"check({first.entry_point})")
+    assert first.tests.rstrip().endswith(f"{CHECK_FUNCTION}({first.entry_point})")
     assert first.provenance.license == "CC-BY-4.0"
 
 

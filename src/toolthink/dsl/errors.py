@@ -18,8 +18,8 @@ class DslSyntaxError(ToolthinkError, ValueError):
         column: 1-based column (in characters) of the error.
         expected: User-facing names of what the grammar accepts there.
         source_line: The source line holding the error, without its line break.
-        label: The catalog label of a typical mistake
-            (`toolthink.dsl.mistakes`), or None when no label matched.
+        label: The catalog label of a typical mistake, or the label naming an
+            odd character (`toolthink.dsl.mistakes`), or None when no label matched.
     """
 
     def __init__(

@@ -6,13 +6,22 @@ the fix) and examples of bad input. An error is labelled with the mistake whose
 example fails in the same parser state, after the same token, on the same kind
 of character (`toolthink.dsl.parser`). A test loops over this catalog and checks
 that every example gets its own label.
+
+Outside its ``>>>`` payloads a command is printable ASCII (and the tab the
+catalog knows), so a character beyond that where parsing fails is itself the
+mistake, whatever the parser state: `odd_character_label` names it (a
+byte-order mark, a control character, an invisible formatting character, a
+non-ASCII space, digit or letter) with its code point, instead of the label the
+state would give ("keywords are upper case" for a BOM before ``EXIT``).
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 import attrs
 
-__all__ = ["MISTAKES", "Mistake"]
+__all__ = ["MISTAKES", "Mistake", "is_odd_character", "odd_character_label"]
 
 
 @attrs.frozen
@@ -107,3 +116,61 @@ MISTAKES: tuple[Mistake, ...] = (
 label of the first mistake seen in the same parser state (the same accepted
 terminals after the same token), so general mistakes come before special ones
 (a number followed by anything but a digit is not "too large")."""
+
+
+_CONTROL_NAMES = {0x00: "NULL", 0x07: "BELL", 0x08: "BACKSPACE", 0x0B: "LINE TABULATION",
+                  0x0C: "FORM FEED", 0x1B: "ESCAPE", 0x7F: "DELETE", 0x85: "NEXT LINE"}
+"""Names of common control characters (`unicodedata.name` has none for them)."""
+
+
+def is_odd_character(char: str) -> bool:
+    """Whether ``char`` is beyond what a command holds outside its payloads.
+
+    Printable ASCII, tab, line feed and carriage return are ordinary (the
+    catalog labels mistakes with them); every other character is odd.
+    """
+    return not (" " <= char <= "~" or char in "\t\n\r")
+
+
+def odd_character_label(
+    char: str, *, line_start: bool, space_expected: bool, number_expected: bool
+) -> str:
+    """The label of an odd character (`is_odd_character`) found where parsing failed.
+
+    Args:
+        char: The character, e.g. ``"\\ufeff"``.
+        line_start: It is the first character of its line (before the keyword).
+        space_expected: The parser wanted a space there (before a line number or
+            ``>>>``), so a look-alike space is replaced rather than removed.
+        number_expected: It is where a line number or its next digit goes, so a
+            look-alike digit is replaced rather than removed.
+
+    Returns:
+        What the character is, with its code point and Unicode name where it has
+        one, and the fix, e.g. ``"a byte-order mark (U+FEFF) before the keyword:
+        remove it (save the text as UTF-8 without a BOM)"``.
+    """
+    code = f"U+{ord(char):04X}"
+    name = unicodedata.name(char, "") or _CONTROL_NAMES.get(ord(char), "")
+    what = f"{code} ({name})" if name else code
+    where = " before the keyword" if line_start else ""
+    category = unicodedata.category(char)
+    if char == "\ufeff":
+        return (f"a byte-order mark (U+FEFF){where}: remove it (save the text as UTF-8 "
+                "without a BOM)")
+    if category == "Cc":
+        return f"a control character {what}{where}: remove it"
+    if category == "Cf":
+        return f"an invisible formatting character {what}{where}: remove it"
+    if char.isspace():
+        fix = "write a plain space (U+0020) instead" if space_expected else "remove it"
+        return f"a non-ASCII space {what}{where}: {fix}"
+    if category in ("Nd", "No") or char.isdigit():
+        fix = "write line numbers with the ASCII digits 0-9" if number_expected else "remove it"
+        return f"a non-ASCII digit {what}{where}: {fix}"
+    if category == "Cs":
+        return (f"a lone surrogate {what}: the text is not valid Unicode; decode the model's "
+                "output with errors='replace'")
+    ascii_form = unicodedata.normalize("NFKC", char)
+    hint = f" (write {ascii_form!r})" if ascii_form.isascii() and ascii_form.isprintable() else ""
+    return f"a non-ASCII character {what}: outside the >>> text a command is plain ASCII{hint}"

@@ -26,7 +26,7 @@ from toolthink.dsl.ir import (
     ReplaceText,
     Span,
 )
-from toolthink.dsl.mistakes import MISTAKES
+from toolthink.dsl.mistakes import MISTAKES, is_odd_character, odd_character_label
 
 __all__ = ["parse", "parse_command"]
 
@@ -270,15 +270,41 @@ def _describe(rest: str) -> str:
     return f"{rest[0]!r}"
 
 
+def _odd_position(text: str, pos: int) -> int | None:
+    r"""Where an odd character (`is_odd_character`) caused the error at ``pos``, or None.
+
+    That is ``pos`` itself, or an odd character inside a keyword or separator
+    the lexer could not finish (``E\u200bXIT``, ``REPL 3 \ufeff>>>x``): the
+    ordinary text before it starts one of them, so the odd character, not a
+    wrong keyword or a missing separator, is the mistake.
+    """
+    for end in range(pos, min(pos + len(SEPARATOR), len(text))):
+        if is_odd_character(text[end]):
+            prefix = text[pos:end]
+            if end == pos or any(t.startswith(prefix) for t in (*_KEYWORDS, SEPARATOR)):
+                return end
+            return None
+    return None
+
+
 def _syntax_error(text: str, start: str, e: UnexpectedInput) -> DslSyntaxError:
     pos = _error_position(text, e)
+    _, accepts = _state_of(e)
+    odd = _odd_position(text, pos)
+    label: str | None
+    if odd is not None:
+        pos = odd
+        after = text[pos - 1] if pos else "\n"
+        label = odd_character_label(text[pos], line_start=after == "\n",
+                                    space_expected=bool({"SP", "SEP"} & accepts),
+                                    number_expected="LINENO" in accepts or after in "0123456789")
+    else:
+        sig = _signature(text, start, e)
+        exact, by_state = _catalog()
+        label = exact.get(sig) or by_state.get(sig[:3])
     line = text.count("\n", 0, pos) + 1
     column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    _, accepts = _state_of(e)
     expected = tuple(TERMINAL_NAMES[name] for name in TERMINAL_NAMES if name in accepts)
-    sig = _signature(text, start, e)
-    exact, by_state = _catalog()
-    label = exact.get(sig) or by_state.get(sig[:3])
     message = label or f"unexpected {_describe(text[pos:])}"
     return DslSyntaxError(
         message,

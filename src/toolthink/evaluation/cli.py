@@ -19,18 +19,24 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from toolthink.commands import (
     EXIT_USAGE,
+    DefaultsHelpFormatter,
     non_negative_float,
     output_folder_problem,
     positive_int,
     usage_error,
 )
 from toolthink.errors import ToolthinkError
+from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
+
+if TYPE_CHECKING:
+    from toolthink.evaluation.evaluator import ModeResult
 
 __all__ = ["DATA_DIR_ENV", "add_device_arguments", "check_device", "device_spec", "main",
            "make_parser", "parse_ks"]
@@ -94,19 +100,26 @@ def make_parser() -> argparse.ArgumentParser:
     """Build the ``toolthink eval`` argument parser."""
     from toolthink.evaluation.datasets import DATASETS  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="toolthink eval", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="toolthink eval", description=__doc__.splitlines()[0],
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--model", default="embedded",
                         help="'embedded' (default), a model folder or a cached hub id")
-    parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output)")
-    parser.add_argument("--dataset", choices=DATASETS, default="embedded",
-                        help="evaluation set (default: embedded held-out split)")
+    parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output; default: "
+                        "none, the base model alone)")
+    parser.add_argument("--dataset", choices=DATASETS, default=None,
+                        help="evaluation set (default: embedded, the held-out split of the "
+                        "corpus shipped in toolthink)")
+    parser.add_argument("--tasks", metavar="FILE.jsonl",
+                        help="your own repair tasks instead of --dataset: one JSON object a "
+                        "line with id, buggy_code, tests (docs/own-tasks.md; default: none)")
     parser.add_argument("--data-dir", help=f"benchmark folder (default: ${DATA_DIR_ENV}); "
                         "needed for humanevalfix, quixbugs, mbpp-synthetic")
     parser.add_argument("--samples", type=positive_int, default=1, help="attempts per task (n)")
     parser.add_argument("--k", type=parse_ks, default=(1,), help="pass@k budgets, e.g. 1,4")
     parser.add_argument("--mode", choices=tuple(_MODES), default="both",
                         help="coe (Chain-of-Edits), direct, or both side by side")
-    parser.add_argument("--limit", type=positive_int, help="evaluate the first N tasks only")
+    parser.add_argument("--limit", type=positive_int,
+                        help="evaluate the first N tasks only (default: all)")
     parser.add_argument("--temperature", type=non_negative_float,
                         help="sampling temperature (default: 0, greedy, for --samples 1; else 0.8)")
     parser.add_argument("--max-turns", type=positive_int, default=10, help="commands per episode")
@@ -121,6 +134,25 @@ def make_parser() -> argparse.ArgumentParser:
                         help="skip pass_at_k.png and turns.png")
     add_device_arguments(parser)
     return parser
+
+
+def _own_tasks(args: argparse.Namespace) -> list[OwnTask] | None:
+    """The tasks of ``--tasks FILE``, schema-checked (None without it); sets ``args.dataset``."""
+    if args.tasks is None:
+        args.dataset = args.dataset or "embedded"
+        return None
+    if args.dataset is not None:
+        usage_error(_PROG, f"--tasks {args.tasks} and --dataset {args.dataset} both name the "
+                    "tasks: pass one of them")
+    if not Path(args.tasks).is_file():
+        usage_error(_PROG, f"--tasks {args.tasks!r} is not a file: pass a JSONL file of "
+                    "tasks (docs/own-tasks.md; example: docs/examples/tasks.jsonl)")
+    try:
+        own = load_own_tasks(args.tasks)
+    except TaskFileError as e:
+        usage_error(_PROG, f"--tasks: {e}")
+    args.dataset = Path(args.tasks).stem
+    return own[:args.limit]
 
 
 def _data_dir(args: argparse.Namespace) -> str | None:
@@ -193,12 +225,29 @@ def _advancer(
     return advance
 
 
+def _figures_and_page(out: Path, results: Sequence[ModeResult], *, ks: Sequence[int],
+                      title: str, args: argparse.Namespace, console: Console) -> None:
+    """Write pass_at_k.png and turns.png (unless ``--no-figures``), then report.html, to ``out``."""
+    if not args.no_figures:
+        from toolthink.evaluation.figures import plot_pass_at_k, plot_turns  # noqa: PLC0415
+
+        written = [plot_pass_at_k(results, ks, out / "pass_at_k.png", title=title),
+                   plot_turns(results, out / "turns.png", max_turns=args.max_turns)]
+        console.print("figures: " + ", ".join(str(p) for p in written if p is not None))
+    from toolthink.evaluation.page import write_page  # noqa: PLC0415
+    from toolthink.evaluation.run_folder import read_run  # noqa: PLC0415
+
+    page = write_page(read_run(out)[:1], out / "report.html", title=f"toolthink eval: {title}")
+    console.print(f"results page: {page} (open it in a browser)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``toolthink eval``; returns the exit status (0 on success, 2 for bad usage).
 
     Every option, path and the device are checked before the model loads.
     """
     args = make_parser().parse_args(argv)
+    own = _own_tasks(args)
     data_dir = _data_dir(args)
     temperature = _check_usage(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -227,7 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     try:
         with SandboxPool() as pool:
-            tasks = load_eval_tasks(args.dataset, data_dir, pool, limit=args.limit, seed=args.seed)
+            if own is not None:  # --tasks: buggy code must fail, a reference pass
+                check_in_sandbox(own, pool, timeout=config.env.timeout)
+                tasks = [o.task for o in own]
+            else:
+                tasks = load_eval_tasks(args.dataset, data_dir, pool, limit=args.limit,
+                                        seed=args.seed)
             if not tasks:
                 usage_error(_PROG, f"no tasks in {args.dataset}: check --data-dir and --limit")
             with console.status(f"loading model {args.model} ({placement})"):
@@ -247,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(results_table(results, config.ks, title=title))
     out = Path(args.out)
     settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset,
-                "data_dir": data_dir, "tasks": len(tasks), "samples": args.samples,
+                "data_dir": data_dir, "tasks_file": args.tasks, "tasks": len(tasks),
+                "samples": args.samples,
                 "ks": list(config.ks), "temperature": temperature, "max_turns": args.max_turns,
                 "max_new_tokens": args.max_new_tokens,
                 "direct_max_new_tokens": args.direct_max_new_tokens, "limit": args.limit,
@@ -256,12 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_results(out, results, settings)
     console.print(f"wrote {out / 'results.json'} and {out / 'episodes.jsonl'} "
                   f"(replay: toolthink show {out / 'episodes.jsonl'})")
-    if not args.no_figures:
-        from toolthink.evaluation.figures import plot_pass_at_k, plot_turns  # noqa: PLC0415
-
-        written = [plot_pass_at_k(results, config.ks, out / "pass_at_k.png", title=title),
-                   plot_turns(results, out / "turns.png")]
-        console.print("figures: " + ", ".join(str(p) for p in written if p is not None))
+    _figures_and_page(out, results, ks=config.ks, title=title, args=args, console=console)
     return 0
 
 

@@ -163,6 +163,9 @@ def evaluate(
     rollout = RolloutConfig(max_new_tokens=config.max_new_tokens,
                             max_total_tokens=config.max_total_tokens,
                             temperature=config.temperature)
+    # The tests' report on each buggy program, shown with every episode (`records`).
+    initial = dict(zip(ids, (r.feedback for r in sandbox.run_batch(
+        [(t.buggy_code, t.tests) for t in tasks], timeout=config.env.timeout)), strict=True))
     results = []
     for mode in config.modes:
         started = time.perf_counter()
@@ -172,7 +175,8 @@ def evaluate(
             if mode == "chain-of-edits":
                 episodes = run_episodes(model, tokenizer, chunk_tasks, sandbox=sandbox,
                                         env_config=config.env, config=rollout)
-                records += [episode_record(task, episode, sample=sample, bug_kind=bug_kind(task))
+                records += [episode_record(task, episode, sample=sample, bug_kind=bug_kind(task),
+                                           initial_feedback=initial[task.task_id])
                             for (task, sample), episode in zip(chunk, episodes, strict=True)]
             else:
                 answers = run_direct(model, tokenizer, chunk_tasks, sandbox=sandbox,
@@ -180,7 +184,8 @@ def evaluate(
                                      temperature=config.temperature, timeout=config.env.timeout)
                 records += [direct_record(task, sample=sample, bug_kind=bug_kind(task),
                                           text=a.text, code=a.code, passed=a.passed,
-                                          feedback=a.feedback, generated_tokens=a.generated_tokens)
+                                          feedback=a.feedback, generated_tokens=a.generated_tokens,
+                                          initial_feedback=initial[task.task_id])
                             for (task, sample), a in zip(chunk, answers, strict=True)]
             if progress:
                 progress(mode, len(chunk))

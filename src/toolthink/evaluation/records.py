@@ -5,7 +5,10 @@ One record per episode (the format in `toolthink.evaluation.show`)::
     {"task_id", "mode": "chain-of-edits" | "direct", "sample", "passed",
      "initial_code", "turns": [{"command", "status", "reward", "code", "feedback"}]}
 
-plus extra fields: ``bug_kind``, ``truncated``, ``generated_tokens``. The code
+plus extra fields: ``bug_kind``, ``truncated``, ``generated_tokens``, ``end`` (why
+the episode ended, an `toolthink.evaluation.episode_view.End` value),
+``initial_feedback`` (the tests' report on the buggy code) and, per turn,
+``passed`` (the code passes after it). The code
 after each Chain-of-Edits turn is rebuilt by replaying the turn's canonical
 command on a `toolthink.tool.CodeEditor` (only applied commands change it).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolthink.dsl import execute, parse_command
+from toolthink.evaluation.episode_view import End
 from toolthink.rollout.episodes import Episode
 from toolthink.tasks import RepairTask
 from toolthink.tool import CodeEditor
@@ -47,14 +51,23 @@ def final_code(task: RepairTask, episode: Episode) -> str:
     return codes[-1] if codes else task.buggy_code
 
 
+def _end(episode: Episode) -> End:
+    if episode.exited:
+        return End.EXIT
+    if episode.infos and episode.infos[-1].truncated:
+        return End.TURN_LIMIT
+    return End.TOKEN_BUDGET  # cut before max_turns: the next command would not fit
+
+
 def episode_record(
-    task: RepairTask, episode: Episode, *, sample: int, bug_kind: str | None
+    task: RepairTask, episode: Episode, *, sample: int, bug_kind: str | None,
+    initial_feedback: str = "",
 ) -> dict[str, Any]:
     """A Chain-of-Edits episode as a `toolthink show` record."""
     codes = _replay(task, episode)
     turns = [
         {"command": command, "status": info.status, "reward": reward, "code": code,
-         "feedback": feedback_of(observation)}
+         "feedback": feedback_of(observation), "passed": info.passed}
         for command, info, reward, code, observation in zip(
             episode.commands, episode.infos, episode.rewards, codes, episode.observations,
             strict=False)
@@ -66,18 +79,20 @@ def episode_record(
         "generated_tokens": episode.sampled_tokens, "total_reward": episode.total_reward,
         "prompt_tokens": len(episode.prompt_ids),
         "completion_tokens": len(episode.completion_ids),
+        "end": _end(episode).value, "initial_feedback": initial_feedback,
     }
 
 
 def direct_record(
     task: RepairTask, *, sample: int, bug_kind: str | None, text: str, code: str,
-    passed: bool, feedback: str, generated_tokens: int,
+    passed: bool, feedback: str, generated_tokens: int, initial_feedback: str = "",
 ) -> dict[str, Any]:
     """A direct-answer attempt as a one-turn `toolthink show` record."""
     turn = {"command": text, "status": "answer", "reward": 1.0 if passed else 0.0,
-            "code": code, "feedback": feedback}
+            "code": code, "feedback": feedback, "passed": passed}
     return {
         "task_id": task.task_id, "mode": "direct", "sample": sample, "passed": passed,
         "initial_code": task.buggy_code, "turns": [turn], "bug_kind": bug_kind,
         "truncated": False, "generated_tokens": generated_tokens,
+        "end": End.ANSWER.value, "initial_feedback": initial_feedback,
     }

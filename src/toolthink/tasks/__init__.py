@@ -4,17 +4,20 @@
   fix and its provenance. `load_humanevalfix` (164) and `load_quixbugs` (40)
   return them.
 - `Problem`: a correct program with statement and tests, raw material for
-  synthetic bugs. `load_mbpp` (974, or 959 without `MBPP_KNOWN_BROKEN`) and
+  synthetic bugs. `load_mbpp` (974, or 963 without `MBPP_KNOWN_BROKEN`) and
   `load_embedded_corpus` (shipped inside toolthink) return them.
 
 The loaders read the data folder the caller names (the layout of
 ../shared/data); nothing here downloads or copies benchmark files. Tests are
 plain Python run after the code in the same module, as
-`toolthink.tool.run_tests` expects. This package needs no ML stack.
+`toolthink.tool.run_tests` expects; the HumanEval convention's ``check`` is
+renamed to `CHECK_FUNCTION` so that it never shadows the candidate's names.
+This package needs no ML stack.
 """
 
 from __future__ import annotations
 
+from toolthink.tasks.convention import CHECK_FUNCTION
 from toolthink.tasks.corpus import load_embedded_corpus
 from toolthink.tasks.humanevalfix import load_humanevalfix
 from toolthink.tasks.mbpp import MBPP_KNOWN_BROKEN, load_mbpp
@@ -23,6 +26,7 @@ from toolthink.tasks.sources import DatasetFormatError, DatasetNotFoundError
 from toolthink.tasks.task import Problem, Provenance, RepairTask
 
 __all__ = [
+    "CHECK_FUNCTION",
     "MBPP_KNOWN_BROKEN",
     "DatasetFormatError",
     "DatasetNotFoundError",

@@ -5,13 +5,16 @@ from github.com/bigcode-project/octopack (MIT; prompts and tests from OpenAI
 HumanEval, MIT). The buggy program is the prompt (imports, signature,
 docstring) followed by ``buggy_solution``; the reference puts
 ``canonical_solution`` there instead. The tests define ``check`` and end with
-the call ``check(<entry_point>)``.
+the call ``check(<entry_point>)``; the loader renames ``check`` to
+`CHECK_FUNCTION` so that the tests never shadow a candidate's function of that
+name.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from toolthink.tasks.convention import reserve_check_name
 from toolthink.tasks.sources import dataset_file, read_jsonl
 from toolthink.tasks.task import Provenance, RepairTask
 
@@ -35,7 +38,8 @@ def load_humanevalfix(data_dir: str | Path) -> tuple[RepairTask, ...]:
 
     Raises:
         DatasetNotFoundError: The file is missing.
-        DatasetFormatError: A row lacks a field.
+        DatasetFormatError: A row lacks a field, or its tests do not define
+            ``check`` in the form `reserve_check_name` knows.
     """
     path = dataset_file(data_dir, HUMANEVALFIX_FILE, "HumanEvalFix")
     tasks = []
@@ -46,7 +50,7 @@ def load_humanevalfix(data_dir: str | Path) -> tuple[RepairTask, ...]:
                 task_id=f"HumanEvalFix/{item}",
                 problem=str(row["docstring"]),
                 buggy_code=row["prompt"] + row["buggy_solution"],
-                tests=str(row["test"]),
+                tests=reserve_check_name(str(row["test"]), f"HumanEvalFix/{item}"),
                 entry_point=str(row["entry_point"]),
                 reference=row["prompt"] + row["canonical_solution"],
                 provenance=Provenance(
