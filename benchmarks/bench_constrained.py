@@ -39,10 +39,10 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from toolthink.dsl import SEPARATOR, execute, parse_command
-from toolthink.training.bitmasks import apply_bitmask
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.embedded_model import load_embedded_model, load_embedded_tokenizer
-from toolthink.training.grammars import turn_grammar
+from toolthink.models.embedded import load_embedded_model, load_embedded_tokenizer
+from toolthink.rollout.bitmasks import apply_bitmask
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.grammars import turn_grammar
 
 
 def make_parser() -> argparse.ArgumentParser:

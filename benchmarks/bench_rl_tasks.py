@@ -8,7 +8,7 @@ Takes the same ``--config`` and flags as ``toolthink-train rl`` (model, adapter,
 ``edits``, ``tasks_per_problem``, ``task_seed``, ``max_turns``, tokens per turn),
 builds the same synthetic tasks (`toolthink.training.rl.easy_tasks` on the
 train split), and plays ``--samples`` episodes per task with the rollout code RL
-uses (`toolthink.training.episodes.run_episodes`, grammar-constrained), without
+uses (`toolthink.rollout.episodes.run_episodes`, grammar-constrained), without
 training. It prints the pass rate, the share of tasks with at least one passing
 sample (what a GRPO group needs for a learning signal), the mean reward, and the
 first commands' keywords. ``--temperature 0`` plays greedy (then one sample).
@@ -24,9 +24,9 @@ import sys
 import time
 from pathlib import Path
 
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.episodes import RolloutConfig, run_episodes
 from toolthink.tool import SandboxPool
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.episodes import RolloutConfig, run_episodes
 from toolthink.training.rl import easy_tasks
 from toolthink.training.rl_cli import load_policy, make_parser, rl_problems
 

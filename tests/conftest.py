@@ -30,7 +30,9 @@ from hypothesis import HealthCheck, settings
 from toolthink.tool import SandboxPool
 
 if TYPE_CHECKING:
-    from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
+    from transformers import LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+
+    from toolthink.rollout.constrained import GrammarConstraint
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -90,7 +92,7 @@ def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tokenizer(embedded_cache: Path) -> PreTrainedTokenizerBase:
     """The embedded model's tokenizer (converted once per session, weights not needed)."""
-    from toolthink.training.embedded_model import load_embedded_tokenizer  # noqa: PLC0415
+    from toolthink.models.embedded import load_embedded_tokenizer  # noqa: PLC0415
 
     return load_embedded_tokenizer(embedded_cache)
 
@@ -102,3 +104,41 @@ def tiny_model(tokenizer: PreTrainedTokenizerBase) -> LlamaForCausalLM:
     from tests.tiny_models import tiny_llama  # noqa: PLC0415
 
     return tiny_llama(len(tokenizer)).eval()
+
+
+@pytest.fixture(scope="session")
+def model(embedded_cache: Path) -> PreTrainedModel:
+    """The embedded model, converted into the session cache (about 20 s, once)."""
+    from toolthink.models.embedded import load_embedded_model  # noqa: PLC0415
+
+    return load_embedded_model(embedded_cache)
+
+
+@pytest.fixture(scope="session")
+def constraint(tokenizer: PreTrainedTokenizerBase) -> GrammarConstraint:
+    """llguidance set-up for the embedded tokenizer (built once: about 0.5 s)."""
+    from toolthink.rollout.constrained import GrammarConstraint  # noqa: PLC0415
+
+    return GrammarConstraint.for_tokenizer(tokenizer)
+
+
+@pytest.fixture(scope="session")
+def token_bytes(constraint: GrammarConstraint) -> dict[bytes, int]:
+    """Bytes of every non-special token -> its id."""
+    table = {}
+    for token in range(constraint.vocab_size):
+        if not constraint.ll_tokenizer.is_special_token(token):
+            table[constraint.ll_tokenizer.decode_bytes([token])] = token
+    return table
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(
+    tiny_model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerBase,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """The tiny model saved as a folder, for the command lines' ``--model``."""
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -13,9 +13,9 @@ from pathlib import Path
 TESTS = Path(__file__).parent
 
 OVERRIDES = {
-    # SFT tests train a 2-layer tiny model (tests/training/sft_support.py); evaluation
-    # saves the session's 1-layer `tiny_model`.
-    "tiny_model_dir": {"tests/training/conftest.py", "tests/evaluation/conftest.py"},
+    # SFT tests train a 2-layer tiny model (tests/training/sft_support.py); the others
+    # save the session's 1-layer `tiny_model`.
+    "tiny_model_dir": {"tests/training/conftest.py", "tests/conftest.py"},
 }
 
 

@@ -39,7 +39,7 @@ __all__ = ["FULL", "QUICK", "Budget", "main", "make_parser", "stages"]
 
 log = logging.getLogger("toolthink.pipeline")
 
-_CPU = ["--bf16", "false", "--use_cpu", "true", "--report_to", "none", "--logging_steps", "1"]
+_CPU = ["--use_cpu", "true", "--report_to", "none", "--logging_steps", "1"]
 # Those of configs/sft_cpu.yaml and configs/rl_cpu.yaml (a test keeps them equal):
 # TRL's own defaults (2e-5 for SFT, 1e-6 for GRPO) barely move a LoRA in a few steps.
 _SFT_OPTIMIZER = ["--learning_rate", "2.0e-4", "--lr_scheduler_type", "cosine",

@@ -1,7 +1,7 @@
 """The attrs validators shared by the config classes of several layers.
 
 Outside the layers, like `toolthink.errors`: `toolthink.env.EnvConfig` and
-`toolthink.training.samplers.RolloutConfig` both use them.
+`toolthink.rollout.samplers.RolloutConfig` both use them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Fixtures for evaluation: the tiny random model saved as a folder, a run folder.
 
-The embedded tokenizer and the tiny model over its vocabulary come from
-tests/conftest.py. The tiny model writes noise: the tests check the plumbing (records, scores,
-files, exit statuses), never that a repair succeeds, except through the
-oracle seams that are labelled as such.
+The embedded tokenizer, the tiny model over its vocabulary and that model saved
+as a folder (``tiny_model_dir``) come from tests/conftest.py. The tiny model
+writes noise: the tests check the plumbing (records, scores, files, exit
+statuses), never that a repair succeeds, except through the oracle seams that
+are labelled as such.
 """
 
 from __future__ import annotations
@@ -12,24 +13,11 @@ from pathlib import Path
 
 import attrs
 import pytest
-from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
 
 EXAMPLE_TASKS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "tasks.jsonl"
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(
-    tiny_model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerBase,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Path:
-    """The tiny model saved as a folder, for the command lines' ``--model``."""
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 HOSTILE_ID = '<img src=x onerror="document.title=1">'
@@ -45,7 +33,7 @@ def _scripted(task: RepairTask, commands: list[str], pool: SandboxPool, max_turn
     from toolthink.env import EnvConfig, RepairEnv  # noqa: PLC0415
     from toolthink.evaluation.datasets import bug_kind  # noqa: PLC0415
     from toolthink.evaluation.records import episode_record  # noqa: PLC0415
-    from toolthink.training.episodes import Episode  # noqa: PLC0415
+    from toolthink.rollout.episodes import Episode  # noqa: PLC0415
 
     env = RepairEnv(EnvConfig(max_turns=max_turns), sandbox=pool)
     env.reset(task)

@@ -119,7 +119,7 @@ def test_bad_paths_and_values_exit_2_before_the_model_loads(
     def no_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model loaded before the arguments were checked")
 
-    monkeypatch.setattr("toolthink.evaluation.models.load_model", no_model)
+    monkeypatch.setattr("toolthink.models.loader.load_model", no_model)
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
     assert info.value.code == 2
@@ -202,7 +202,7 @@ def test_a_bad_tasks_file_exits_2_before_the_model_loads(
     def no_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model loaded before the tasks were checked")
 
-    monkeypatch.setattr("toolthink.evaluation.models.load_model", no_model)
+    monkeypatch.setattr("toolthink.models.loader.load_model", no_model)
     try:
         status = cli.main(["--tasks", str(path), "--device", "cpu", "--out",
                            str(tmp_path / "out"), *extra])

@@ -1,7 +1,8 @@
-"""Fixtures for the training layer: the embedded model, its grammar constraint, SFT inputs.
+"""Fixtures for the training layer: SFT inputs.
 
-The tokenizer, the tiny model, the data folder and the conversion cache are
-shared with the evaluation and task tests: tests/conftest.py defines them.
+The tokenizer, the embedded model, its grammar constraint, the tiny model, the
+data folder and the conversion cache are shared with the rollout, model and
+evaluation tests: tests/conftest.py defines them.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.errors import InvalidArgument
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.embedded_model import load_embedded_model
+from transformers import PreTrainedTokenizerBase
 
 # The suite's root conftest registers the Hypothesis profiles ``ci`` and
 # ``fuzz``; this keeps the package runnable alone with the same ones. (Probe
@@ -30,28 +28,6 @@ except InvalidArgument:
             suppress_health_check=[HealthCheck.too_slow],
         )
     settings.load_profile(os.environ.get("TOOLTHINK_HYPOTHESIS_PROFILE", "ci"))
-
-
-@pytest.fixture(scope="session")
-def model(embedded_cache: Path) -> PreTrainedModel:
-    """The embedded model, converted into the session cache (about 20 s, once)."""
-    return load_embedded_model(embedded_cache)
-
-
-@pytest.fixture(scope="session")
-def constraint(tokenizer: PreTrainedTokenizerBase) -> GrammarConstraint:
-    """llguidance set-up for the embedded tokenizer (built once: about 0.5 s)."""
-    return GrammarConstraint.for_tokenizer(tokenizer)
-
-
-@pytest.fixture(scope="session")
-def token_bytes(constraint: GrammarConstraint) -> dict[bytes, int]:
-    """Bytes of every non-special token -> its id."""
-    table = {}
-    for token in range(constraint.vocab_size):
-        if not constraint.ll_tokenizer.is_special_token(token):
-            table[constraint.ll_tokenizer.decode_bytes([token])] = token
-    return table
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,11 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from tests.tiny_models import tiny_llama
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.episodes import RolloutConfig, run_episodes
+from toolthink.rollout.mask_replay import replay_masks
 from toolthink.tasks import load_embedded_corpus
 from toolthink.tool import SandboxPool
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.episodes import RolloutConfig, run_episodes
-from toolthink.training.mask_replay import replay_masks
 from toolthink.training.rl import ChainOfEditsTrainer, easy_tasks, replayed_masks
 from toolthink.training.rl_cli import load_policy, main, make_parser, rl_problems, train
 from toolthink.training.rl_config import RLConfig
@@ -196,6 +196,20 @@ def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) ->
         assert torch.allclose(got[scored[row, : len(e.logprobs)]],
                               want[scored[row, : len(e.logprobs)]], atol=1e-4)
         assert (got[~scored[row, : len(e.logprobs)]] == 0).all()
+
+
+def test_bf16_autocast_on_cpu_moves_a_float32_lora(tmp_path, tokenizer) -> None:
+    config = rl_config(tmp_path, bf16=True, max_steps=1)
+    assert config.bf16
+    assert config.use_cpu
+    trainer = train(config, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer)
+    lora = {n: p for n, p in trainer.model.named_parameters() if "lora_B" in n}
+    assert lora
+    assert {p.dtype for p in lora.values()} == {torch.float32}  # float32 master weights
+    assert any(p.abs().sum() > 0 for p in lora.values())
+    (record,) = [json.loads(line)
+                 for line in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
+    assert -1.5 <= record["reward"] <= 1.0
 
 
 @pytest.mark.parametrize(("flags", "want"), [

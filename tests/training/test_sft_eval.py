@@ -11,9 +11,9 @@ from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 from toolthink.data.heldout import embedded_test_tasks
 from toolthink.env import EnvConfig
+from toolthink.rollout.episodes import RolloutConfig
 from toolthink.tool import SandboxPool
-from toolthink.training.episodes import RolloutConfig
-from toolthink.training.sft import SFTConfigError
+from toolthink.training.sft_args import SFTConfigError
 from toolthink.training.sft_cli import main, make_parser
 from toolthink.training.sft_eval import EPISODES_FILE, PREFIX, EpisodeEvaluation
 

@@ -11,7 +11,7 @@ import pytest
 
 from toolthink.data.store import write_demos
 from toolthink.env import PROMPT_VERSION
-from toolthink.evaluation.models import PromptVersionError, check_prompt_version, load_model
+from toolthink.models.loader import PromptVersionError, check_prompt_version, load_model
 from toolthink.training.sft_cli import main
 
 from .sft_support import tiny_run_flags

@@ -62,7 +62,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 
 def device_spec(text: str) -> str:
     """``--device`` value: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (spelling checked only)."""
-    from toolthink.training.devices import DeviceError, check_device_spec  # noqa: PLC0415
+    from toolthink.models.devices import DeviceError, check_device_spec  # noqa: PLC0415
 
     try:
         return check_device_spec(text)
@@ -72,14 +72,15 @@ def device_spec(text: str) -> str:
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--device`` and ``--dtype`` (shared by ``toolthink eval`` and ``toolthink repair``)."""
-    from toolthink.training.devices import DTYPES  # noqa: PLC0415
+    from toolthink.models.devices import DTYPES  # noqa: PLC0415
 
     parser.add_argument("--device", type=device_spec, default="auto",
                         help="auto (default: cuda when torch sees a GPU, else cpu), cpu, cuda "
                         "or cuda:N")
     parser.add_argument("--dtype", choices=("auto", *DTYPES), default="auto",
                         help="weights' dtype; auto (default): bfloat16 on a GPU that supports "
-                        "it, else float32")
+                        "it or a CPU with native bf16 (avx512_bf16/amx_bf16; override the probe "
+                        "with TOOLTHINK_CPU_BF16=0|1), else float32")
 
 
 def check_device(args: argparse.Namespace) -> str:
@@ -88,7 +89,7 @@ def check_device(args: argparse.Namespace) -> str:
     Raises:
         DeviceError: CUDA asked for and not available, or a dtype the GPU lacks.
     """
-    from toolthink.training.devices import resolve_device, resolve_dtype  # noqa: PLC0415
+    from toolthink.models.devices import resolve_device, resolve_dtype  # noqa: PLC0415
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
@@ -261,8 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from toolthink.env import EnvConfig  # noqa: PLC0415
     from toolthink.evaluation.datasets import load_eval_tasks  # noqa: PLC0415
     from toolthink.evaluation.evaluator import EvalConfig, evaluate  # noqa: PLC0415
-    from toolthink.evaluation.models import load_model  # noqa: PLC0415
     from toolthink.evaluation.report import results_table, write_results  # noqa: PLC0415
+    from toolthink.models.loader import load_model  # noqa: PLC0415
     from toolthink.tool import SandboxPool  # noqa: PLC0415
 
     try:

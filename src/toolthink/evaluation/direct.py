@@ -3,20 +3,21 @@
 The paper compares Chain-of-Edits with a model that answers with the fixed
 code directly (Rainone et al., arXiv 2507.05065, section 5). Here the model
 sees the same problem, tests and buggy code (without line numbers), writes
-freely (no grammar), and the first fenced code block of its answer, or the
-whole answer when it has none, is run against the tests in the sandbox.
+freely (no grammar: the turn sampler is given None, `toolthink.rollout.samplers`,
+so every inference backend serves this mode too), and the first fenced code
+block of its answer, or the whole answer when it has none, is run against the
+tests in the sandbox.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
-import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from toolthink.rollout.samplers import GenerateSampler, RolloutConfig, TurnSampler
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
 
@@ -72,35 +73,6 @@ def extract_code(text: str) -> str:
     return code.strip("\n") + "\n"
 
 
-def _generate(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[list[int]],
-    *, max_new_tokens: int, temperature: float,
-) -> list[tuple[str, int]]:
-    pad = tokenizer.pad_token_id
-    eos = tokenizer.eos_token_id
-    pad_id = int(pad if isinstance(pad, int) else eos if isinstance(eos, int) else 0)
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(prompts), width), dtype=torch.long)
-    for i, row in enumerate(prompts):
-        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-        attention[i, width - len(row):] = 1  # (B, T) left-padded
-    sampling: dict[str, Any] = ({"do_sample": True, "temperature": temperature, "top_p": 1.0,
-                                 "top_k": 0} if temperature > 0 else {"do_sample": False})
-    with torch.no_grad():
-        out = model.generate(  # type: ignore[operator]
-            input_ids=ids.to(model.device), attention_mask=attention.to(model.device),
-            max_new_tokens=max_new_tokens, pad_token_id=pad_id, eos_token_id=eos, **sampling,
-        )
-    new = out[:, width:].cpu()  # (B, N)
-    results = []
-    for row in new.tolist():
-        end = next((i + 1 for i, t in enumerate(row) if t == eos), len(row))
-        text = str(tokenizer.decode(row[:end], skip_special_tokens=True))
-        results.append((text, end))
-    return results
-
-
 def run_direct(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -110,6 +82,7 @@ def run_direct(
     max_new_tokens: int = 512,
     temperature: float = 0.0,
     timeout: float = 5.0,
+    sampler: TurnSampler | None = None,
 ) -> list[DirectAnswer]:
     """Answer each task once (repeat a task for several samples), batched.
 
@@ -121,6 +94,8 @@ def run_direct(
         max_new_tokens: Longest answer, tokens.
         temperature: Sampling temperature; 0 is greedy.
         timeout: Seconds per test run.
+        sampler: Writes the answers, each a free-text turn (grammar None);
+            default: `GenerateSampler` on ``model``.
 
     Returns:
         One `DirectAnswer` per task, in order.
@@ -133,8 +108,11 @@ def run_direct(
                     {"role": "user", "content": direct_message(task)}]
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         prompts.append(list(tokenizer.encode(str(text), add_special_tokens=False)))
-    answers = _generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                        temperature=temperature)
+    sampler = sampler or GenerateSampler.for_model(model, tokenizer)
+    config = RolloutConfig(max_new_tokens=max_new_tokens, temperature=temperature)
+    turns = sampler.sample(prompts, [None] * len(prompts), config)
+    answers = [(str(tokenizer.decode(ids, skip_special_tokens=True)), len(ids))
+               for ids, _, _ in turns]
     codes = [extract_code(text) for text, _ in answers]
     reports = sandbox.run_batch([(code, t.tests) for code, t in zip(codes, tasks, strict=True)],
                                 timeout=timeout)

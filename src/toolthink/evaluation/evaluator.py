@@ -1,6 +1,6 @@
 """Run a model on an evaluation set in both modes and score it with pass@k.
 
-Chain-of-Edits: `toolthink.training.episodes.run_episodes` plays each task
+Chain-of-Edits: `toolthink.rollout.episodes.run_episodes` plays each task
 ``samples`` times with the grammar-constrained decoder (the same episodes RL
 trains on). Direct answer: `toolthink.evaluation.direct.run_direct` answers
 each task ``samples`` times. An attempt counts as a repair when the final code
@@ -24,9 +24,9 @@ from toolthink.evaluation.datasets import bug_kind
 from toolthink.evaluation.direct import DIRECT_PROMPT_VERSION, run_direct
 from toolthink.evaluation.metrics import summarize
 from toolthink.evaluation.records import direct_record, episode_record
+from toolthink.rollout.episodes import RolloutConfig, run_episodes
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
-from toolthink.training.episodes import RolloutConfig, run_episodes
 
 __all__ = ["MODES", "EvalConfig", "ModeResult", "evaluate"]
 

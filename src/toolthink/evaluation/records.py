@@ -19,9 +19,9 @@ from typing import Any
 
 from toolthink.dsl import execute, parse_command
 from toolthink.evaluation.episode_view import End
+from toolthink.rollout.episodes import Episode
 from toolthink.tasks import RepairTask
 from toolthink.tool import CodeEditor
-from toolthink.training.episodes import Episode
 
 __all__ = ["direct_record", "episode_record", "feedback_of", "final_code"]
 

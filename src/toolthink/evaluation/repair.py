@@ -138,14 +138,14 @@ def model_attempt(model_name: str, adapter: str | None, *, temperature: float,
                   max_turns: int, device: str = "auto", dtype: str = "auto") -> Attempt:
     """The `Attempt` of a model: its Chain-of-Edits episodes' final code.
 
-    ``device`` and ``dtype`` are `toolthink.evaluation.models.load_model`'s specs.
+    ``device`` and ``dtype`` are `toolthink.models.loader.load_model`'s specs.
     """
 
     def attempt(task: RepairTask, samples: int, sandbox: SandboxPool) -> list[str]:
         from toolthink.env import EnvConfig  # noqa: PLC0415
-        from toolthink.evaluation.models import load_model  # noqa: PLC0415
         from toolthink.evaluation.records import final_code  # noqa: PLC0415
-        from toolthink.training.episodes import RolloutConfig, run_episodes  # noqa: PLC0415
+        from toolthink.models.loader import load_model  # noqa: PLC0415
+        from toolthink.rollout.episodes import RolloutConfig, run_episodes  # noqa: PLC0415
 
         model, tokenizer = load_model(model_name, adapter, device=device, dtype=dtype)
         episodes = run_episodes(model, tokenizer, [task] * samples, sandbox=sandbox,

@@ -1,4 +1,4 @@
-"""Data, environment, constrained decoding, SFT, RL and evaluation.
+"""Training: supervised fine-tuning and multi-turn GRPO on repair episodes.
 
-Only this layer imports torch, transformers, trl or peft.
+Models are loaded by `toolthink.models`; episodes are played by `toolthink.rollout`.
 """

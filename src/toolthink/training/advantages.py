@@ -97,7 +97,7 @@ def token_advantages(turn_advantages: Sequence[float], turn_of_token: Sequence[i
     Args:
         turn_advantages: ``A[t]`` for one trajectory.
         turn_of_token: The turn of each completion token
-            (`toolthink.training.episodes.Episode.turn_of_token`).
+            (`toolthink.rollout.episodes.Episode.turn_of_token`).
 
     Returns:
         One advantage per token; tokens of a turn without an advantage get 0.

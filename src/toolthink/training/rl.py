@@ -2,7 +2,7 @@
 
 TRL 1.16 calls ``rollout_func(prompts, trainer)`` with each dataset prompt
 repeated once per generation; `EpisodeRollout` plays one
-`toolthink.training.episodes.Episode` per entry (all of a step's episodes
+`toolthink.rollout.episodes.Episode` per entry (all of a step's episodes
 batched, tests in one sandbox pool) and returns ``prompt_ids``,
 ``completion_ids``, ``env_mask`` (environment tokens 0: never trained on),
 ``logprobs`` (the sampler's) and, for the reward function, ``episode_reward``.
@@ -18,7 +18,7 @@ Advantages (`RLConfig.advantage`):
 
 The loss scores sampled tokens with the log-probabilities the sampler drew
 them from: `ChainOfEditsTrainer` replays each turn's grammar mask
-(`toolthink.training.mask_replay`) in its forward pass, so the importance
+(`toolthink.rollout.mask_replay`) in its forward pass, so the importance
 ratio and the KL term compare masked distributions (``mask_replay=False``
 keeps TRL's unmasked scoring; docs/rl.md describes the bias it leaves).
 """
@@ -40,22 +40,22 @@ from trl.trainer.grpo_trainer import GRPOTrainer
 
 from toolthink.data.corruption import corrupt, normalize_newlines
 from toolthink.env import EnvConfig
-from toolthink.tasks import Problem, RepairTask
-from toolthink.tool import SandboxPool
-from toolthink.training.advantages import per_turn_advantages, token_advantages
-from toolthink.training.chat import ChatFormat
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.episodes import (
+from toolthink.rollout.chat import ChatFormat
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.episodes import (
     Episode,
     EpisodeInvariantError,
     RolloutConfig,
     RolloutTiming,
     run_episodes,
 )
-from toolthink.training.mask_replay import masked_log_probs, replay_masks
+from toolthink.rollout.mask_replay import masked_log_probs, replay_masks
+from toolthink.rollout.samplers import TurnSampler
+from toolthink.rollout.vllm_server import VLLMServerSampler
+from toolthink.tasks import Problem, RepairTask
+from toolthink.tool import SandboxPool
+from toolthink.training.advantages import per_turn_advantages, token_advantages
 from toolthink.training.rl_log import step_metrics
-from toolthink.training.samplers import TurnSampler
-from toolthink.training.vllm_server import VLLMServerSampler
 
 __all__ = [
     "ChainOfEditsTrainer",
@@ -137,7 +137,7 @@ class EpisodeRollout:
         trajectories_per_step: Episodes written per call.
         sampler: Draws the commands; None: transformers ``generate`` on the
             trainer's model, or, when the trainer has ``use_vllm`` (server
-            mode), a `toolthink.training.vllm_server.VLLMServerSampler` built
+            mode), a `toolthink.rollout.vllm_server.VLLMServerSampler` built
             on the first call.
     """
 
@@ -179,7 +179,9 @@ class EpisodeRollout:
         if self.sampler is not None:  # TRL pushed this step's weights to the server
             self.episodes = self._play(trainer.model, tasks)
         else:
-            with unwrap_model_for_generation(model, trainer.accelerator) as unwrapped:
+            # the trainer's precision (bf16 autocast on a CPU run with bf16): sampled as scored
+            with (unwrap_model_for_generation(model, trainer.accelerator) as unwrapped,
+                  trainer.accelerator.autocast()):
                 training = unwrapped.training
                 unwrapped.eval()  # no dropout while sampling (an SFT adapter's LoRA dropout)
                 try:
@@ -310,7 +312,7 @@ class ChainOfEditsTrainer(GRPOTrainer):
         of a multi-turn completion, get 0 and carry no loss), the logits are
         divided by the temperature and, with mask replay, renormalised over
         the tokens the grammar allowed
-        (`toolthink.training.mask_replay.masked_log_probs`). Position ids
+        (`toolthink.rollout.mask_replay.masked_log_probs`). Position ids
         follow the attention mask, as in ``generate`` with left padding.
         """
         scored = self._scored
@@ -379,7 +381,7 @@ def replayed_masks(
 
     Returns:
         ``(B, C, W)`` int32 llguidance bitmasks: each turn's command tokens get
-        `toolthink.training.mask_replay.replay_masks` of the turn's grammar;
+        `toolthink.rollout.mask_replay.replay_masks` of the turn's grammar;
         environment tokens and padding allow every token (-1).
     """
     masks = torch.full((len(episodes), width, constraint.words), -1, dtype=torch.int32)

@@ -18,13 +18,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from toolthink.commands import config_file_problem, model_path_problem, resume_checkpoint
 from toolthink.data.demos import split_of
 from toolthink.env import PROMPT_VERSION, check_prompt_version
 from toolthink.errors import ToolthinkError
+from toolthink.models.devices import cpu_fp16_problem, with_cpu_fix
+from toolthink.models.loader import EMBEDDED, load_model
+from toolthink.models.lora import lora_config
 from toolthink.tasks import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -33,7 +35,6 @@ from toolthink.tasks import (
     load_mbpp,
 )
 from toolthink.tool import SandboxPool
-from toolthink.training.devices import cpu_precision_problem, with_cpu_fix
 from toolthink.training.rl_config import RLConfig
 
 __all__ = ["check_inputs", "load_policy", "main", "make_parser", "rl_problems", "train"]
@@ -61,22 +62,22 @@ def check_inputs(config: RLConfig) -> None:
     """Check, before the model loads, what the run starts from and writes to.
 
     `RLConfig.check_paths` (``adapter`` and ``output_dir``), a
-    ``model_name_or_path`` written as a path that does not exist, bf16 or fp16
-    on a CPU run (as ``toolthink-train sft`` does), then the prompt version the
+    ``model_name_or_path`` written as a path that does not exist, fp16 on a
+    CPU run (as ``toolthink-train sft`` does), then the prompt version the
     adapter's SFT data was rendered with: RL on another prompt would train a
     model that ``toolthink eval`` refuses.
 
     Raises:
         ValueError: A path `RLConfig.check_paths` rejects, a missing model
-            folder, or half precision on a CPU run.
+            folder, or fp16 on a CPU run.
         PromptVersionError: ``adapter`` records another prompt version than
             `PROMPT_VERSION` (the message names the folder, both versions and the fix).
     """
     config.check_paths()
     problems = [
         model_path_problem("model_name_or_path", config.model_name_or_path or "embedded"),
-        cpu_precision_problem(bf16=bool(config.bf16), fp16=bool(config.fp16),
-                              use_cpu=bool(config.use_cpu), cpu_config=CPU_CONFIG),
+        cpu_fp16_problem(fp16=bool(config.fp16), use_cpu=bool(config.use_cpu),
+                         cpu_config=CPU_CONFIG),
     ]
     found = [p for p in problems if p is not None]
     if found:
@@ -88,47 +89,27 @@ def check_inputs(config: RLConfig) -> None:
 def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
     """Model, tokenizer and peft config (None when the model already has an adapter).
 
-    The weights are loaded in `RLConfig.policy_dtype` (bfloat16 with ``bf16``);
-    a LoRA adapter's own weights stay float32 (peft's ``autocast_adapter_dtype``).
-    An ``adapter`` is trained further with ``config.lora_dropout`` in place of
-    its own (SFT's 0.05), so sampling (eval mode) and the loss see one policy.
+    Loaded by `toolthink.models.loader.load_model`, on the CPU for the trainer
+    to place, in `RLConfig.policy_dtype` (float32 on a CPU run, where ``bf16``
+    autocasts; bfloat16 with ``bf16`` on a GPU); a LoRA adapter's own weights
+    stay float32 (peft's ``autocast_adapter_dtype``). An ``adapter`` is trained
+    further with ``config.lora_dropout`` in place of its own (SFT's 0.05), so
+    sampling (eval mode) and the loss see one policy.
     """
-    from peft import LoraConfig, PeftConfig, PeftModel  # noqa: PLC0415
-    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
-
-    from toolthink.training.embedded_model import (  # noqa: PLC0415
-        load_embedded_model,
-        load_embedded_tokenizer,
+    model, tokenizer = load_model(
+        config.model_name_or_path or EMBEDDED, config.adapter or None, device=None,
+        dtype=config.policy_dtype(), trainable=True, adapter_dropout=config.lora_dropout,
+        option="model_name_or_path", adapter_option="adapter",
     )
+    return model, tokenizer, None if config.adapter else _lora(config)
 
-    model: Any
-    tokenizer: Any
-    dtype = config.policy_dtype()
-    if config.model_name_or_path and config.model_name_or_path != "embedded":
-        model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=dtype)
-        tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
-    else:
-        model, tokenizer = load_embedded_model(dtype=dtype), load_embedded_tokenizer()
-    logger.info("policy weights in %s", dtype)
-    if config.adapter:
-        adapter = Path(config.adapter)
-        if (adapter / "tokenizer_config.json").exists():
-            tokenizer = AutoTokenizer.from_pretrained(adapter)
-        # RL trains with its own lora_dropout (default 0): the SFT adapter's dropout would
-        # make the trainer's log-probs differ from the sampler's (eval mode)
-        adapter_config = PeftConfig.from_pretrained(str(adapter))
-        if hasattr(adapter_config, "lora_dropout"):
-            adapter_config.lora_dropout = config.lora_dropout
-        model = PeftModel.from_pretrained(model, adapter, is_trainable=True,
-                                          config=adapter_config)
-        return model, tokenizer, None
-    peft_config = None
-    if config.use_lora:
-        peft_config = LoraConfig(
-            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=config.lora_target_modules, task_type="CAUSAL_LM",
-        )
-    return model, tokenizer, peft_config
+
+def _lora(config: RLConfig) -> Any:
+    """The LoRA settings of a fresh adapter; None for full fine-tuning (``use_lora: false``)."""
+    if not config.use_lora:
+        return None
+    return lora_config(r=config.lora_r, alpha=config.lora_alpha, dropout=config.lora_dropout,
+                       targets=config.lora_target_modules)
 
 
 def rl_problems(config: RLConfig) -> list[Problem]:
@@ -174,7 +155,6 @@ def train(
         The `ChainOfEditsTrainer` after training (its ``model`` is the policy).
     """
     from datasets import Dataset  # noqa: PLC0415
-    from peft import LoraConfig  # noqa: PLC0415
 
     from toolthink.training.rl import (  # noqa: PLC0415
         ChainOfEditsTrainer,
@@ -205,10 +185,7 @@ def train(
                    "hub id that is in the local Hugging Face cache or reachable")
             raise PolicyLoadError(msg) from e
     else:
-        peft_config = LoraConfig(
-            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=config.lora_target_modules, task_type="CAUSAL_LM",
-        ) if config.use_lora else None
+        peft_config = _lora(config)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     env_config = config.env_config()

@@ -21,8 +21,8 @@ from trl.trainer.grpo_config import GRPOConfig
 
 from toolthink.commands import output_dir_problem, resume_checkpoint
 from toolthink.env import EnvConfig
-from toolthink.training.devices import training_dtype
-from toolthink.training.episodes import RolloutConfig
+from toolthink.models.devices import resolve_trainer_bf16, training_dtype
+from toolthink.rollout.episodes import RolloutConfig
 
 __all__ = ["ADVANTAGES", "DATA_DIR_ENV", "TASK_SOURCES", "RLConfig", "vllm_installed"]
 
@@ -156,6 +156,9 @@ class RLConfig(GRPOConfig):
                    "them at this temperature (the loss divides the logits by it): pass a value "
                    "> 0 (paper and configs: 1.0)")
             raise ValueError(msg)
+        # unset bf16 on a CPU run: the CPU probe decides (TRL would turn it on)
+        self.bf16 = resolve_trainer_bf16(self.bf16, fp16=bool(self.fp16),
+                                         use_cpu=bool(self.use_cpu))
         super().__post_init__()  # type: ignore[no-untyped-call]
 
     def check_paths(self) -> None:
@@ -292,7 +295,7 @@ class RLConfig(GRPOConfig):
         """The dtype the policy's weights are loaded in, from TRL's ``bf16`` and ``fp16``.
 
         bfloat16 with ``bf16``, float16 with ``fp16`` and LoRA, float32 on a
-        CPU run (``use_cpu``) and otherwise (`toolthink.training.devices.training_dtype`).
+        CPU run (``use_cpu``) and otherwise (`toolthink.models.devices.training_dtype`).
         """
         return training_dtype(bf16=bool(self.bf16), fp16=bool(self.fp16),
                               use_cpu=bool(self.use_cpu), lora=self.use_lora or bool(self.adapter))

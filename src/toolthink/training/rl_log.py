@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
-from toolthink.training.episodes import Episode
+from toolthink.rollout.episodes import Episode
 
 if TYPE_CHECKING:
     from toolthink.training.rl import EpisodeRollout

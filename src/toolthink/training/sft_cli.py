@@ -1,7 +1,7 @@
 """``toolthink-train sft``: supervised fine-tuning on demonstrations.
 
 TRL's script convention: `make_parser` builds a ``TrlParser`` over
-`toolthink.training.sft.SFTScriptArguments` and TRL's ``SFTConfig``; `main`
+`toolthink.training.sft_args.SFTScriptArguments` and TRL's ``SFTConfig``; `main`
 parses ``--config FILE.yaml`` plus flag overrides and trains::
 
     toolthink-train sft --config configs/sft_cpu.yaml --max_steps 20
@@ -16,20 +16,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from trl.scripts.utils import TrlParser
-from trl.trainer.sft_config import SFTConfig
 
 from toolthink.commands import EXIT_INTERRUPTED, EXIT_USAGE, config_file_problem
 from toolthink.errors import ToolthinkError
+from toolthink.models.devices import with_cpu_fix
 from toolthink.training.cli import CHECKPOINTS_REMAIN
-from toolthink.training.devices import with_cpu_fix
-from toolthink.training.sft import CPU_CONFIG, SFTScriptArguments, train_sft
+from toolthink.training.sft import train_sft
+from toolthink.training.sft_args import CPU_CONFIG, CommandSFTConfig, SFTScriptArguments
 
 __all__ = ["main", "make_parser"]
 
 
 def make_parser() -> TrlParser:
     """The parser of ``toolthink-train sft`` (toolthink's options, then TRL's)."""
-    types: list[Any] = [SFTScriptArguments, SFTConfig]
+    types: list[Any] = [SFTScriptArguments, CommandSFTConfig]
     return TrlParser(
         types,
         prog="toolthink-train sft",

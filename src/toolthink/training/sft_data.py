@@ -2,7 +2,7 @@
 
 Each demonstration (a record of `toolthink.data.demos.build_demos`, schema in
 docs/data.md) becomes one multi-turn conversation, encoded piece by piece with
-`toolthink.training.chat.ChatFormat`::
+`toolthink.rollout.chat.ChatFormat`::
 
     head(system, prompt) + command_1 + end + observation_1 + command_2 + end ...
 
@@ -27,7 +27,7 @@ import attrs
 from toolthink.env import PROMPT_VERSION
 from toolthink.errors import ToolthinkError
 from toolthink.jsonl import JsonlError, read_jsonl
-from toolthink.training.chat import IGNORE_INDEX, ChatFormat
+from toolthink.rollout.chat import IGNORE_INDEX, ChatFormat
 
 if TYPE_CHECKING:
     import datasets

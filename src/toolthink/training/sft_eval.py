@@ -3,8 +3,8 @@
 `EpisodeEvaluation` is a ``transformers.TrainerCallback``. Every ``every_steps``
 optimizer steps, and at the last step, it plays one episode per held-out task
 with the decoder and environment that RL trains with and ``toolthink eval``
-scores (`toolthink.training.episodes.run_episodes`: llguidance masks from
-`toolthink.training.grammars`, greedy decoding, token-in/token-out), on the
+scores (`toolthink.rollout.episodes.run_episodes`: llguidance masks from
+`toolthink.rollout.grammars`, greedy decoding, token-in/token-out), on the
 tasks of ``toolthink eval --dataset embedded`` (`toolthink.data.heldout.embedded_test_tasks`:
 the embedded corpus' ``test`` split, which SFT never trains on). It logs
 `episode_metrics` under ``eval_episodes/`` through the trainer's log (so the
@@ -30,10 +30,10 @@ from transformers import TrainerCallback
 
 from toolthink.data.heldout import embedded_test_tasks
 from toolthink.env import EnvConfig
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.episodes import Episode, RolloutConfig, RolloutTiming, run_episodes
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.episodes import Episode, RolloutConfig, RolloutTiming, run_episodes
 from toolthink.training.rl_log import step_metrics
 
 if TYPE_CHECKING:

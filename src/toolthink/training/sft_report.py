@@ -105,7 +105,7 @@ Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
   {config.gradient_accumulation_steps} accumulation per device
 {episodes}
 Files: `toolthink_sft.json` (configuration), `metrics.json`, `loss_curve.png`.
-Prompts must be built with `toolthink.training.chat.ChatFormat` (token-in/token-out).
+Prompts must be built with `toolthink.rollout.chat.ChatFormat` (token-in/token-out).
 
 ```python
 {load}
@@ -121,7 +121,7 @@ def write_report(
 
     Args:
         out: The output folder (exists).
-        args: `toolthink.training.sft.SFTScriptArguments`.
+        args: `toolthink.training.sft_args.SFTScriptArguments`.
         config: TRL's ``SFTConfig``.
         metrics: The run's metrics (with ``log_history``, ``data``, ``train``).
         model_path: The folder or id the base model was loaded from.

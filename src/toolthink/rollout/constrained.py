@@ -1,10 +1,10 @@
 """Grammar-constrained decoding: a ``transformers`` LogitsProcessor run by llguidance.
 
 Each generated token is masked so that a row's text stays a prefix of a string
-of its grammar (`toolthink.training.grammars`); a row may end (EOS) only where
+of its grammar (`toolthink.rollout.grammars`); a row may end (EOS) only where
 its grammar accepts. Sources: llguidance's Python API (``LLMatcher``,
 ``LLTokenizer``, ``llguidance.hf.from_tokenizer``; https://github.com/guidance-ai/llguidance),
-whose mask layout (`toolthink.training.bitmasks`) this module keeps;
+whose mask layout (`toolthink.rollout.bitmasks`) this module keeps;
 ``transformers.LogitsProcessor`` for the call protocol.
 
 Costs: building the llguidance tokenizer takes seconds, so `GrammarConstraint.for_tokenizer`
@@ -29,8 +29,8 @@ import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerFast
 
 from toolthink.errors import ToolthinkError
-from toolthink.training.bitmasks import BITS, apply_bitmask, bitmask_of
-from toolthink.training.grammars import EXIT_CAPTURE
+from toolthink.rollout.bitmasks import BITS, apply_bitmask, bitmask_of
+from toolthink.rollout.grammars import EXIT_CAPTURE
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -86,13 +86,13 @@ class RowState:
 def exit_accepted(matcher: llguidance.LLMatcher) -> bool:
     """Whether a matcher has accepted an ``EXIT`` command: the episode's end.
 
-    Read from the grammar's ``exit`` capture (`toolthink.training.grammars`),
+    Read from the grammar's ``exit`` capture (`toolthink.rollout.grammars`),
     not from ``stop_reason()``: llguidance reports "EndOfSentence" when EOS
     comes in the same ``consume_tokens`` call as EXIT and a line break, but "NoExtension"
     when the tokens come one by one, while the capture is the same either way.
 
     Args:
-        matcher: A matcher built from `toolthink.training.grammars` text.
+        matcher: A matcher built from `toolthink.rollout.grammars` text.
     """
     return matcher.is_accepting() and matcher.get_capture(EXIT_CAPTURE) is not None
 
@@ -193,7 +193,7 @@ class GrammarConstraint:
         """Return a fresh matcher for ``grammar`` at its start state.
 
         Args:
-            grammar: llguidance Lark text, e.g. from `toolthink.training.grammars`.
+            grammar: llguidance Lark text, e.g. from `toolthink.rollout.grammars`.
 
         Returns:
             An ``llguidance.LLMatcher`` (a copy of a cached compiled one).
@@ -209,7 +209,7 @@ class GrammarConstraint:
             if compiled.is_error():
                 msg = (
                     f"llguidance rejects the grammar: {_first_line(compiled.get_error())}; "
-                    "build grammars with toolthink.training.grammars"
+                    "build grammars with toolthink.rollout.grammars"
                 )
                 raise GrammarError(msg)
             for warning in compiled.get_grammar_warnings():

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import torch
 
-from toolthink.training.bitmasks import apply_bitmask, token_allowed
-from toolthink.training.constrained import ConstraintError, GrammarConstraint
+from toolthink.rollout.bitmasks import apply_bitmask, token_allowed
+from toolthink.rollout.constrained import ConstraintError, GrammarConstraint
 
 __all__ = ["masked_log_probs", "replay_masks"]
 

@@ -15,7 +15,7 @@ decoder needs; nothing here restates the language:
 
 Both grammars name the ``exit`` rule as an llguidance capture (`EXIT_CAPTURE`), so
 the episode's end is read from the matcher (``get_capture``), which does not
-depend on how the tokens were chunked (`toolthink.training.constrained`).
+depend on how the tokens were chunked (`toolthink.rollout.constrained`).
 
 The derived texts use llguidance extensions (``%llguidance``, ``[capture]``,
 ``%regex``, ``&``) and are for llguidance only; lark keeps reading the file.
@@ -130,7 +130,7 @@ class _Grammar:
                 return i
         msg = (
             f"grammar/toolthink.lark has no definition {name!r}, which "
-            "toolthink.training.grammars rewrites: update that module to the grammar"
+            "toolthink.rollout.grammars rewrites: update that module to the grammar"
         )
         raise GrammarDerivationError(msg)
 
@@ -164,7 +164,7 @@ class _Grammar:
                 return
         msg = (
             f"rule {name!r} ({self.get(name).body!r}) does not contain {' '.join(old)!r}: "
-            "update toolthink.training.grammars to grammar/toolthink.lark"
+            "update toolthink.rollout.grammars to grammar/toolthink.lark"
         )
         raise GrammarDerivationError(msg)
 

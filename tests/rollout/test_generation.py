@@ -5,8 +5,8 @@ from __future__ import annotations
 from transformers import LogitsProcessorList
 
 from toolthink.dsl import Rejected, execute, parse_command
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.grammars import turn_grammar_for
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.grammars import turn_grammar_for
 
 from .support import ListEditor
 

@@ -9,7 +9,7 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from toolthink.dsl import Rejected, execute, parse_command
-from toolthink.training.bitmasks import (
+from toolthink.rollout.bitmasks import (
     MaskShapeError,
     _unpack_on_device,
     allowed_tokens,
@@ -17,13 +17,13 @@ from toolthink.training.bitmasks import (
     bitmask_of,
     token_allowed,
 )
-from toolthink.training.constrained import (
+from toolthink.rollout.constrained import (
     ConstraintError,
     GrammarConstraint,
     GrammarError,
     exit_accepted,
 )
-from toolthink.training.grammars import program_grammar, turn_grammar
+from toolthink.rollout.grammars import program_grammar, turn_grammar
 
 from .support import ListEditor, allowed, encode
 

@@ -48,7 +48,7 @@ class ListEditor:
 
 UNENCODABLE = "\x04\x06\x13\x14\x16\x1d"
 """Characters the embedded tokenizer has no bytes for (nor for U+40000..U+BFFFF):
-``encode`` drops them silently (see test_embedded_model.py)."""
+``encode`` drops them silently (see tests/models/test_embedded.py)."""
 
 _encodable = st.characters(codec="utf-8", exclude_characters=UNENCODABLE, max_codepoint=0x3FFFF)
 

@@ -23,15 +23,15 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 
+from tests.rollout.test_episodes import easy_tasks
+from tests.rollout.vllm_fakes import ModelClient
 from tests.tiny_models import tiny_llama
-from tests.training.test_episodes import easy_tasks
-from tests.training.vllm_fakes import ModelClient
 from toolthink.env import EnvConfig
+from toolthink.models.embedded import load_embedded_tokenizer
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.episodes import RolloutConfig, run_episodes
+from toolthink.rollout.vllm_server import VLLMServerSampler
 from toolthink.tool import SandboxPool
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.embedded_model import load_embedded_tokenizer
-from toolthink.training.episodes import RolloutConfig, run_episodes
-from toolthink.training.vllm_server import VLLMServerSampler
 
 CASES = {"main-plays": (2, 0), "other-plays": (0, 2), "both-play": (1, 3)}
 CONFIG = RolloutConfig(max_new_tokens=8, temperature=0.0)

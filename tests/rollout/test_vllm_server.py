@@ -1,4 +1,4 @@
-"""Turn sampling on a vLLM server (`toolthink.training.vllm_server`), against stand-ins.
+"""Turn sampling on a vLLM server (`toolthink.rollout.vllm_server`), against stand-ins.
 
 vLLM needs a GPU and is not installed here: `ModelClient` answers TRL's
 ``VLLMClient.generate`` with the tiny model under the request's grammar, and
@@ -20,16 +20,16 @@ import pytest
 import torch
 
 from toolthink.env import EnvConfig
-from toolthink.tool import SandboxPool
-from toolthink.training.chat import ChatFormat
-from toolthink.training.episodes import RolloutConfig, run_episodes
-from toolthink.training.grammars import turn_grammar
-from toolthink.training.vllm_server import (
+from toolthink.rollout.chat import ChatFormat
+from toolthink.rollout.episodes import RolloutConfig, run_episodes
+from toolthink.rollout.grammars import turn_grammar
+from toolthink.rollout.vllm_server import (
     VLLMProtocolError,
     VLLMServerError,
     VLLMServerSampler,
     check_server,
 )
+from toolthink.tool import SandboxPool
 
 from .test_episodes import easy_tasks
 from .vllm_fakes import FakeServer, ModelClient, answer

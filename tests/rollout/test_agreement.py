@@ -30,8 +30,8 @@ from toolthink.dsl import (
     parse,
     parse_command,
 )
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.grammars import program_grammar, turn_grammar
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.grammars import program_grammar, turn_grammar
 
 from .support import (
     ListEditor,

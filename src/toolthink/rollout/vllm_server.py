@@ -4,15 +4,15 @@ TRL 1.16 connects its ``VLLMClient`` (``trl/generation/vllm_client.py``) to a
 ``vllm serve`` process on the main training process and, before each rollout,
 pushes the policy's weights to it (``VLLMGeneration.sync_weights``: a peft
 model is merged, streamed over NCCL, unmerged). `VLLMServerSampler` uses that
-client for each turn of `toolthink.training.episodes.run_episodes`:
+client for each turn of `toolthink.rollout.episodes.run_episodes`:
 
 * one ``/v1/completions`` request per distinct turn grammar (the episodes of
   a group share their first turn's grammar), sent concurrently; prompts go as
   token ids, never text, and the grammar goes as vLLM's structured output
-  ``{"grammar": text}`` (`toolthink.training.grammars.vllm_structured_outputs`),
+  ``{"grammar": text}`` (`toolthink.rollout.grammars.vllm_structured_outputs`),
   which vLLM's ``guidance`` backend compiles with
   ``llguidance.grammar_from("grammar", text)``, the same Lark grammar
-  `toolthink.training.constrained` compiles;
+  `toolthink.rollout.constrained` compiles;
 * the answer is checked token in, token out: the server saw the prompt ids
   that were sent, returned one log-prob per sampled id, ended each command
   with an EOS id or at ``max_new_tokens``, and every command is in its turn's
@@ -44,9 +44,9 @@ import attrs
 import torch
 
 from toolthink.errors import ToolthinkError
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.grammars import VLLM_ENGINE_KWARGS, vllm_structured_outputs
-from toolthink.training.samplers import RolloutConfig, TurnSample
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.grammars import VLLM_ENGINE_KWARGS, vllm_structured_outputs
+from toolthink.rollout.samplers import RolloutConfig, TurnSample
 
 __all__ = [
     "VLLMProtocolError",
@@ -113,7 +113,7 @@ def check_server(client: Any, *, max_episode_tokens: int) -> None:
 
 @attrs.define
 class VLLMServerSampler:
-    """A `toolthink.training.samplers.TurnSampler` backed by a vLLM server.
+    """A `toolthink.rollout.samplers.TurnSampler` backed by a vLLM server.
 
     Args:
         client: TRL's ``VLLMClient`` on the main process; None on the others
@@ -169,7 +169,7 @@ class VLLMServerSampler:
         count = torch.tensor([live], device=self.accelerator.device)
         return int(self.accelerator.reduce(count, reduction="sum").item()) > 0
 
-    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str | None],
                config: RolloutConfig) -> list[TurnSample]:
         """Sample one command per row on the server (see `TurnSampler`).
 
@@ -186,7 +186,7 @@ class VLLMServerSampler:
         self._check_grammars(mine, grammars)
         return mine
 
-    def _request_for_all(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+    def _request_for_all(self, rows: Sequence[Sequence[int]], grammars: Sequence[str | None],
                          config: RolloutConfig) -> list[TurnSample]:
         """Gather every process's rows, request them on process 0, send each its slice."""
         every: list[Any] = [None] * self.accelerator.num_processes  # one entry per process
@@ -216,25 +216,26 @@ class VLLMServerSampler:
         mine: list[TurnSample] = answers[0][self.accelerator.process_index]
         return mine
 
-    def _request(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+    def _request(self, rows: Sequence[Sequence[int]], grammars: Sequence[str | None],
                  config: RolloutConfig) -> list[TurnSample]:
         if not rows:
             return []
         if self.client is None:
             msg = "VLLMServerSampler has no client: only the main process may send requests"
             raise VLLMServerError(msg)
-        groups: dict[str, list[int]] = {}
+        groups: dict[str | None, list[int]] = {}
         for index, grammar in enumerate(grammars):
             groups.setdefault(grammar, []).append(index)
         eos = list(self.constraint.eos_token_ids)
 
-        def send(grammar: str, indices: list[int]) -> dict[str, Any]:
+        def send(grammar: str | None, indices: list[int]) -> dict[str, Any]:
+            extra: dict[str, Any] = {"stop_token_ids": eos}
+            if grammar is not None:  # None: free text (the direct-answer baseline)
+                extra["structured_outputs"] = vllm_structured_outputs(grammar)
             out: dict[str, Any] = self.client.generate(
                 prompts=[list(rows[i]) for i in indices], n=1,
                 temperature=config.temperature, top_p=config.top_p, top_k=config.top_k,
-                max_tokens=config.max_new_tokens, logprobs=0,
-                generation_kwargs={"structured_outputs": vllm_structured_outputs(grammar),
-                                   "stop_token_ids": eos},
+                max_tokens=config.max_new_tokens, logprobs=0, generation_kwargs=extra,
             )
             return out
 
@@ -290,7 +291,8 @@ class VLLMServerSampler:
             raise VLLMProtocolError(msg)
         return ids, logprobs, ended
 
-    def _check_grammars(self, turns: Sequence[TurnSample], grammars: Sequence[str]) -> None:
+    def _check_grammars(self, turns: Sequence[TurnSample],
+                        grammars: Sequence[str | None]) -> None:
         """Each command must be in its turn grammar (each process checks its own rows).
 
         vLLM ignores request fields it does not know and then samples without
@@ -298,6 +300,8 @@ class VLLMServerSampler:
         differ from the ones mask replay rebuilds.
         """
         for (ids, _, ended), grammar in zip(turns, grammars, strict=True):
+            if grammar is None:  # free text: nothing to check
+                continue
             body = ids[:-1] if ended else ids
             matcher = self.constraint.matcher(grammar)
             in_grammar = all(matcher.consume_token(t) for t in body)

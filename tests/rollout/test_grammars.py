@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toolthink.dsl import MAX_LINE, grammar_text
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.grammars import (
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.grammars import (
     VLLM_ENGINE_KWARGS,
     GrammarDerivationError,
     _Grammar,

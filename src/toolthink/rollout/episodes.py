@@ -2,13 +2,13 @@
 
 One call of `run_episodes` plays a batch of `toolthink.env.RepairEnv` episodes
 to their end: each turn, every live episode's token sequence so far is given to
-a turn sampler with one grammar per row (`toolthink.training.grammars.turn_grammar_for`
+a turn sampler with one grammar per row (`toolthink.rollout.grammars.turn_grammar_for`
 the row's current file; ``model.generate`` with the llguidance processor by
-default, a vLLM server in RL with ``use_vllm``: `toolthink.training.samplers`),
+default, a vLLM server in RL with ``use_vllm``: `toolthink.rollout.samplers`),
 the sampled command is applied by the environment
 (all rows' tests in one sandbox batch, `toolthink.env.step_all`), and the next
 turn's input is the previous ids + the sampled ids + the environment's ids
-(`toolthink.training.chat.ChatFormat.observation_ids`). Text is never decoded
+(`toolthink.rollout.chat.ChatFormat.observation_ids`). Text is never decoded
 and re-encoded to build a prompt, so RL trains on exactly the tokens it sampled
 (Rainone et al., arXiv 2507.05065, section 4.2, multi-turn rollouts).
 
@@ -18,7 +18,7 @@ An `Episode` holds what TRL's ``rollout_func`` returns (``prompt_ids``,
 
 Log-probabilities are the sampler's: ``log softmax`` of the scores the sampler
 drew from, i.e. after the grammar mask and the temperature (``log q``, see
-`toolthink.training.mask_replay`); environment tokens get 0.0 and mask 0.
+`toolthink.rollout.mask_replay`); environment tokens get 0.0 and mask 0.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from toolthink.env import EnvConfig, RepairEnv, StepInfo, step_all
 from toolthink.errors import ToolthinkError
+from toolthink.rollout.chat import ChatFormat
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.grammars import turn_grammar_for
+from toolthink.rollout.samplers import GenerateSampler, RolloutConfig, TurnSample, TurnSampler
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
-from toolthink.training.chat import ChatFormat
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.grammars import turn_grammar_for
-from toolthink.training.samplers import GenerateSampler, RolloutConfig, TurnSample, TurnSampler
 
 __all__ = [
     "Episode",
@@ -90,7 +90,7 @@ class Episode:
         turn_of_token: (C,) turn index per token.
         commands: Decoded command text per turn (EOS excluded).
         grammars: The grammar each turn was sampled under (for mask replay,
-            `toolthink.training.mask_replay`).
+            `toolthink.rollout.mask_replay`).
         observations: Observation text after each turn (the last one too).
         rewards: Environment reward per turn (a budget cut adds the missing-EXIT
             penalty to the last; when no command fit at all, the one entry is
@@ -257,7 +257,7 @@ def run_episodes(
         constraint: The tokenizer's grammar constraint (built when None).
         chat: The tokenizer's `ChatFormat` (built when None).
         timing: Accumulates generation and sandbox seconds when given.
-        sampler: Draws each turn's commands (`toolthink.training.samplers`);
+        sampler: Draws each turn's commands (`toolthink.rollout.samplers`);
             default: `GenerateSampler` on ``model``.
 
     Returns:
@@ -274,10 +274,8 @@ def run_episodes(
         tokenizer, vocab_size=int(model.config.vocab_size)
     )
     timing = timing if timing is not None else RolloutTiming()
-    pad = tokenizer.pad_token_id
-    pad_id = int(pad if isinstance(pad, int) else constraint.eos_token_ids[0])
     end_ids = chat.command_ids("")  # the end-of-turn token(s) alone
-    sampler = sampler or GenerateSampler(model, constraint, pad_id)
+    sampler = sampler or GenerateSampler.for_model(model, tokenizer, constraint)
 
     clock = time.perf_counter()
     jobs = [(t.buggy_code, t.tests) for t in tasks]

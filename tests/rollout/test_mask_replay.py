@@ -6,10 +6,10 @@ import pytest
 import torch
 from transformers import LogitsProcessorList
 
-from toolthink.training.bitmasks import bitmask_of
-from toolthink.training.constrained import ConstraintError, GrammarConstraint
-from toolthink.training.grammars import turn_grammar
-from toolthink.training.mask_replay import masked_log_probs, replay_masks
+from toolthink.rollout.bitmasks import bitmask_of
+from toolthink.rollout.constrained import ConstraintError, GrammarConstraint
+from toolthink.rollout.grammars import turn_grammar
+from toolthink.rollout.mask_replay import masked_log_probs, replay_masks
 
 from .test_constrained import EOS, PAD
 

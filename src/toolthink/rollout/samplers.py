@@ -1,18 +1,21 @@
-"""Turn samplers: how `toolthink.training.episodes.run_episodes` draws one command per row.
+"""Turn samplers: how a model writes one turn per row, constrained or free.
 
-A turn sampler takes, for one turn of a batch of episodes, each row's token
-ids so far and the grammar its command must follow, and returns per row the
-sampled ids (the end-of-turn EOS included when the command ended), the
-sampler's log q of each id, and whether the command ended with EOS. The
-environment, the token budget, `Episode` and its invariants do not depend on
-which sampler drew the tokens.
+A turn sampler takes, for one turn of a batch, each row's token ids so far and
+the grammar its text must follow (None: free text), and returns per row the
+sampled ids (the end-of-turn EOS included when the turn ended), the sampler's
+log q of each id, and whether the turn ended with EOS. Chain-of-Edits episodes
+(`toolthink.rollout.episodes.run_episodes`) pass each command's grammar; the
+direct-answer baseline (`toolthink.evaluation.direct`) passes None, so every
+backend serves both modes. The environment, the token budget, `Episode` and
+its invariants do not depend on which sampler drew the tokens.
 
 Two samplers exist:
 
 * `GenerateSampler`: transformers ``generate`` with the llguidance logits
-  processor (`toolthink.training.constrained`), on the policy's own device.
-  The default everywhere.
-* `toolthink.training.vllm_server.VLLMServerSampler`: a vLLM server's
+  processor (`toolthink.rollout.constrained`), on the policy's own device.
+  The default everywhere. Rows without a grammar are generated in a call of
+  their own, without the processor.
+* `toolthink.rollout.vllm_server.VLLMServerSampler`: a vLLM server's
   ``/v1/completions`` with the grammar as structured output, through TRL's
   ``VLLMClient`` (``use_vllm: true``, ``vllm_mode: server`` in RL).
 """
@@ -24,9 +27,9 @@ from typing import Any, Protocol
 
 import attrs
 import torch
-from transformers import LogitsProcessorList, PreTrainedModel
+from transformers import LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
 
-from toolthink.training.constrained import GrammarConstraint
+from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.validators import positive_int
 
 __all__ = ["GenerateSampler", "RolloutConfig", "TurnSample", "TurnSampler"]
@@ -63,14 +66,15 @@ class RolloutConfig:
 class TurnSampler(Protocol):
     """What `run_episodes` needs from a sampler."""
 
-    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str | None],
                config: RolloutConfig) -> list[TurnSample]:
-        """Sample one command per row.
+        """Sample one turn per row.
 
         Args:
             rows: B token-id sequences (prompt and completion so far); B may be
                 0 for a sampler that takes part in collectives.
-            grammars: B llguidance Lark grammars, one per row.
+            grammars: B llguidance Lark grammars, one per row; None leaves a
+                row's text free (the direct-answer baseline).
             config: Sampling settings.
 
         Returns:
@@ -112,18 +116,55 @@ class GenerateSampler:
     constraint: GrammarConstraint
     pad_id: int
 
+    @classmethod
+    def for_model(
+        cls, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+        constraint: GrammarConstraint | None = None,
+    ) -> GenerateSampler:
+        """The sampler of ``model``, padding with the tokenizer's pad token (else its EOS).
+
+        Args:
+            model: A causal LM (or peft model).
+            tokenizer: Its fast tokenizer.
+            constraint: The tokenizer's constraint (default: built once per
+                tokenizer, over ``model.config.vocab_size`` logits).
+        """
+        constraint = constraint or GrammarConstraint.for_tokenizer(
+            tokenizer, vocab_size=int(model.config.vocab_size)
+        )
+        pad = tokenizer.pad_token_id
+        return cls(model, constraint, int(pad if isinstance(pad, int)
+                                          else constraint.eos_token_ids[0]))
+
     def keep_going(self, live: int) -> bool:
         """True while this process has a live episode (one process only)."""
         return live > 0
 
-    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str | None],
                config: RolloutConfig) -> list[TurnSample]:
-        """Sample one command per row in one batched ``generate`` call (see `TurnSampler`)."""
+        """Sample one turn per row (see `TurnSampler`).
+
+        One batched ``generate`` call for the rows with a grammar (under the
+        llguidance processor) and one for the rows without.
+        """
+        results: list[TurnSample | None] = [None] * len(rows)
+        constrained = [i for i, g in enumerate(grammars) if g is not None]
+        free = [i for i, g in enumerate(grammars) if g is None]
+        texts = [g for g in grammars if g is not None]
+        for indices, chosen in ((constrained, texts), (free, None)):
+            turns = self._generate([rows[i] for i in indices], chosen, config)
+            for index, turn in zip(indices, turns, strict=True):
+                results[index] = turn
+        return [r for r in results if r is not None]
+
+    def _generate(self, rows: Sequence[Sequence[int]], grammars: list[str] | None,
+                  config: RolloutConfig) -> list[TurnSample]:
+        """One batched ``generate`` call, under the grammars' processor unless None."""
         if not rows:
             return []
         ids, attention = left_pad(rows, self.pad_id)
         device = self.model.device
-        processor = self.constraint.processor(list(grammars))
+        processor = None if grammars is None else self.constraint.processor(grammars)
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p,
              "top_k": config.top_k}
@@ -134,10 +175,11 @@ class GenerateSampler:
                 input_ids=ids.to(device), attention_mask=attention.to(device),
                 max_new_tokens=config.max_new_tokens,
                 eos_token_id=list(self.constraint.eos_token_ids), pad_token_id=self.pad_id,
-                logits_processor=LogitsProcessorList([processor]),
+                logits_processor=LogitsProcessorList([] if processor is None else [processor]),
                 return_dict_in_generate=True, output_scores=True, **sampling,
             )
-        processor.finish(out.sequences)
+        if processor is not None:
+            processor.finish(out.sequences)
         sampled = out.sequences[:, ids.shape[1]:]  # (B, N) on the model's device
         # log q of each sampled token, one step at a time on the model's device: stacking the
         # (B, V) scores the sampler drew from into one (B, N, V) float32 tensor and copying it

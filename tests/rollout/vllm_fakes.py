@@ -18,8 +18,8 @@ from typing import Any
 
 from transformers import PreTrainedModel
 
-from toolthink.training.constrained import GrammarConstraint
-from toolthink.training.samplers import GenerateSampler, RolloutConfig
+from toolthink.rollout.constrained import GrammarConstraint
+from toolthink.rollout.samplers import GenerateSampler, RolloutConfig
 
 __all__ = ["FakeServer", "ModelClient", "answer"]
 

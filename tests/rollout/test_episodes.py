@@ -11,10 +11,10 @@ from transformers import LlamaForCausalLM
 from tests.tiny_models import tiny_llama
 from toolthink.data.corruption import corrupt
 from toolthink.env import EnvConfig
+from toolthink.rollout.chat import ChatFormat
+from toolthink.rollout.episodes import Episode, RolloutConfig, run_episodes
 from toolthink.tasks import RepairTask, load_embedded_corpus
 from toolthink.tool import SandboxPool
-from toolthink.training.chat import ChatFormat
-from toolthink.training.episodes import Episode, RolloutConfig, run_episodes
 
 from .support import DeviceProbe
 

@@ -183,7 +183,7 @@ def embedded_model_dir(
 
 
 def _publish_tokenizer(source: EmbeddedSource, folder: Path) -> None:
-    from transformers import AutoTokenizer  # noqa: PLC0415 - keeps `import toolthink.training.embedded_model` light
+    from transformers import AutoTokenizer  # noqa: PLC0415 - keeps `import toolthink.models.embedded` light
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     logger.info(

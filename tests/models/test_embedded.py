@@ -12,16 +12,15 @@ import pytest
 import torch
 from transformers import PreTrainedTokenizerFast
 
-from toolthink.training import embedded_model
-from toolthink.training.embedded_model import (
+from tests.rollout.support import UNENCODABLE
+from toolthink.models import embedded as embedded_model
+from toolthink.models.embedded import (
     MANIFEST,
     EmbeddedModelError,
     default_cache_dir,
     embedded_model_dir,
     locate_embedded_gguf,
 )
-
-from .support import UNENCODABLE
 
 
 def test_gguf_is_found_through_package_metadata() -> None:
@@ -102,7 +101,7 @@ def test_embedded_tokenizer_cannot_encode_some_characters(tokenizer) -> None:
 def test_conversion_happens_once(
     embedded_cache: Path, tokenizer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="toolthink.training.embedded_model"):
+    with caplog.at_level(logging.INFO, logger="toolthink.models.embedded"):
         folder = embedded_model_dir(embedded_cache, weights=False)
     assert "Converting" not in caplog.text
     manifest = json.loads((folder / MANIFEST).read_text())
