@@ -5,7 +5,11 @@ One record per episode (the format in `toolthink.evaluation.show`)::
     {"task_id", "mode": "chain-of-edits" | "direct", "sample", "passed",
      "initial_code", "turns": [{"command", "status", "reward", "code", "feedback"}]}
 
-plus extra fields: ``bug_kind``, ``truncated``, ``generated_tokens``. The code
+plus extra fields: ``bug_kind``, ``truncated``, ``generated_tokens``, and for
+Chain-of-Edits ``exited`` (the model sent ``EXIT``) and ``first_pass_turn``
+(the 1-based turn after which the code first passed its tests, None if never),
+from which `toolthink.evaluation.metrics.pass_by_turn_budget` reads the pass
+rate at every smaller turn budget. The code
 after each Chain-of-Edits turn is rebuilt by replaying the turn's canonical
 command on a `toolthink.tool.CodeEditor` (only applied commands change it).
 """
@@ -62,7 +66,9 @@ def episode_record(
     return {
         "task_id": task.task_id, "mode": "chain-of-edits", "sample": sample,
         "passed": episode.passed, "initial_code": task.buggy_code, "turns": turns,
-        "bug_kind": bug_kind, "truncated": episode.truncated,
+        "bug_kind": bug_kind, "truncated": episode.truncated, "exited": episode.exited,
+        "first_pass_turn": next((turn for turn, info in enumerate(episode.infos, 1)
+                                 if info.passed), None),
         "generated_tokens": episode.sampled_tokens, "total_reward": episode.total_reward,
         "prompt_tokens": len(episode.prompt_ids),
         "completion_tokens": len(episode.completion_ids),
