@@ -38,6 +38,8 @@ from toolthink.stages import (
     RL_OPTIMIZER_FLAGS,
     SFT_OPTIMIZER_FLAGS,
     Stage,
+    data_dir_problem,
+    job_environment,
     run_stages,
 )
 
@@ -136,14 +138,6 @@ def _check_out(out: Path, *, overwrite: bool) -> str | None:
     return None
 
 
-def _check_data_dir(data_dir: str | None) -> str | None:
-    """Why ``--data-dir`` cannot be read, or None (checked before minutes of training)."""
-    if data_dir is not None and not Path(data_dir).is_dir():
-        return (f"--data-dir {data_dir} is not a folder: point it at the benchmark folder "
-                "(the layout of ../shared/data), or leave it out to use the embedded corpus only")
-    return None
-
-
 def summary_table(out: Path) -> Any:
     """One table over every ``eval-*/results.json`` under ``out``: the job's comparison.
 
@@ -185,11 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run every stage in order; stops at the first that fails (its exit status)."""
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    job_environment()
     out = Path(args.out)
-    problem = _check_out(out, overwrite=args.overwrite) or _check_data_dir(args.data_dir)
+    problem = _check_out(out, overwrite=args.overwrite) or data_dir_problem(args.data_dir)
     if problem:
         sys.stderr.write(f"toolthink demo: {problem}\n")
         return 2

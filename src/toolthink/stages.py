@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import shlex
 import subprocess
 import sys
@@ -35,7 +36,8 @@ import attrs
 from toolthink.errors import ToolthinkError
 
 __all__ = ["COMMAND_NAMES", "CPU_TRAINER_FLAGS", "DONE_FILE", "RL_OPTIMIZER_FLAGS",
-           "SFT_OPTIMIZER_FLAGS", "Stage", "StageMismatchError", "run_stages"]
+           "SFT_OPTIMIZER_FLAGS", "Stage", "StageMismatchError", "data_dir_problem",
+           "job_environment", "run_stages"]
 
 log = logging.getLogger("toolthink.stages")
 
@@ -167,3 +169,23 @@ def run_stages(
             return status
         stage.mark_done(time.perf_counter() - started)
     return 0
+
+
+def job_environment() -> None:
+    """Set a job's defaults in the environment its stages inherit (the user's values win).
+
+    Passive OpenMP threads (spinning ones run ~10x slower on shared cores,
+    FIELD-NOTES), no hub access (models come from local caches), and TRL's
+    experimental-API warning silenced.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+
+def data_dir_problem(data_dir: str | None) -> str | None:
+    """Why a job's ``--data-dir`` cannot be read, or None (checked before minutes of training)."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        return (f"--data-dir {data_dir} is not a folder: point it at the benchmark folder "
+                "(the layout of ../shared/data), or leave it out to use the embedded corpus only")
+    return None

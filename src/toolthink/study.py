@@ -45,6 +45,8 @@ from toolthink.stages import (
     RL_OPTIMIZER_FLAGS,
     SFT_OPTIMIZER_FLAGS,
     Stage,
+    data_dir_problem,
+    job_environment,
     run_stages,
 )
 
@@ -215,16 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run (or resume) the study and write its report; returns the exit status."""
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    job_environment()
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        sys.stderr.write(f"{_PROG}: --out {out} is a file: name a folder\n")
-        return 2
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        sys.stderr.write(f"{_PROG}: --data-dir {args.data_dir} is not a folder: point it at the "
-                         "benchmark folder (the layout of ../shared/data), or leave it out\n")
+    problem = (f"--out {out} is a file: name a folder" if out.exists() and not out.is_dir()
+               else data_dir_problem(args.data_dir))
+    if problem:
+        sys.stderr.write(f"{_PROG}: {problem}\n")
         return 2
     budget = BUDGETS[args.budget]
     plan = stages(out, budget=budget, data_dir=args.data_dir, model=args.model, seed=args.seed)
