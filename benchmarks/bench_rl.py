@@ -5,9 +5,10 @@ Usage: python benchmarks/bench_rl.py runs/rl-cpu/metrics.jsonl [--skip 1 | --ste
 Prints the mean seconds per step in generation, sandbox and training, their
 shares (over the steps after ``--skip`` warm-up steps, or the 1-based inclusive
 range ``--steps A-B``; ``--steps 1`` is one step), the mean reward and pass
-rate over the first and last thirds, and the peak resident memory. ``--every N`` adds a markdown table of the means per
-N steps, and the keywords of the sampled episodes' commands (first command, and
-all commands) per N steps from ``trajectories.jsonl`` beside the metrics.
+rate over the first and last thirds, and the peak resident memory. ``--every
+N`` adds a markdown table of the means per N steps, and the keywords of the
+sampled episodes' commands (first command, and all commands) per N steps from
+``trajectories.jsonl`` beside the metrics.
 """
 
 from __future__ import annotations
