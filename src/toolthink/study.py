@@ -233,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if status:
         return status
+    if args.stop_after is not None and args.stop_after < len(plan):
+        log.info("\nstopped after %d of %d stages; rerun without --stop-after to go on and "
+                 "write the report", args.stop_after, len(plan))
+        return 0
     from toolthink.evaluation.study_report import EvalRun, write_study_report  # noqa: PLC0415
 
     command = "toolthink study " + shlex.join(list(argv) if argv is not None else sys.argv[1:])

@@ -76,7 +76,8 @@ def wilson_interval(successes: float, n: int, *, z: float = Z95) -> tuple[float,
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # The interval holds p exactly; rounding may put an end a hair past it (p = 0, 1).
+    return min(max(0.0, centre - half), p), max(min(1.0, centre + half), p)
 
 
 def bootstrap_interval(

@@ -156,7 +156,8 @@ def _bars(groups: Sequence[str], series: Sequence[tuple[str, list[tuple[float, f
     for i, (name, values) in enumerate(series):
         xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(groups))]
         heights = [100 * v for v, _, _ in values]
-        errors = [[100 * (v - lo) for v, lo, _ in values], [100 * (hi - v) for v, _, hi in values]]
+        errors = [[max(0.0, 100 * (v - lo)) for v, lo, _ in values],  # float rounding: >= 0
+                  [max(0.0, 100 * (hi - v)) for v, _, hi in values]]
         bars = ax.bar(xs, heights, width, yerr=errors, capsize=3, label=name)
         ax.bar_label(bars, labels=[f"{h:.1f}" for h in heights], fontsize=7, padding=2)
     ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=8)
@@ -202,6 +203,7 @@ def turn_budget_figure(rows: Sequence[Row], dataset: str, path: Path) -> Path | 
                 label=f"{row.model}: tests pass")
     ax.set_xticks(turns)
     ax.set_xlabel("turn budget (commands)")
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("pass rate (%)")
     ax.set_title(f"{dataset}: pass rate against the turn budget, from one run", fontsize=10)
     ax.grid(alpha=0.3)
