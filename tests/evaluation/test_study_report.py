@@ -23,6 +23,11 @@ def fake_run(folder: Path, modes: dict[str, list[bool]], kinds: dict[str, str]) 
                              for b in (1, 2, 3)] if mode == "chain-of-edits" else []),
         }
     folder.mkdir(parents=True)
+    with (folder / "episodes.jsonl").open("w") as f:
+        for mode, outcomes in modes.items():
+            for i, passed in enumerate(outcomes):
+                f.write(json.dumps({"task_id": f"t{i}", "mode": mode, "passed": passed,
+                                    "n_edits": 1 + i % 3}) + "\n")
     (folder / "results.json").write_text(json.dumps(
         {"settings": {"tasks": len(next(iter(modes.values())))}, "modes": entries}))
 
@@ -42,6 +47,8 @@ def test_report_holds_each_model_with_intervals(tmp_path: Path) -> None:
     assert "| coe-sft | heldout | 48 | 10.4 [4.5, 22.2] | 20 | 192 | 3.00 | 50 |" in report
     assert "direct-sft" not in report  # not finished: no row
     assert "| typo | 24 |" in report
+    # t0..t4 passed: edits 1 (t0, t3), 2 (t1, t4), 3 (t2), of 16 tasks each
+    assert "| 1 | 16 | 0.0 [0.0, 19.4] | 0.0 [0.0, 19.4] | 12.5 [3.5, 36.0] |" in report
     for name in ("pass1_by_model", "pass1_by_kind", "turn_budget", "tokens_per_solved"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
         assert f"figures/{name}.png" in report

@@ -5,7 +5,8 @@ One record per episode (the format in `toolthink.evaluation.show`)::
     {"task_id", "mode": "chain-of-edits" | "direct", "sample", "passed",
      "initial_code", "turns": [{"command", "status", "reward", "code", "feedback"}]}
 
-plus extra fields: ``bug_kind``, ``truncated``, ``generated_tokens``, and for
+plus extra fields: ``bug_kind``, ``n_edits`` (edits that made a synthetic bug,
+None for a real one), ``truncated``, ``generated_tokens``, and for
 Chain-of-Edits ``exited`` (the model sent ``EXIT``) and ``first_pass_turn``
 (the 1-based turn after which the code first passed its tests, None if never),
 from which `toolthink.evaluation.metrics.pass_by_turn_budget` reads the pass
@@ -66,7 +67,8 @@ def episode_record(
     return {
         "task_id": task.task_id, "mode": "chain-of-edits", "sample": sample,
         "passed": episode.passed, "initial_code": task.buggy_code, "turns": turns,
-        "bug_kind": bug_kind, "truncated": episode.truncated, "exited": episode.exited,
+        "bug_kind": bug_kind, "n_edits": task.n_edits or None,
+        "truncated": episode.truncated, "exited": episode.exited,
         "first_pass_turn": next((turn for turn, info in enumerate(episode.infos, 1)
                                  if info.passed), None),
         "generated_tokens": episode.sampled_tokens, "total_reward": episode.total_reward,
@@ -85,5 +87,5 @@ def direct_record(
     return {
         "task_id": task.task_id, "mode": "direct", "sample": sample, "passed": passed,
         "initial_code": task.buggy_code, "turns": [turn], "bug_kind": bug_kind,
-        "truncated": False, "generated_tokens": generated_tokens,
+        "n_edits": task.n_edits or None, "truncated": False, "generated_tokens": generated_tokens,
     }

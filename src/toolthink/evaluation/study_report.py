@@ -7,7 +7,8 @@ interval when sampled, tokens generated per task and per solved task, turns, and
 the share of episodes that ended with ``EXIT``. Figures (PNG, in ``figures/``):
 
 - ``pass1_by_model.png``: pass@1 per model and dataset, with the intervals;
-- ``pass1_by_kind.png``: pass@1 per bug kind on the held-out set;
+- ``pass1_by_kind.png``: pass@1 per bug kind on the held-out set (a table
+  also gives it per number of edits, from ``episodes.jsonl``);
 - ``turn_budget.png``: the pass rate against the turn budget 1..N, read off one
   N-turn run (`toolthink.evaluation.metrics.pass_by_turn_budget`);
 - ``tokens_per_solved.png``: tokens generated per solved task.
@@ -22,7 +23,10 @@ from typing import Any
 
 import attrs
 
-__all__ = ["EvalRun", "Row", "read_rows", "write_study_report"]
+from toolthink.evaluation.metrics import summarize
+
+__all__ = ["EvalRun", "Row", "edits_table", "kinds_table", "main_table", "read_rows",
+           "write_study_report"]
 
 
 @attrs.frozen
@@ -51,6 +55,7 @@ class Row:
         results: That mode's entry of ``results.json`` (``pass_at_k``, ``stats``,
             ``turn_budget``).
         tasks: Tasks evaluated.
+        folder: The evaluation folder (its ``episodes.jsonl``).
     """
 
     model: str
@@ -58,6 +63,7 @@ class Row:
     dataset: str
     results: dict[str, Any]
     tasks: int
+    folder: Path
 
     def pass_at(self, k: int, group: str = "all") -> tuple[float, float, float] | None:
         """(pass@k, low, high) of a group, fractions; None when not measured."""
@@ -87,7 +93,7 @@ def read_rows(runs: Sequence[EvalRun]) -> list[Row]:
         for mode, entry in modes.items():
             label = run.model if len(modes) == 1 else f"{run.model} / {_SHORT[mode]}"
             rows.append(Row(label, mode, run.dataset, entry,
-                            int(results["settings"].get("tasks", 0))))
+                            int(results["settings"].get("tasks", 0)), run.folder))
     return rows
 
 
@@ -135,6 +141,45 @@ def kinds_table(rows: Sequence[Row], dataset: str) -> str:
                      if kind in r.results["pass_at_k"])
         lines.append(f"| {kind} | {tasks} | "
                      + " | ".join(_interval(r, 1, kind) for r in chosen) + " |")
+    return "\n".join(lines)
+
+
+def _by_edits(row: Row) -> dict[str, dict[str, float]]:
+    """pass@1 with intervals per number of edits, from the row's ``episodes.jsonl``."""
+    path = row.folder / "episodes.jsonl"
+    if not path.is_file():
+        return {}
+    outcomes: dict[str, list[bool]] = {}
+    groups: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line) if line.strip() else None
+        if record is None or record.get("mode") != row.mode:
+            continue
+        outcomes.setdefault(record["task_id"], []).append(bool(record["passed"]))
+        if record.get("n_edits"):
+            groups[record["task_id"]] = f"{record['n_edits']} edit(s)"
+    summary = summarize(outcomes, [1], groups)
+    summary.pop("all", None)
+    return summary
+
+
+def edits_table(rows: Sequence[Row], dataset: str) -> str:
+    """pass@1 [CI] per number of edits on ``dataset`` (one column per model), Markdown."""
+    chosen = [r for r in rows if r.dataset == dataset]
+    by_row = [_by_edits(r) for r in chosen]
+    groups = sorted({g for summary in by_row for g in summary})
+    if not groups:
+        return "(no numbers of edits recorded)"
+    lines = ["| edits | tasks | " + " | ".join(r.model for r in chosen) + " |",
+             "|" + "---|" * (len(chosen) + 2)]
+    for group in groups:
+        tasks = next(int(s[group]["tasks"]) for s in by_row if group in s)
+        cells = []
+        for summary in by_row:
+            row = summary.get(group)
+            cells.append("-" if row is None else f"{_pct(row['pass@1'])} "
+                         f"[{_pct(row['pass@1_low'])}, {_pct(row['pass@1_high'])}]")
+        lines.append(f"| {group.split()[0]} | {tasks} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -283,7 +328,10 @@ def write_study_report(
         "their task (the cost of one repair). EXIT %: episodes the model ended with EXIT "
         "rather than being cut by the turn or token budget.", "",
         main_table(rows, ks) if rows else "(no evaluation finished)", "",
-        f"## By bug kind ({heldout})", "", kinds_table(rows, heldout), "",
+        f"## By bug kind ({heldout})", "",
+        "A bug made by several edits of different kinds is `mixed`.", "",
+        kinds_table(rows, heldout), "",
+        f"## By number of edits ({heldout})", "", edits_table(rows, heldout), "",
         "## Pass rate against the turn budget", "",
         "Computed from one run at the largest budget: a Chain-of-Edits episode's first b "
         "turns do not depend on the budget (the prompt does not state it), so the run "
