@@ -47,6 +47,7 @@ __all__ = ["FULL", "QUICK", "Budget", "main", "make_parser", "stages"]
 
 log = logging.getLogger("toolthink.pipeline")
 
+
 def make_parser() -> argparse.ArgumentParser:
     """Build the ``toolthink demo`` argument parser."""
     parser = argparse.ArgumentParser(prog="toolthink demo", description=__doc__.splitlines()[0])

@@ -52,9 +52,9 @@ COMMAND_NAMES = {"toolthink.data.cli": "toolthink data",
 
 RESUME_FLAGS = ("--resume_from_checkpoint", "true")
 
-CPU_TRAINER_FLAGS = ("--bf16", "false", "--use_cpu", "true", "--report_to", "none",
-                     "--logging_steps", "1")
-"""The trainers' CPU flags of the jobs (``toolthink demo``, ``toolthink study``)."""
+CPU_TRAINER_FLAGS = ("--use_cpu", "true", "--report_to", "none", "--logging_steps", "1")
+"""The trainers' CPU flags of the jobs (``toolthink demo``, ``toolthink study``); bf16 is
+left to the trainers' policy (`toolthink.models.devices`: on where the CPU computes it)."""
 
 # Those of configs/sft_cpu.yaml and configs/rl_cpu.yaml: TRL's own defaults
 # (2e-5 for SFT, 1e-6 for GRPO) barely move a LoRA in a few steps.

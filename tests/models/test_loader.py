@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from toolthink.env import PROMPT_VERSION
-from toolthink.models.devices import DeviceError
+from toolthink.models.devices import CPU_BF16_ENV, DeviceError
 from toolthink.models.loader import (
     ModelLoadError,
     PromptVersionError,
@@ -35,11 +35,14 @@ def test_missing_adapter_and_model_name_the_flag(tmp_path: Path) -> None:
         load_model(str(tmp_path / "missing-model"))
 
 
-@pytest.mark.parametrize(("dtype", "want"), [("auto", torch.float32), ("float32", torch.float32),
-                                             ("bfloat16", torch.bfloat16)])
-def test_load_model_places_the_weights(tiny_model_dir: Path, dtype: str, want: torch.dtype,
+@pytest.mark.parametrize(("dtype", "native", "want"), [
+    ("auto", "0", torch.float32), ("auto", "1", torch.bfloat16), ("float32", "1", torch.float32),
+    ("bfloat16", "1", torch.bfloat16)])
+def test_load_model_places_the_weights(tiny_model_dir: Path, dtype: str, native: str,
+                                       want: torch.dtype,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # auto: the CPU
+    monkeypatch.setenv(CPU_BF16_ENV, native)  # the CPU probe's answer
     model, _ = load_model(str(tiny_model_dir), device="auto", dtype=dtype)
     assert {p.dtype for p in model.parameters()} == {want}
     assert {p.device.type for p in model.parameters()} == {"cpu"}

@@ -198,6 +198,20 @@ def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) ->
         assert (got[~scored[row, : len(e.logprobs)]] == 0).all()
 
 
+def test_bf16_autocast_on_cpu_moves_a_float32_lora(tmp_path, tokenizer) -> None:
+    config = rl_config(tmp_path, bf16=True, max_steps=1)
+    assert config.bf16
+    assert config.use_cpu
+    trainer = train(config, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer)
+    lora = {n: p for n, p in trainer.model.named_parameters() if "lora_B" in n}
+    assert lora
+    assert {p.dtype for p in lora.values()} == {torch.float32}  # float32 master weights
+    assert any(p.abs().sum() > 0 for p in lora.values())
+    (record,) = [json.loads(line)
+                 for line in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
+    assert -1.5 <= record["reward"] <= 1.0
+
+
 @pytest.mark.parametrize(("flags", "want"), [
     ({}, torch.float32),
     ({"bf16": True, "use_cpu": False}, torch.bfloat16),

@@ -58,11 +58,8 @@ def test_a_model_path_that_does_not_exist_is_named_before_loading(
 @pytest.mark.skipif(torch.cuda.is_available(), reason="bf16 is refused only on a CPU machine")
 @pytest.mark.parametrize(("flags", "message"), [
     ([], "start from --config configs/rl_cpu.yaml or pass --bf16 false --use_cpu true"),
-    (["--config", CPU_CONFIG, "--bf16", "true"],
-     r"bf16=True, fp16=False on a CPU run: pass --bf16 false --fp16 false "
-     r"\(configs/rl_cpu.yaml does\)"),
 ])
-def test_bf16_on_cpu_names_the_cpu_config(
+def test_bf16_without_use_cpu_names_the_cpu_config(
     flags: list[str], message: str, tmp_path: Path, no_model: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -131,3 +128,18 @@ def test_a_model_that_fails_to_load_is_named_not_a_traceback(
     err = capsys.readouterr().err
     assert "model_name_or_path='no-such-org/no-such-model' could not be loaded (" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("native", "flags", "want"), [
+    ("1", [], True), ("0", [], False), ("1", ["--bf16", "false"], False),
+])
+def test_the_cpu_config_leaves_bf16_to_the_probe(
+    native: str, flags: list[str], want: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from toolthink.models.devices import CPU_BF16_ENV  # noqa: PLC0415
+    from toolthink.training.rl_cli import make_parser  # noqa: PLC0415
+
+    monkeypatch.setenv(CPU_BF16_ENV, native)
+    (config,) = make_parser().parse_args_and_config(["--config", CPU_CONFIG, *flags])
+    assert config.bf16 is want
+    assert config.policy_dtype() == torch.float32  # autocast keeps float32 master weights

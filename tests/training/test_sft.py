@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import PreTrainedTokenizerBase
 
+from toolthink.models.devices import CPU_BF16_ENV, cpu_has_native_bf16
 from toolthink.rollout.chat import IGNORE_INDEX, ChatFormat
 from toolthink.training.sft import check_inputs, prepare_data
 from toolthink.training.sft_args import SFTConfigError, check_training_config
@@ -139,6 +140,22 @@ def test_tiny_lora_run_trains_adapter_and_writes_outputs(
     assert config["trl"]["max_length"] == 512
 
 
+def test_bf16_autocast_on_cpu_trains_float32_lora(
+    demos: tuple[Path, list[dict[str, Any]]], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "bf16"
+    assert main([*tiny_run_flags(tiny_model_dir, demos[0], out), "--bf16", "true",
+                 "--save_strategy", "no"]) == 0
+    adapter = load_file(out / "adapter_model.safetensors")
+    assert {t.dtype for t in adapter.values()} == {torch.float32}  # float32 master weights
+    assert all(bool(t.abs().sum() > 0) for n, t in adapter.items() if "lora_B" in n)
+    metrics = json.loads((out / "metrics.json").read_text())
+    losses = [e["loss"] for e in metrics["log_history"] if "loss" in e]
+    assert len(losses) == 3
+    assert all(0 < loss < 100 for loss in losses)
+    assert json.loads((out / "toolthink_sft.json").read_text())["trl"]["bf16"] is True
+
+
 def test_tiny_full_finetune_changes_weights_and_resumes(
     demos: tuple[Path, list[dict[str, Any]]], tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -167,7 +184,27 @@ def test_cpu_config_parses() -> None:
     assert args.model_name_or_path == "embedded"
     assert args.lora_r == 8  # flags override the file
     assert args.lora_target_modules == ["all-linear"]
-    assert (config.bf16, config.gradient_checkpointing, config.use_cpu) == (False, False, True)
+    # bf16 unset in the file: the CPU probe decides (toolthink.models.devices)
+    assert (config.bf16, config.gradient_checkpointing, config.use_cpu) == (
+        cpu_has_native_bf16(), False, True)
+
+
+@pytest.mark.parametrize(("native", "flags", "want"), [
+    ("1", [], True),
+    ("0", [], False),
+    ("1", ["--bf16", "false"], False),  # a user can still force float32
+    ("0", ["--bf16", "true"], True),  # forced: works, slowly (a warning)
+])
+def test_cpu_bf16_follows_the_probe_unless_given(
+    native: str, flags: list[str], want: bool, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv(CPU_BF16_ENV, native)
+    config_path = Path(__file__).parents[2] / "configs" / "sft_cpu.yaml"
+    _, config = make_parser().parse_args_and_config(args=["--config", str(config_path), *flags])
+    assert config.bf16 is want
+    slow = [r for r in caplog.records if "will be slower than float32" in r.getMessage()]
+    assert len(slow) == (1 if native == "0" and want else 0)
 
 
 def test_gpu_config_parses() -> None:
@@ -196,12 +233,13 @@ def test_main_reports_bad_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert "lora_r=-1 must be a positive rank" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only guard")
-def test_bf16_on_cpu_names_the_fix() -> None:
+def test_bf16_on_cpu_is_accepted_and_fp16_is_named() -> None:
     _, config = make_parser().parse_args_and_config(
         args=["--output_dir", "x", "--use_cpu", "true", "--bf16", "true"]
     )
-    with pytest.raises(SFTConfigError, match=r"--bf16 false"):
+    check_training_config(config)  # bf16 autocasts on a CPU run: no refusal
+    config.bf16, config.fp16 = False, True  # set after parsing: accelerate refuses it earlier
+    with pytest.raises(SFTConfigError, match=r"fp16=True on a CPU run: .* pass --fp16 false"):
         check_training_config(config)
 
 

@@ -73,7 +73,8 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
                         "or cuda:N")
     parser.add_argument("--dtype", choices=("auto", *DTYPES), default="auto",
                         help="weights' dtype; auto (default): bfloat16 on a GPU that supports "
-                        "it, else float32")
+                        "it or a CPU with native bf16 (avx512_bf16/amx_bf16; override the probe "
+                        "with TOOLTHINK_CPU_BF16=0|1), else float32")
 
 
 def check_device(args: argparse.Namespace) -> str:

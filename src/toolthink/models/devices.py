@@ -1,34 +1,51 @@
-"""Where a model runs and in which dtype: ``--device`` and ``--dtype`` specs, RL's policy dtype.
+"""Where a model runs and in which dtype: ``--device`` and ``--dtype`` specs, training precision.
 
 Inference (``toolthink eval``, ``toolthink repair``) takes a device spec
 (``auto``, ``cpu``, ``cuda``, ``cuda:N``) and a dtype spec (``auto``,
 ``float32``, ``bfloat16``, ``float16``). ``auto`` picks CUDA when torch sees a
-GPU, and there bfloat16 when the GPU supports it (``torch.cuda.is_bf16_supported``),
-else float32, the dtype the weights of a CPU run keep.
+GPU, and there bfloat16 when the GPU supports it (``torch.cuda.is_bf16_supported``);
+on a CPU, bfloat16 when the CPU computes it natively (`cpu_has_native_bf16`),
+else float32.
 
-Training (``toolthink-train rl``) follows TRL's mixed-precision flags: the
-policy is loaded in bfloat16 with ``bf16``, in float16 with ``fp16`` (LoRA
-only: the AMP gradient scaler refuses float16 trainable weights), float32 on a
-CPU run. TRL's own scripts load the model in the dtype of its config (``dtype:
-auto``) for the same reason: half the memory of float32 weights.
+The CPU probe reads the ``flags`` of ``/proc/cpuinfo``: ``avx512_bf16``
+(AVX512-BF16 dot products, e.g. AMD Zen 4, Intel Cooper Lake) or ``amx_bf16``
+(Intel AMX tiles, Sapphire Rapids). With either, oneDNN runs bfloat16 matmuls
+natively: measured here (AMD EPYC, ``avx512_bf16``, torch 2.13) a 1024x576 @
+576x1536 matmul ran 128 GFLOP/s in float32 and 359 in bfloat16. Without them
+PyTorch emulates bfloat16 and it is slower than float32 (PyTorch issues #86270,
+#118499). ``TOOLTHINK_CPU_BF16=1`` (or ``0``) overrides the probe.
+
+Training follows TRL's mixed-precision flags. On a GPU the policy is loaded in
+bfloat16 with ``bf16``, in float16 with ``fp16`` (LoRA only: the AMP gradient
+scaler refuses float16 trainable weights). On a CPU run (``use_cpu``) the
+weights stay float32 and ``bf16`` makes transformers autocast the forward and
+backward passes to bfloat16 (``torch.autocast("cpu")``): float32 master
+weights, bfloat16 matmuls. Left unset, ``bf16`` is chosen by the probe on a
+CPU run (`resolve_trainer_bf16`), TRL's default (on) elsewhere.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+from pathlib import Path
 
 import torch
 
 from toolthink.errors import ToolthinkError
 
 __all__ = [
+    "CPU_BF16_ENV",
     "DTYPES",
+    "NATIVE_BF16_FLAGS",
     "DeviceError",
     "check_device_spec",
-    "cpu_precision_problem",
+    "cpu_fp16_problem",
+    "cpu_has_native_bf16",
     "resolve_device",
     "resolve_dtype",
+    "resolve_trainer_bf16",
     "training_dtype",
     "with_cpu_fix",
 ]
@@ -38,11 +55,56 @@ logger = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 """``--dtype`` values other than ``auto``, by name."""
 
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""``/proc/cpuinfo`` flags of native bfloat16 arithmetic on x86 (AVX512-BF16, AMX)."""
+
+CPU_BF16_ENV = "TOOLTHINK_CPU_BF16"
+"""Environment variable overriding the probe: ``1`` (bfloat16 is fast here) or ``0``."""
+
+CPUINFO = Path("/proc/cpuinfo")
+
 _DEVICE = re.compile(r"auto|cpu|cuda(?::\d+)?")
+_SLOW = ("the CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag in /proc/cpuinfo): "
+         "bfloat16 will be slower than float32 here; pass {fix} for speed")
 
 
 class DeviceError(ToolthinkError, ValueError):
     """A device or dtype was asked for that this machine or this torch cannot give."""
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bfloat16 natively, so bfloat16 beats float32 on it.
+
+    Args:
+        cpuinfo: The text of ``/proc/cpuinfo`` (default: read it; a machine
+            without one, e.g. macOS, counts as no).
+
+    Returns:
+        ``$TOOLTHINK_CPU_BF16`` when set (``1``/``true`` or ``0``/``false``),
+        else whether a ``flags`` line lists one of `NATIVE_BF16_FLAGS`.
+
+    Raises:
+        DeviceError: ``$TOOLTHINK_CPU_BF16`` holds another value.
+    """
+    override = os.environ.get(CPU_BF16_ENV, "").strip().lower()
+    if override in {"1", "true", "yes"}:
+        return True
+    if override in {"0", "false", "no"}:
+        return False
+    if override:
+        msg = (f"{CPU_BF16_ENV}={os.environ[CPU_BF16_ENV]!r} is not a switch: set it to 1 "
+               "(use bfloat16 on this CPU) or 0 (float32), or unset it to probe /proc/cpuinfo")
+        raise DeviceError(msg)
+    if cpuinfo is None:
+        try:
+            cpuinfo = CPUINFO.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags" and set(value.split()) & set(NATIVE_BF16_FLAGS):
+            return True
+    return False
 
 
 def check_device_spec(spec: str) -> str:
@@ -95,7 +157,8 @@ def resolve_dtype(spec: str, device: torch.device) -> torch.dtype:
 
     Args:
         spec: ``auto``, ``float32``, ``bfloat16`` or ``float16``. ``auto`` is
-            bfloat16 on a GPU that supports it, else float32.
+            bfloat16 on a GPU that supports it and on a CPU with native
+            bfloat16 (`cpu_has_native_bf16`), else float32.
         device: Where the model will run (from `resolve_device`).
 
     Raises:
@@ -103,7 +166,8 @@ def resolve_dtype(spec: str, device: torch.device) -> torch.dtype:
     """
     on_gpu = device.type == "cuda"
     if spec == "auto":
-        return torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float32
+        fast = torch.cuda.is_bf16_supported() if on_gpu else cpu_has_native_bf16()
+        return torch.bfloat16 if fast else torch.float32
     if spec not in DTYPES:
         msg = f"--dtype {spec!r} is not a dtype: pass auto, {', '.join(DTYPES)}"
         raise DeviceError(msg)
@@ -111,8 +175,10 @@ def resolve_dtype(spec: str, device: torch.device) -> torch.dtype:
         msg = (f"--dtype bfloat16: the GPU {device} does not support bfloat16: pass --dtype "
                "float16 (half the memory) or float32")
         raise DeviceError(msg)
-    if spec != "float32" and not on_gpu:
-        logger.warning("--dtype %s on the CPU: supported but usually slower than float32", spec)
+    if spec == "float16" and not on_gpu:
+        logger.warning("--dtype float16 on the CPU: supported but usually slower than float32")
+    if spec == "bfloat16" and not on_gpu and not cpu_has_native_bf16():
+        logger.warning("--dtype bfloat16: " + _SLOW.format(fix="--dtype float32"))
     return DTYPES[spec]
 
 
@@ -122,7 +188,8 @@ def training_dtype(*, bf16: bool, fp16: bool, use_cpu: bool, lora: bool) -> torc
     Args:
         bf16: ``GRPOConfig.bf16``.
         fp16: ``GRPOConfig.fp16``.
-        use_cpu: ``GRPOConfig.use_cpu``: float32 whatever the flags say.
+        use_cpu: ``GRPOConfig.use_cpu``: float32 whatever the flags say (``bf16``
+            there autocasts the passes and keeps float32 master weights).
         lora: The trained weights are a LoRA adapter (peft keeps those in
             float32 over half-precision base weights).
 
@@ -143,24 +210,46 @@ def training_dtype(*, bf16: bool, fp16: bool, use_cpu: bool, lora: bool) -> torc
     return torch.float32
 
 
-def cpu_precision_problem(
-    *, bf16: bool, fp16: bool, use_cpu: bool, cpu_config: str
-) -> str | None:
-    """Why a training run's mixed precision cannot run here, or None when it can.
+def resolve_trainer_bf16(bf16: bool | None, *, fp16: bool, use_cpu: bool) -> bool | None:
+    """The trainer's ``bf16``, chosen by the CPU probe when left unset on a CPU run.
 
-    TRL turns ``bf16`` on by default; on a CPU run (``use_cpu``, or no GPU)
-    half precision is slow or fails, so both commands refuse it up front.
+    Called by the training configs before TRL's ``__post_init__``, which turns
+    an unset ``bf16`` on (unless ``fp16``). On a CPU run (``use_cpu``) with
+    ``bf16`` unset: `cpu_has_native_bf16`. ``bf16`` forced on a CPU without
+    native bfloat16 works, after a one-line warning that it will be slow.
 
     Args:
-        bf16: The trainer's ``bf16``.
+        bf16: The ``bf16`` the user gave, None when unset.
         fp16: The trainer's ``fp16``.
         use_cpu: The trainer's ``use_cpu``.
-        cpu_config: The config file that sets both off, e.g. ``configs/sft_cpu.yaml``.
+
+    Returns:
+        The value to use; None (TRL's default) off a CPU run.
+    """
+    if not use_cpu:
+        return bf16
+    if bf16 is None:
+        return not fp16 and cpu_has_native_bf16()
+    if bf16 and not cpu_has_native_bf16():
+        logger.warning("bf16=True on a CPU run: " + _SLOW.format(fix="--bf16 false"))
+    return bf16
+
+
+def cpu_fp16_problem(*, fp16: bool, use_cpu: bool, cpu_config: str) -> str | None:
+    """Why a training run's ``fp16`` cannot run here, or None when it can.
+
+    float16 mixed precision needs a GPU (its gradient scaler); a CPU run
+    (``use_cpu``, or no GPU) may use ``bf16`` instead.
+
+    Args:
+        fp16: The trainer's ``fp16``.
+        use_cpu: The trainer's ``use_cpu``.
+        cpu_config: The config file of a CPU run, e.g. ``configs/sft_cpu.yaml``.
     """
     on_cpu = use_cpu or not (torch.cuda.is_available() or torch.backends.mps.is_available())
-    if on_cpu and (bf16 or fp16):
-        return (f"bf16={bf16}, fp16={fp16} on a CPU run: pass --bf16 false --fp16 false "
-                f"({cpu_config} does)")
+    if on_cpu and fp16:
+        return (f"fp16=True on a CPU run: float16 mixed precision needs a GPU; pass --fp16 false "
+                f"(bf16 autocasts on a CPU; {cpu_config} leaves it to the CPU probe)")
     return None
 
 

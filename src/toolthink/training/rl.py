@@ -179,7 +179,9 @@ class EpisodeRollout:
         if self.sampler is not None:  # TRL pushed this step's weights to the server
             self.episodes = self._play(trainer.model, tasks)
         else:
-            with unwrap_model_for_generation(model, trainer.accelerator) as unwrapped:
+            # the trainer's precision (bf16 autocast on a CPU run with bf16): sampled as scored
+            with (unwrap_model_for_generation(model, trainer.accelerator) as unwrapped,
+                  trainer.accelerator.autocast()):
                 training = unwrapped.training
                 unwrapped.eval()  # no dropout while sampling (an SFT adapter's LoRA dropout)
                 try:

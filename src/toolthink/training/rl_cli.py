@@ -24,7 +24,7 @@ from toolthink.commands import config_file_problem, model_path_problem, resume_c
 from toolthink.data.demos import split_of
 from toolthink.env import PROMPT_VERSION, check_prompt_version
 from toolthink.errors import ToolthinkError
-from toolthink.models.devices import cpu_precision_problem, with_cpu_fix
+from toolthink.models.devices import cpu_fp16_problem, with_cpu_fix
 from toolthink.models.loader import EMBEDDED, load_model
 from toolthink.models.lora import lora_config
 from toolthink.tasks import (
@@ -62,22 +62,22 @@ def check_inputs(config: RLConfig) -> None:
     """Check, before the model loads, what the run starts from and writes to.
 
     `RLConfig.check_paths` (``adapter`` and ``output_dir``), a
-    ``model_name_or_path`` written as a path that does not exist, bf16 or fp16
-    on a CPU run (as ``toolthink-train sft`` does), then the prompt version the
+    ``model_name_or_path`` written as a path that does not exist, fp16 on a
+    CPU run (as ``toolthink-train sft`` does), then the prompt version the
     adapter's SFT data was rendered with: RL on another prompt would train a
     model that ``toolthink eval`` refuses.
 
     Raises:
         ValueError: A path `RLConfig.check_paths` rejects, a missing model
-            folder, or half precision on a CPU run.
+            folder, or fp16 on a CPU run.
         PromptVersionError: ``adapter`` records another prompt version than
             `PROMPT_VERSION` (the message names the folder, both versions and the fix).
     """
     config.check_paths()
     problems = [
         model_path_problem("model_name_or_path", config.model_name_or_path or "embedded"),
-        cpu_precision_problem(bf16=bool(config.bf16), fp16=bool(config.fp16),
-                              use_cpu=bool(config.use_cpu), cpu_config=CPU_CONFIG),
+        cpu_fp16_problem(fp16=bool(config.fp16), use_cpu=bool(config.use_cpu),
+                         cpu_config=CPU_CONFIG),
     ]
     found = [p for p in problems if p is not None]
     if found:

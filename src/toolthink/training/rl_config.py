@@ -21,7 +21,7 @@ from trl.trainer.grpo_config import GRPOConfig
 
 from toolthink.commands import output_dir_problem, resume_checkpoint
 from toolthink.env import EnvConfig
-from toolthink.models.devices import training_dtype
+from toolthink.models.devices import resolve_trainer_bf16, training_dtype
 from toolthink.rollout.episodes import RolloutConfig
 
 __all__ = ["ADVANTAGES", "DATA_DIR_ENV", "TASK_SOURCES", "RLConfig", "vllm_installed"]
@@ -156,6 +156,9 @@ class RLConfig(GRPOConfig):
                    "them at this temperature (the loss divides the logits by it): pass a value "
                    "> 0 (paper and configs: 1.0)")
             raise ValueError(msg)
+        # unset bf16 on a CPU run: the CPU probe decides (TRL would turn it on)
+        self.bf16 = resolve_trainer_bf16(self.bf16, fp16=bool(self.fp16),
+                                         use_cpu=bool(self.use_cpu))
         super().__post_init__()  # type: ignore[no-untyped-call]
 
     def check_paths(self) -> None:

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from trl.trainer.sft_config import SFTConfig
 
 from toolthink.errors import ToolthinkError
-from toolthink.models.devices import cpu_precision_problem
+from toolthink.models.devices import cpu_fp16_problem, resolve_trainer_bf16
 from toolthink.models.embedded import MODEL_NAME
 from toolthink.models.loader import EMBEDDED
 from toolthink.training.sft_data import OVERLONG
 
-__all__ = ["CPU_CONFIG", "SFTConfigError", "SFTScriptArguments", "check_training_config"]
+__all__ = ["CPU_CONFIG", "CommandSFTConfig", "SFTConfigError", "SFTScriptArguments",
+           "check_training_config"]
 
 CPU_CONFIG = "configs/sft_cpu.yaml"
 """The shipped config of a CPU run, named by the errors that need it."""
@@ -153,12 +154,12 @@ def check_training_config(config: SFTConfig) -> None:
     """Reject trainer settings that cannot run here, naming the fix.
 
     Raises:
-        SFTConfigError: bf16/fp16 without an accelerator, or a non-positive
-            ``max_length``.
+        SFTConfigError: fp16 without an accelerator, or a ``max_length`` too
+            short for one turn.
     """
     problems = []
-    precision = cpu_precision_problem(bf16=bool(config.bf16), fp16=bool(config.fp16),
-                                      use_cpu=bool(config.use_cpu), cpu_config=CPU_CONFIG)
+    precision = cpu_fp16_problem(fp16=bool(config.fp16), use_cpu=bool(config.use_cpu),
+                                 cpu_config=CPU_CONFIG)
     if precision is not None:
         problems.append(precision)
     if config.max_length is not None and config.max_length < 16:
@@ -166,3 +167,19 @@ def check_training_config(config: SFTConfig) -> None:
                         "(the paper) or 512 on CPU")
     if problems:
         raise SFTConfigError("; ".join(problems))
+
+
+@dataclass
+class CommandSFTConfig(SFTConfig):
+    """TRL's ``SFTConfig`` whose unset ``bf16`` is chosen by the CPU probe on a CPU run.
+
+    TRL turns an unset ``bf16`` on; on a CPU run (``use_cpu``) toolthink turns
+    it on only where the CPU has native bfloat16
+    (`toolthink.models.devices.resolve_trainer_bf16`): there transformers
+    autocasts to bfloat16 over float32 master weights. ``--bf16 false`` forces float32.
+    """
+
+    def __post_init__(self) -> None:
+        self.bf16 = resolve_trainer_bf16(self.bf16, fp16=bool(self.fp16),
+                                         use_cpu=bool(self.use_cpu))
+        super().__post_init__()  # type: ignore[no-untyped-call]

@@ -16,21 +16,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from trl.scripts.utils import TrlParser
-from trl.trainer.sft_config import SFTConfig
 
 from toolthink.commands import EXIT_INTERRUPTED, EXIT_USAGE, config_file_problem
 from toolthink.errors import ToolthinkError
 from toolthink.models.devices import with_cpu_fix
 from toolthink.training.cli import CHECKPOINTS_REMAIN
 from toolthink.training.sft import train_sft
-from toolthink.training.sft_args import CPU_CONFIG, SFTScriptArguments
+from toolthink.training.sft_args import CPU_CONFIG, CommandSFTConfig, SFTScriptArguments
 
 __all__ = ["main", "make_parser"]
 
 
 def make_parser() -> TrlParser:
     """The parser of ``toolthink-train sft`` (toolthink's options, then TRL's)."""
-    types: list[Any] = [SFTScriptArguments, SFTConfig]
+    types: list[Any] = [SFTScriptArguments, CommandSFTConfig]
     return TrlParser(
         types,
         prog="toolthink-train sft",
