@@ -40,6 +40,7 @@ from pathlib import Path
 
 from toolthink.commands import positive_int
 from toolthink.errors import ToolthinkError
+from toolthink.jsonl import read_jsonl
 from toolthink.stages import (
     CPU_TRAINER_FLAGS,
     RL_OPTIMIZER_FLAGS,
@@ -50,8 +51,8 @@ from toolthink.stages import (
     run_stages,
 )
 
-__all__ = ["BUDGETS", "HELDOUT", "MODELS", "StudyBudget", "eval_runs", "main", "make_parser",
-           "stages"]
+__all__ = ["BUDGETS", "HELDOUT", "MODELS", "StudyBudget", "eval_runs", "heldout_check", "main",
+           "make_parser", "stages"]
 
 log = logging.getLogger("toolthink.study")
 
@@ -213,6 +214,25 @@ def stages(out: Path, *, budget: StudyBudget, data_dir: str | None, model: str =
     return plan
 
 
+def heldout_check(out: Path, data_dir: str | None) -> str:
+    """Whether every held-out evaluation scored exactly the tasks of ``heldout/heldout.jsonl``.
+
+    ``toolthink eval --dataset heldout`` rebuilds the set at its fixed seed
+    rather than reading the file; this line of the report says they agree
+    (task ids, from each evaluation's ``episodes.jsonl``).
+    """
+    expected = {row["id"] for row in read_jsonl(out / "heldout" / "heldout.jsonl")}
+    differ = []
+    for name, dataset, folder in eval_runs(out, data_dir):
+        episodes = folder / "episodes.jsonl"
+        if dataset == HELDOUT and episodes.is_file():
+            scored = {row["task_id"] for row in read_jsonl(episodes)}
+            if scored != expected:
+                differ.append(f"{name} ({len(scored ^ expected)} tasks differ)")
+    return (f"every evaluation scored the file's {len(expected)} tasks" if not differ
+            else "MISMATCH with the file: " + ", ".join(differ))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run (or resume) the study and write its report; returns the exit status."""
     args = make_parser().parse_args(argv)
@@ -244,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "base model": args.model,
                 "train problems": ("MBPP train split (601-974) from " + args.data_dir
                                    if args.data_dir else "embedded corpus, train split"),
-                "held-out set": str(out / "heldout" / "heldout.jsonl")}
+                "held-out set": str(out / "heldout" / "heldout.jsonl"),
+                "held-out check": heldout_check(out, args.data_dir)}
     report = write_study_report(out, [EvalRun(*run) for run in eval_runs(out, args.data_dir)],
                                 heldout=HELDOUT, command=command, settings=settings)
     log.info("\nwrote %s", report)
