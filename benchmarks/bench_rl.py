@@ -1,12 +1,14 @@
 """Summarise an RL run's step-time split from its metrics.jsonl.
 
-Usage: python benchmarks/bench_rl.py runs/rl-cpu/metrics.jsonl [--skip 1]
+Usage: python benchmarks/bench_rl.py runs/rl-cpu/metrics.jsonl [--skip 1 | --steps 2-30]
 
 Prints the mean seconds per step in generation, sandbox and training, their
-shares, the mean reward and pass rate over the first and last thirds, and
-the peak resident memory. ``--every N`` adds a markdown table of the means per
-N steps, and the keywords of the sampled episodes' commands (first command, and
-all commands) per N steps from ``trajectories.jsonl`` beside the metrics.
+shares (over the steps after ``--skip`` warm-up steps, or the 1-based inclusive
+range ``--steps A-B``; ``--steps 1`` is one step), the mean reward and pass
+rate over the first and last thirds, and the peak resident memory. ``--every
+N`` adds a markdown table of the means per N steps, and the keywords of the
+sampled episodes' commands (first command, and all commands) per N steps from
+``trajectories.jsonl`` beside the metrics.
 """
 
 from __future__ import annotations
@@ -17,23 +19,50 @@ import json
 import statistics
 from pathlib import Path
 
+PARTS = ("time/step", "time/generation", "time/sandbox", "time/training")
+"""The split's keys: the whole step, then its parts, seconds."""
+
+
+def read_steps(metrics: Path) -> list[dict[str, float]]:
+    """The per-step records of a metrics.jsonl (lines with a time split)."""
+    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    return [r for r in records if "time/generation" in r]
+
+
+def parse_steps(text: str) -> tuple[int, int]:
+    """``"2-30"`` -> (2, 30); ``"1"`` -> (1, 1): 1-based, inclusive."""
+    first, _, last = text.partition("-")
+    return int(first), int(last or first)
+
+
+def step_split(records: list[dict[str, float]], first: int, last: int) -> dict[str, float]:
+    """Mean seconds of `PARTS` over steps ``first``..``last`` (1-based, inclusive)."""
+    chosen = records[first - 1:last]
+    if not chosen:
+        msg = f"no step in {first}-{last}: the file holds {len(records)}"
+        raise ValueError(msg)
+    return {key: statistics.fmean(r[key] for r in chosen) for key in PARTS}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("metrics", type=Path)
     parser.add_argument("--skip", type=int, default=1, help="warm-up steps left out of the split")
+    parser.add_argument("--steps", type=parse_steps, default=None,
+                        help="split over these steps instead, e.g. 2-30 (1-based, inclusive)")
     parser.add_argument("--every", type=int, default=0,
                         help="also a table of means per this many steps")
     args = parser.parse_args()
-    records = [json.loads(line) for line in args.metrics.read_text().splitlines() if line.strip()]
-    records = [r for r in records if "time/generation" in r]
-    timed = records[args.skip:] or records
-    parts = ("time/generation", "time/sandbox", "time/training")
-    total = statistics.fmean(r["time/step"] for r in timed)
-    print(f"steps: {len(records)} (split over {len(timed)}), mean step {total:.1f} s")
-    for key in parts:
-        value = statistics.fmean(r[key] for r in timed)
-        print(f"  {key.split('/')[1]:<10} {value:7.1f} s  {100 * value / total:5.1f} %")
+    records = read_steps(args.metrics)
+    first, last = args.steps or ((args.skip + 1, len(records)) if len(records) > args.skip
+                                 else (1, len(records)))
+    split = step_split(records, first, last)
+    total = split["time/step"]
+    print(f"steps: {len(records)} (split over steps {first}-{min(last, len(records))}), "
+          f"mean step {total:.2f} s")
+    for key in PARTS[1:]:
+        value = split[key]
+        print(f"  {key.split('/')[1]:<10} {value:7.2f} s  {100 * value / total:5.1f} %")
     third = max(len(records) // 3, 1)
     for name, chunk in (("first third", records[:third]), ("last third", records[-third:])):
         reward = statistics.fmean(r["reward"] for r in chunk)

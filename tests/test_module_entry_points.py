@@ -20,6 +20,8 @@ MODULES = [
     ("toolthink.training.sft_cli", "usage: toolthink-train sft"),
     ("toolthink.evaluation.cli", "usage: toolthink eval"),
     ("toolthink.evaluation.repair", "usage: toolthink repair"),
+    ("toolthink.study", "usage: toolthink study"),
+    ("toolthink.data.cli", "usage: toolthink data"),
 ]
 
 

@@ -14,10 +14,11 @@ from toolthink.pipeline import FULL, QUICK, stages
 @pytest.mark.parametrize("data_dir", [None, "/data"])
 def test_every_stage_parses(tmp_path: Path, quick: bool, data_dir: str | None) -> None:
     plan = stages(tmp_path / "demo", quick=quick, data_dir=data_dir)
-    assert [title.split(":")[0] for title, _, _ in plan][:3] == [
+    assert [stage.title.split(":")[0] for stage in plan][:3] == [
         "demonstrations", "supervised fine-tuning", "reinforcement learning"]
     assert len(plan) == (6 if data_dir else 4)
-    for _, module, argv in plan:
+    for stage in plan:
+        module, argv = stage.module, stage.argv
         parser = importlib.import_module(module).make_parser()
         if hasattr(parser, "parse_args_and_config"):  # TRL's parser: dataclasses validate
             parsed = parser.parse_args_and_config(list(argv))
@@ -27,8 +28,8 @@ def test_every_stage_parses(tmp_path: Path, quick: bool, data_dir: str | None) -
 
 
 def test_budgets_follow_the_mode(tmp_path: Path) -> None:
-    quick = {t: a for t, _, a in stages(tmp_path, quick=True, data_dir=None)}
-    full = {t: a for t, _, a in stages(tmp_path, quick=False, data_dir=None)}
+    quick = {s.title: s.argv for s in stages(tmp_path, quick=True, data_dir=None)}
+    full = {s.title: s.argv for s in stages(tmp_path, quick=False, data_dir=None)}
     sft_quick, sft_full = quick["supervised fine-tuning"], full["supervised fine-tuning"]
     assert sft_quick[sft_quick.index("--max_steps") + 1] == str(QUICK.sft_steps)
     assert sft_full[sft_full.index("--max_steps") + 1] == str(FULL.sft_steps)
@@ -85,7 +86,7 @@ def test_bad_out_or_data_dir_stop_before_any_stage(
 
 
 def test_rl_stage_checkpoints_activations(tmp_path: Path) -> None:
-    rl = {t: a for t, _, a in stages(tmp_path, quick=True, data_dir=None)}
+    rl = {s.title: s.argv for s in stages(tmp_path, quick=True, data_dir=None)}
     argv = rl["reinforcement learning"]
     assert argv.count("--gradient_checkpointing") == 1
     assert argv[argv.index("--gradient_checkpointing") + 1] == "true"
@@ -97,7 +98,7 @@ def test_optimizer_settings_follow_the_cpu_configs(tmp_path: Path, stage: str, c
     import yaml  # noqa: PLC0415
 
     settings = yaml.safe_load((Path(__file__).parents[1] / "configs" / config).read_text())
-    argv = {t: a for t, _, a in stages(tmp_path, quick=False, data_dir=None)}[stage]
+    argv = {s.title: s.argv for s in stages(tmp_path, quick=False, data_dir=None)}[stage]
     for key in ("learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay"):
         if f"--{key}" in argv:
             assert str(settings[key]) == argv[argv.index(f"--{key}") + 1] or float(
@@ -113,6 +114,8 @@ def test_the_demo_ends_with_one_results_page_of_every_dataset(
 
     from toolthink import pipeline  # noqa: PLC0415
 
+    from toolthink import stages as stage_runner  # noqa: PLC0415
+
     def fake_stage(argv: list[str], check: bool) -> subprocess.CompletedProcess[str]:
         if argv[2] == "toolthink.evaluation.cli":  # what toolthink eval --out writes
             out = Path(argv[argv.index("--out") + 1])
@@ -124,7 +127,7 @@ def test_the_demo_ends_with_one_results_page_of_every_dataset(
                 {"settings": {"dataset": dataset, "ks": [1]}, "modes": modes}))
         return subprocess.CompletedProcess(argv, 0)
 
-    monkeypatch.setattr(pipeline.subprocess, "run", fake_stage)
+    monkeypatch.setattr(stage_runner.subprocess, "run", fake_stage)
     out = tmp_path / "demo"
     assert pipeline.main(["--quick", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
     page = (out / "report.html").read_text()

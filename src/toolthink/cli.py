@@ -5,6 +5,8 @@ when chosen (so ``toolthink --help`` does not import torch):
 
 - ``toolthink demo [--quick]``: the main job on the embedded defaults
   (`toolthink.pipeline`).
+- ``toolthink study [--budget quick]``: the four models of the paper's comparison,
+  trained and evaluated, resumable (`toolthink.study`).
 - ``toolthink data demos ...``: build verified demonstrations (`toolthink.data.cli`).
 - ``toolthink eval ...``, ``toolthink show EPISODES.jsonl``, ``toolthink report RUN_DIR``,
   ``toolthink repair FILE.py`` (`toolthink.evaluation`).
@@ -21,6 +23,8 @@ __all__ = ["COMMANDS", "INTERRUPTED", "main"]
 
 COMMANDS = {
     "demo": ("toolthink.pipeline", "the main job on the embedded defaults (--quick: fewest steps)"),
+    "study": ("toolthink.study", "train and evaluate base, CoE-SFT, CoE-SFT+RL, direct-SFT; "
+              "resumable"),
     "data": ("toolthink.data.cli", "build synthetic bugs and verified demonstrations"),
     "eval": ("toolthink.evaluation.cli", "evaluate a model: pass@k, Chain-of-Edits vs direct"),
     "show": ("toolthink.evaluation.show", "replay saved episodes turn by turn"),
@@ -35,6 +39,7 @@ INTERRUPTED = {
     "show": "interrupted; no --html page was written",
     "report": "interrupted; the page may be incomplete: run it again",
     "repair": "interrupted; nothing written, the file unchanged",
+    "study": "interrupted; rerun the same command to reuse the finished stages and resume",
 }
 """Command -> the line printed after Ctrl-C (exit status 130)."""
 

@@ -12,9 +12,10 @@ runs), all under one output folder (default ``runs/demo``):
    HumanEvalFix; each prints its comparison table.
 
 ``--quick`` runs the fewest steps of every stage. Each stage runs as its own
-process (``python -m``, the printed command), so its memory is returned when it
-ends; the job ends with one table comparing the two modes per dataset, and
-the results page of every evaluation, ``report.html`` (`toolthink report`). Wall
+process (``python -m``, the printed command; `toolthink.stages`, the machinery
+``toolthink study`` resumes with), so its memory is returned when it ends; the
+job ends with one table comparing the two modes per dataset, and the results
+page of every evaluation, ``report.html`` (`toolthink report`). Wall
 times on 2 CPU cores: benchmarks/README.md, "Main job". Numbers from so short
 a run measure the plumbing, not the method: see docs/recipes.md for real
 recipes.
@@ -26,8 +27,6 @@ import argparse
 import json
 import logging
 import os
-import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -35,16 +34,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolthink.stages import (
+    CPU_TRAINER_FLAGS,
+    RL_OPTIMIZER_FLAGS,
+    SFT_OPTIMIZER_FLAGS,
+    Stage,
+    data_dir_problem,
+    job_environment,
+    run_stages,
+)
+
 __all__ = ["FULL", "QUICK", "Budget", "main", "make_parser", "stages"]
 
 log = logging.getLogger("toolthink.pipeline")
-
-_CPU = ["--use_cpu", "true", "--report_to", "none", "--logging_steps", "1"]
-# Those of configs/sft_cpu.yaml and configs/rl_cpu.yaml (a test keeps them equal):
-# TRL's own defaults (2e-5 for SFT, 1e-6 for GRPO) barely move a LoRA in a few steps.
-_SFT_OPTIMIZER = ["--learning_rate", "2.0e-4", "--lr_scheduler_type", "cosine",
-                  "--warmup_steps", "2", "--weight_decay", "0.0"]
-_RL_OPTIMIZER = ["--learning_rate", "5.0e-4", "--lr_scheduler_type", "constant"]
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -88,8 +90,8 @@ FULL = Budget(per_problem=6, sft_steps=40, rl_steps=5, rl_turns=3, samples=2, ev
               bench_limit=10, max_turns=5, direct_tokens=384)
 
 
-def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, str, list[str]]]:
-    """The stages as ``(title, module, argv)``; ``module.main(argv)`` runs one."""
+def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[Stage]:
+    """The stages; ``stage.module``'s ``main(stage.argv)`` runs one."""
     budget = QUICK if quick else FULL
     ks = ",".join(str(k) for k in range(1, budget.samples + 1))
 
@@ -101,28 +103,30 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[tuple[str, s
                 "--out", str(out / f"eval-{dataset}")]
 
     result = [
-        ("demonstrations", "toolthink.data.cli",
-         ["demos", "--source", "embedded", "--split", "train",
-          "--per-problem", str(budget.per_problem), "--out", str(out / "demos")]),
-        ("supervised fine-tuning", "toolthink.training.sft_cli",
-         ["--demos", str(out / "demos"), "--output_dir", str(out / "sft"),
-          "--max_steps", str(budget.sft_steps), "--per_device_train_batch_size", "2",
-          "--max_length", "1024", "--save_strategy", "no", *_CPU, *_SFT_OPTIMIZER,
-          "--gradient_checkpointing", "false"]),
-        ("reinforcement learning", "toolthink.training.rl_cli",
-         ["--adapter", str(out / "sft"), "--output_dir", str(out / "rl"),
-          "--max_steps", str(budget.rl_steps), "--save_strategy", "no",
-          "--max_turns", str(budget.rl_turns),
-          "--max_new_tokens_per_turn", "48", "--num_generations", "4",
-          "--per_device_train_batch_size", "4", *_CPU, *_RL_OPTIMIZER,
-          "--gradient_checkpointing", "true"]),
-        ("evaluation: embedded held-out problems", "toolthink.evaluation.cli",
-         evaluation("embedded", budget.eval_limit, [])),
+        Stage("demonstrations", "toolthink.data.cli",
+              ["demos", "--source", "embedded", "--split", "train",
+               "--per-problem", str(budget.per_problem), "--out", str(out / "demos")],
+              out / "demos"),
+        Stage("supervised fine-tuning", "toolthink.training.sft_cli",
+              ["--demos", str(out / "demos"), "--output_dir", str(out / "sft"),
+               "--max_steps", str(budget.sft_steps), "--per_device_train_batch_size", "2",
+               "--max_length", "1024", "--save_strategy", "no", *CPU_TRAINER_FLAGS,
+               *SFT_OPTIMIZER_FLAGS, "--gradient_checkpointing", "false"], out / "sft"),
+        Stage("reinforcement learning", "toolthink.training.rl_cli",
+              ["--adapter", str(out / "sft"), "--output_dir", str(out / "rl"),
+               "--max_steps", str(budget.rl_steps), "--save_strategy", "no",
+               "--max_turns", str(budget.rl_turns),
+               "--max_new_tokens_per_turn", "48", "--num_generations", "4",
+               "--per_device_train_batch_size", "4", *CPU_TRAINER_FLAGS, *RL_OPTIMIZER_FLAGS,
+               "--gradient_checkpointing", "true"], out / "rl"),
+        Stage("evaluation: embedded held-out problems", "toolthink.evaluation.cli",
+              evaluation("embedded", budget.eval_limit, []), out / "eval-embedded"),
     ]
     if data_dir:
         for dataset in ("quixbugs", "humanevalfix"):
-            result.append((f"evaluation: {dataset}", "toolthink.evaluation.cli",
-                           evaluation(dataset, budget.bench_limit, ["--data-dir", data_dir])))
+            result.append(Stage(f"evaluation: {dataset}", "toolthink.evaluation.cli",
+                                evaluation(dataset, budget.bench_limit, ["--data-dir", data_dir]),
+                                out / f"eval-{dataset}"))
     return result
 
 
@@ -133,14 +137,6 @@ def _check_out(out: Path, *, overwrite: bool) -> str | None:
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         return (f"--out {out} already holds files (an earlier run?): name another folder, "
                 "or pass --overwrite to replace its outputs")
-    return None
-
-
-def _check_data_dir(data_dir: str | None) -> str | None:
-    """Why ``--data-dir`` cannot be read, or None (checked before minutes of training)."""
-    if data_dir is not None and not Path(data_dir).is_dir():
-        return (f"--data-dir {data_dir} is not a folder: point it at the benchmark folder "
-                "(the layout of ../shared/data), or leave it out to use the embedded corpus only")
     return None
 
 
@@ -185,30 +181,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run every stage in order; stops at the first that fails (its exit status)."""
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    job_environment()
     out = Path(args.out)
-    problem = _check_out(out, overwrite=args.overwrite) or _check_data_dir(args.data_dir)
+    problem = _check_out(out, overwrite=args.overwrite) or data_dir_problem(args.data_dir)
     if problem:
         sys.stderr.write(f"toolthink demo: {problem}\n")
         return 2
     plan = stages(out, quick=args.quick, data_dir=args.data_dir)
     started = time.perf_counter()
-    for number, (title, module, stage_argv) in enumerate(plan, 1):
-        command = {"toolthink.data.cli": "toolthink data",
-                   "toolthink.training.sft_cli": "toolthink-train sft",
-                   "toolthink.training.rl_cli": "toolthink-train rl",
-                   "toolthink.evaluation.cli": "toolthink eval"}[module]
-        log.info("\n[%d/%d] %s\n$ %s %s", number, len(plan), title, command,
-                 shlex.join(stage_argv))
-        # Each stage in its own process, as a user would run it: a stage's memory
-        # (RL's autograd graph peaks at several GiB) goes back to the system when
-        # it ends instead of staying with the next stage.
-        status = subprocess.run([sys.executable, "-m", module, *stage_argv], check=False).returncode
-        if status:
-            log.error("stage %r failed with status %d", title, status)
-            return status
+    status = run_stages(plan, resume=False)
+    if status:
+        return status
     table = summary_table(out)
     if table is not None:
         from rich.console import Console  # noqa: PLC0415

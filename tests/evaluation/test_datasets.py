@@ -14,21 +14,23 @@ from toolthink.tool import SandboxPool
 DATA = Path("/work/shared/data")
 
 
-def task_with_notes(notes: str) -> RepairTask:
-    return RepairTask("x/1", "", "", "", "f", None, Provenance("x", "1", "MIT", "", notes))
+def task_with(notes: str, kinds: tuple[str, ...] = ()) -> RepairTask:
+    return RepairTask("x/1", "", "", "", "f", None, Provenance("x", "1", "MIT", "", notes),
+                      bug_kinds=kinds, n_edits=len(kinds))
 
 
-@pytest.mark.parametrize(("notes", "kind"), [
-    ("bug type: value misuse; symptom: incorrect output", "value misuse"),
-    ("synthetic bug: token swap", "token swap"),
-    ("synthetic bug: token swap, token swap", "token swap"),
-    ("synthetic bug: token swap, delete line", "mixed"),
-    ("upstream note; synthetic bug: typo", "typo"),
-    ("", None),
-    ("1 case(s) skipped as upstream skips them", None),
+@pytest.mark.parametrize(("notes", "kinds", "kind"), [
+    ("bug type: value misuse; symptom: incorrect output", (), "value misuse"),
+    ("", ("token swap",), "token swap"),
+    ("", ("token swap", "token swap"), "token swap"),
+    ("", ("token swap", "delete line"), "mixed"),
+    ("upstream note; synthetic bug: typo", ("typo",), "typo"),
+    ("synthetic bug: typo", (), None),  # kinds are typed fields, never read back from text
+    ("", (), None),
+    ("1 case(s) skipped as upstream skips them", (), None),
 ])
-def test_bug_kind(notes: str, kind: str | None) -> None:
-    assert bug_kind(task_with_notes(notes)) == kind
+def test_bug_kind(notes: str, kinds: tuple[str, ...], kind: str | None) -> None:
+    assert bug_kind(task_with(notes, kinds)) == kind
 
 
 def test_embedded_held_out_bugs_fail_and_are_deterministic(sandbox_pool: SandboxPool) -> None:

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.rollout.support import DeviceProbe
-from toolthink.evaluation.direct import direct_message, extract_code, run_direct
+from toolthink.evaluation.direct import run_direct
 from toolthink.tasks import Provenance, RepairTask
 from toolthink.tool import SandboxPool
-
-
-@pytest.mark.parametrize(("text", "code"), [
-    ("```python\ndef f():\n    return 1\n```\nDone.", "def f():\n    return 1\n"),
-    ("Here:\n```\nx = 1\n```", "x = 1\n"),
-    ("```py\nx = 1\n```\n```python\ny = 2\n```", "x = 1\n"),
-    ("```python\nx = 1\n", "x = 1\n"),  # cut before the closing fence
-    ("x = 1", "x = 1\n"),  # no fence: the whole answer
-])
-def test_extract_code(text: str, code: str) -> None:
-    assert extract_code(text) == code
-
 
 TASK = RepairTask("t/add", "Add two numbers.", "def add(a, b):\n    return a - b\n",
                   "assert add(1, 2) == 3\n", "add", "def add(a, b):\n    return a + b\n",
                   Provenance("t", "add", "MIT", ""))
-
-
-def test_message_shows_problem_tests_and_code() -> None:
-    text = direct_message(TASK)
-    assert "Add two numbers." in text
-    assert "assert add(1, 2) == 3" in text
-    assert "```python\ndef add(a, b):\n    return a - b\n```" in text
 
 
 def test_run_direct_scores_noise_as_failed(

@@ -39,6 +39,13 @@ def test_both_modes_score_and_record_every_attempt(
         assert sorted(r["sample"] for r in result.records) == [0, 0, 1, 1]
     coe = results[0]
     assert 1 <= coe.mean_turns <= 2
+    assert coe.stats["attempts"] == 4
+    assert coe.stats["exit_share"] is not None
+    assert [point["turns"] for point in coe.turn_budget] == [1.0, 2.0]
+    assert results[1].stats["exit_share"] is None  # direct answers have no EXIT
+    assert results[1].turn_budget == ()
+    row = coe.summary["all"]
+    assert row["pass@1_low"] <= row["pass@1"] <= row["pass@1_high"]
     for record in coe.records:  # only an applied command changes the code
         code = record["initial_code"]
         for turn in record["turns"]:
@@ -76,6 +83,9 @@ def test_cli_writes_results_and_episodes_show_replays(
     assert set(results["modes"]) == {"chain-of-edits", "direct"}
     assert results["settings"]["samples"] == 2
     assert results["settings"]["placement"] == "cpu, float32"
+    coe = results["modes"]["chain-of-edits"]
+    assert set(coe["stats"]) >= {"tokens_per_task", "tokens_per_solved_task", "exit_share"}
+    assert {"pass@1_low", "pass@1_high", "pass@2_low"} <= set(coe["pass_at_k"]["all"])
     lines = (out / "episodes.jsonl").read_text().splitlines()
     assert len(lines) == 4
     assert show_main([str(out / "episodes.jsonl")]) == 0

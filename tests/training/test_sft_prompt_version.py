@@ -30,7 +30,8 @@ def run_dir(
 def test_output_folder_records_the_prompt_version(run_dir: Path, tiny_model_dir: Path) -> None:
     config = json.loads((run_dir / "toolthink_sft.json").read_text())
     assert config["prompt_version"] == PROMPT_VERSION
-    assert f"Prompt version: `{PROMPT_VERSION}`" in (run_dir / "README.md").read_text()
+    assert f"Format: chain-of-edits; prompt version: `{PROMPT_VERSION}`" in (
+        (run_dir / "README.md").read_text())
     assert check_prompt_version(run_dir) == PROMPT_VERSION
     model, _ = load_model(str(tiny_model_dir), adapter=str(run_dir))  # as `toolthink eval`
     assert not model.training

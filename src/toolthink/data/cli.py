@@ -5,6 +5,14 @@ Example::
     toolthink data demos --source mbpp --data-dir ../shared/data --per-problem 4 \\
         --seed 0 --out runs/demos
     toolthink data demos --source embedded --per-problem 3 --out runs/demos-embedded
+    toolthink data demos --format direct --from runs/demos --out runs/demos-direct
+    toolthink data heldout --data-dir ../shared/data --out runs/heldout.jsonl
+
+``--format direct`` writes the direct-answer twins of the demonstrations (the
+same problems and bugs, the whole fixed program as the answer:
+`toolthink.data.direct`); built from scratch with the same options and seed,
+or converted from a Chain-of-Edits set with ``--from``, they are the same.
+``heldout`` writes the fixed held-out evaluation set (`toolthink.data.heldout`).
 
 MBPP problems keep their upstream split (601-974 train, 511-600 validation,
 11-510 test, 1-10 prompt); ``--split`` chooses which to build (default: train),
@@ -25,9 +33,11 @@ from pathlib import Path
 from toolthink.commands import output_folder_problem, positive_int, usage_error
 from toolthink.data.corruption import LINE_EDITS
 from toolthink.data.demos import DemoConfig, build_demos, split_of
+from toolthink.data.direct import direct_demos
+from toolthink.data.heldout_cli import add_heldout_parser, run_heldout
 from toolthink.data.mutations import MUTATIONS
-from toolthink.data.store import write_demos
-from toolthink.env import EnvConfig
+from toolthink.data.store import read_jsonl, write_demos
+from toolthink.env import EnvConfig, TrainingFormat
 from toolthink.errors import ToolthinkError
 from toolthink.tasks import Problem, load_embedded_corpus, load_mbpp
 from toolthink.tool import SandboxPool
@@ -66,7 +76,15 @@ def make_parser() -> argparse.ArgumentParser:
                        help="use only the first N problems (default: all)")
     demos.add_argument("--timeout", type=float, default=EnvConfig().timeout,
                        help="seconds per test run (default: the environment's)")
+    demos.add_argument("--format", choices=[f.value for f in TrainingFormat],
+                       default=TrainingFormat.CHAIN_OF_EDITS.value,
+                       help="chain-of-edits (default): command traces; direct: the whole fixed "
+                       "program as one answer, for the trained direct baseline")
+    demos.add_argument("--from", dest="from_demos", metavar="DEMOS",
+                       help="with --format direct: convert this Chain-of-Edits demos.jsonl (or "
+                       "its folder) instead of building; the other build options are ignored")
     demos.add_argument("--out", required=True, help="output folder")
+    add_heldout_parser(sub)
     return parser
 
 
@@ -75,6 +93,14 @@ _PROG = "toolthink data demos"
 
 def _check_usage(args: argparse.Namespace) -> None:
     """Exit with status 2 and a message naming the value for a bad option, before any work."""
+    if args.from_demos is not None:
+        if args.format != TrainingFormat.DIRECT.value:
+            usage_error(_PROG, f"--from {args.from_demos!r} converts Chain-of-Edits "
+                        "demonstrations to direct ones: pass --format direct too")
+        path = Path(args.from_demos)
+        if not (path / "demos.jsonl" if path.is_dir() else path).is_file():
+            usage_error(_PROG, f"--from {args.from_demos!r} is not a demos.jsonl file or a "
+                        "folder holding one: pass the --out of `toolthink data demos`")
     if args.min_edits > args.max_edits:
         usage_error(_PROG, f"--min-edits {args.min_edits} is above --max-edits "
                     f"{args.max_edits}: lower --min-edits or raise --max-edits")
@@ -120,11 +146,31 @@ class _LogProgress:
                  self.done, self.total, 100 * self.done / self.total, elapsed, rate, left / 60)
 
 
+def _convert(args: argparse.Namespace) -> int:
+    """``--format direct --from DEMOS``: the direct twins of built demonstrations."""
+    path = Path(args.from_demos)
+    source = path / "demos.jsonl" if path.is_dir() else path
+    try:
+        records = read_jsonl(source)
+        records = direct_demos(records)
+    except (ToolthinkError, ValueError, KeyError) as e:
+        usage_error(_PROG, f"--from {args.from_demos!r}: {e}: pass the demos.jsonl of "
+                    "`toolthink data demos --format chain-of-edits`")
+    stats = {"format": args.format, "from": str(source), "built": len(records)}
+    out = write_demos(Path(args.out), records, stats)
+    log.info("wrote %d direct demonstrations converted from %s to %s", len(records), source, out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``toolthink data``; returns the exit status (2 for a bad option or data file)."""
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.command == "heldout":
+        return run_heldout(args)
     _check_usage(args)
+    if args.from_demos is not None:
+        return _convert(args)
     try:
         config = DemoConfig(
             per_problem=args.per_problem, seed=args.seed, min_edits=args.min_edits,
@@ -154,14 +200,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = build_demos(problems, config, pool=pool, progress=advance)
         progress.update(bar, completed=total)
     seconds = time.perf_counter() - start
+    records = list(result.records)
+    if args.format == TrainingFormat.DIRECT.value:
+        records = direct_demos(records)
     stats = {
         "source": args.source, "split": args.split, "problems": len(problems),
-        "attempted": result.attempted, "built": len(result.records),
+        "attempted": result.attempted, "built": len(records), "format": args.format,
         "rejected": result.rejected, "seconds": round(seconds, 1),
         "isolation": pool.isolation.value,
         "config": {k: v for k, v in vars(args).items() if k != "command"},
     }
-    out = write_demos(out_dir, result.records, stats)
+    out = write_demos(out_dir, records, stats)
     log.info("built %d demonstrations from %d candidates in %.0f s; rejected: %s; wrote %s",
              len(result.records), result.attempted, seconds, result.rejected, out)
     return 0

@@ -29,7 +29,7 @@ import attrs
 from toolthink.data.corruption import LINE_EDITS, Corruption, corrupt, normalize_newlines
 from toolthink.data.mutations import MUTATIONS
 from toolthink.dsl import format_command
-from toolthink.env import EnvConfig, Observation, RepairEnv, step_all
+from toolthink.env import EnvConfig, Observation, RepairEnv, TrainingFormat, step_all
 from toolthink.env.prompt import PROMPT_VERSION
 from toolthink.tasks import Problem, RepairTask
 from toolthink.tool import SandboxPool
@@ -172,7 +172,9 @@ def _candidates(
 
 def _task(candidate: _Candidate) -> RepairTask:
     notes = "synthetic bug: " + ", ".join(candidate.corruption.kinds)
-    task = candidate.problem.with_bug(candidate.corruption.corrupted, notes=notes)
+    task = candidate.problem.with_bug(candidate.corruption.corrupted, notes=notes,
+                                      bug_kinds=candidate.corruption.kinds,
+                                      n_edits=len(candidate.corruption.edits))
     return attrs.evolve(task, reference=candidate.corruption.original)
 
 
@@ -225,6 +227,7 @@ def _record(
         "split": split_of(problem.task_id),
         "seed": config.seed,
         "prompt_version": PROMPT_VERSION,
+        "training_format": TrainingFormat.CHAIN_OF_EDITS.value,
         "kinds": list(corruption.kinds),
         "n_edits": len(corruption.edits),
         "order": config.order,

@@ -4,29 +4,51 @@
 the edit kinds of demonstrations, `toolthink.data.demos.ALL_KINDS`), seeded per
 problem from ``(seed, task_id)``, and keeps a bug only if the buggy program
 fails its tests in the sandbox, as `toolthink.data.demos` verifies
-demonstrations. `embedded_test_tasks` applies it to the ``test`` split of the
-embedded corpus (`toolthink.data.demos.split_of`): the tasks of
-``toolthink eval --dataset embedded`` and of the SFT evaluation hook
-(`toolthink.training.sft_eval`), which therefore score the same problems with
-the same bugs.
+demonstrations. Each task carries its bug's edit kinds and number of edits as
+typed fields (`toolthink.tasks.RepairTask.bug_kinds`, ``n_edits``).
+
+`embedded_test_tasks` applies it to the ``test`` split of the embedded corpus
+(`toolthink.data.demos.split_of`): the tasks of ``toolthink eval --dataset
+embedded`` and of the SFT evaluation hook (`toolthink.training.sft_eval`).
+
+`heldout_tasks` is the fixed held-out evaluation set of the study (issue 16,
+point 2): MBPP's upstream ``test`` split (ids 11-510, never used by demonstrations
+built from ``train``) when a data folder is given, else the embedded corpus'
+``test`` split; seed `HELDOUT_SEED`; 1 to 5 edits per bug (the paper's range).
+``toolthink data heldout --out FILE`` writes it once (`write_heldout`) and
+`read_heldout` loads it back; ``toolthink eval --dataset heldout`` rebuilds the
+same tasks (a test keeps the two equal).
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 import attrs
 
 from toolthink.data.corruption import corrupt, normalize_newlines
 from toolthink.data.demos import ALL_KINDS, split_of
-from toolthink.tasks import Problem, RepairTask, load_embedded_corpus
+from toolthink.jsonl import JsonlError, read_jsonl
+from toolthink.tasks import Problem, Provenance, RepairTask, load_embedded_corpus, load_mbpp
 from toolthink.tool import SandboxPool
 
-__all__ = ["SYNTHETIC_NOTE", "embedded_test_tasks", "synthetic_tasks"]
+__all__ = ["HELDOUT_FIELDS", "HELDOUT_SEED", "SYNTHETIC_NOTE", "embedded_test_tasks",
+           "heldout_problems", "heldout_tasks", "read_heldout", "synthetic_kind", "synthetic_tasks",
+           "write_heldout"]
 
 SYNTHETIC_NOTE = "synthetic bug: "
-"""Prefix of a synthetic task's provenance notes; the edit kinds follow."""
+"""Prefix of a synthetic task's provenance notes (for readers; the kinds are typed fields)."""
+
+HELDOUT_SEED = 0
+"""The seed of the held-out set's bugs: fixed, so every run scores the same tasks."""
+
+HELDOUT_FIELDS = ("id", "problem", "buggy_code", "tests", "entry_point", "reference",
+                  "bug_kind", "bug_kinds", "n_edits", "split", "dataset", "item", "license",
+                  "source", "seed")
+"""The fields of each line of a held-out file (``bug_kind``: the one kind, or ``mixed``)."""
 
 
 def synthetic_tasks(
@@ -51,7 +73,8 @@ def synthetic_tasks(
         timeout: Seconds per test run.
 
     Returns:
-        Tasks whose buggy code fails its tests, in problem order.
+        Tasks whose buggy code fails its tests, in problem order, with
+        ``bug_kinds`` and ``n_edits`` set.
     """
     pool_lines = [(p.task_id, line) for p in (donors or problems)
                   for line in normalize_newlines(p.solution).split("\n") if line.strip()]
@@ -64,7 +87,8 @@ def synthetic_tasks(
                          kinds=ALL_KINDS)
         if result is None:
             continue
-        task = problem.with_bug(result.corrupted, notes=SYNTHETIC_NOTE + ", ".join(result.kinds))
+        task = problem.with_bug(result.corrupted, notes=SYNTHETIC_NOTE + ", ".join(result.kinds),
+                                bug_kinds=result.kinds, n_edits=len(result.edits))
         candidates.append(attrs.evolve(task, reference=result.original))
     reports = pool.run_batch([(t.buggy_code, t.tests) for t in candidates], timeout=timeout)
     return [t for t, report in zip(candidates, reports, strict=True) if not report.passed]
@@ -87,3 +111,92 @@ def embedded_test_tasks(
     """
     problems = [p for p in load_embedded_corpus() if split_of(p.task_id) == "test"]
     return synthetic_tasks(problems[:limit], pool, donors=problems, seed=seed, timeout=timeout)
+
+
+def heldout_problems(data_dir: str | Path | None) -> list[Problem]:
+    """The problems of the held-out set: MBPP ``test`` with a data folder, else embedded ``test``.
+
+    Raises:
+        toolthink.tasks.DatasetNotFoundError: ``data_dir`` holds no MBPP file.
+    """
+    problems = load_embedded_corpus() if data_dir is None else load_mbpp(data_dir)
+    return [p for p in problems if split_of(p.task_id) == "test"]
+
+
+def heldout_tasks(
+    data_dir: str | Path | None, pool: SandboxPool, *, limit: int | None = None,
+    timeout: float = 5.0,
+) -> list[RepairTask]:
+    """The fixed held-out set: `synthetic_tasks` of `heldout_problems`, seed `HELDOUT_SEED`.
+
+    Args:
+        data_dir: The benchmark folder (the layout of ../shared/data), or None
+            for the embedded corpus (about a dozen tasks: a smoke set).
+        pool: Sandbox that checks each buggy program fails.
+        limit: Use the first ``limit`` problems (None: all 500 MBPP test problems).
+        timeout: Seconds per test run.
+
+    Returns:
+        Tasks in problem order (with MBPP, about 480 of the 500 problems keep a
+        bug that fails its tests).
+    """
+    problems = heldout_problems(data_dir)
+    return synthetic_tasks(problems[:limit], pool, donors=problems, seed=HELDOUT_SEED,
+                           timeout=timeout)
+
+
+def synthetic_kind(task: RepairTask) -> str | None:
+    """A synthetic bug's kind: its one edit kind, ``"mixed"`` for several, None for a real bug."""
+    kinds = set(task.bug_kinds)
+    if not kinds:
+        return None
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def write_heldout(path: str | Path, tasks: Sequence[RepairTask]) -> Path:
+    """Write ``tasks`` as JSONL, one line of `HELDOUT_FIELDS` per task; returns the path.
+
+    The parent folder is created if needed.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for task in tasks:
+            row = {"id": task.task_id, "problem": task.problem, "buggy_code": task.buggy_code,
+                   "tests": task.tests, "entry_point": task.entry_point,
+                   "reference": task.reference, "bug_kind": synthetic_kind(task),
+                   "bug_kinds": list(task.bug_kinds), "n_edits": task.n_edits,
+                   "split": split_of(task.task_id), "dataset": task.provenance.dataset,
+                   "item": task.provenance.item, "license": task.provenance.license,
+                   "source": task.provenance.source, "seed": HELDOUT_SEED}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return out
+
+
+def read_heldout(path: str | Path) -> list[RepairTask]:
+    """The tasks of a file `write_heldout` wrote, in file order.
+
+    Raises:
+        JsonlError: A line is not a JSON object, lacks a field of
+            `HELDOUT_FIELDS`, or has one of the wrong type; the message starts
+            ``FILE:LINE``.
+    """
+    file = Path(path)
+    tasks = []
+    # Line numbers count objects (read_jsonl skips blank lines; write_heldout writes none).
+    for line, row in enumerate(read_jsonl(file, required=HELDOUT_FIELDS), 1):
+        kinds, edits = row["bug_kinds"], row["n_edits"]
+        if (not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)
+                or type(edits) is not int or edits < 1):
+            raise JsonlError(file, line, f"bug_kinds={kinds!r}, n_edits={edits!r}: a list of "
+                             "kind names and a positive int are expected; rewrite the file "
+                             "with `toolthink data heldout --out FILE`")
+        provenance = Provenance(dataset=str(row["dataset"]), item=str(row["item"]),
+                                license=str(row["license"]), source=str(row["source"]),
+                                notes=SYNTHETIC_NOTE + ", ".join(kinds))
+        tasks.append(RepairTask(
+            task_id=str(row["id"]), problem=str(row["problem"]),
+            buggy_code=str(row["buggy_code"]), tests=str(row["tests"]),
+            entry_point=str(row["entry_point"]), reference=row["reference"],
+            provenance=provenance, bug_kinds=tuple(kinds), n_edits=edits))
+    return tasks

@@ -286,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 usage_error(_PROG, f"no tasks in {args.dataset}: check --data-dir and --limit")
             with console.status(f"loading model {args.model} ({placement})"):
                 model, tokenizer = load_model(args.model, args.adapter, device=args.device,
-                                              dtype=args.dtype)
+                                              dtype=args.dtype, formats=config.modes)
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=False) as bar:

@@ -7,6 +7,9 @@
   toolthink (`toolthink.data.demos.split_of`), one synthetic bug per problem.
 - ``mbpp-synthetic``: MBPP's upstream ``test`` split (ids 11-510), one
   synthetic bug per problem.
+- ``heldout``: the study's fixed held-out set (`toolthink.data.heldout.heldout_tasks`:
+  ``mbpp-synthetic`` at its fixed seed with a data folder, else ``embedded``'s
+  problems at that seed), the tasks ``toolthink data heldout --out FILE`` writes.
 
 Synthetic bugs come from `toolthink.data.heldout.synthetic_tasks` (re-exported
 here): the edit kinds of demonstrations, seeded per problem from ``(seed,
@@ -21,13 +24,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolthink.data.demos import split_of
-from toolthink.data.heldout import SYNTHETIC_NOTE, embedded_test_tasks, synthetic_tasks
+from toolthink.data.heldout import (
+    SYNTHETIC_NOTE,
+    embedded_test_tasks,
+    heldout_tasks,
+    synthetic_kind,
+    synthetic_tasks,
+)
 from toolthink.tasks import RepairTask, load_humanevalfix, load_mbpp, load_quixbugs
 from toolthink.tool import SandboxPool
 
 __all__ = ["DATASETS", "SYNTHETIC_NOTE", "bug_kind", "load_eval_tasks", "synthetic_tasks"]
 
-DATASETS = ("humanevalfix", "quixbugs", "mbpp-synthetic", "embedded")
+DATASETS = ("humanevalfix", "quixbugs", "mbpp-synthetic", "embedded", "heldout")
 """Names accepted by ``toolthink eval --dataset``."""
 
 NEEDS_DATA_DIR = frozenset({"humanevalfix", "quixbugs", "mbpp-synthetic"})
@@ -36,18 +45,15 @@ NEEDS_DATA_DIR = frozenset({"humanevalfix", "quixbugs", "mbpp-synthetic"})
 def bug_kind(task: RepairTask) -> str | None:
     """The bug kind a task's provenance records, or None when it records none.
 
-    HumanEvalFix notes read ``"bug type: <kind>; symptom: ..."``; synthetic
-    tasks ``"synthetic bug: <kind>, <kind>, ..."`` (one kind per edit).
+    A synthetic task's kind is `toolthink.data.heldout.synthetic_kind` of its
+    typed ``bug_kinds``; HumanEvalFix notes read ``"bug type: <kind>; symptom: ..."``.
     """
+    if task.bug_kinds:
+        return synthetic_kind(task)
     for raw in task.provenance.notes.split(";"):
         part = raw.strip()
         if part.startswith("bug type:"):
             return part.removeprefix("bug type:").strip() or None
-        if part.startswith(SYNTHETIC_NOTE):
-            kinds = {k.strip() for k in part.removeprefix(SYNTHETIC_NOTE).split(",") if k.strip()}
-            if not kinds:
-                return None
-            return kinds.pop() if len(kinds) == 1 else "mixed"
     return None
 
 
@@ -64,10 +70,10 @@ def load_eval_tasks(
     Args:
         dataset: One of `DATASETS`.
         data_dir: The benchmark folder (the layout of ../shared/data); unused
-            for ``embedded``.
+            for ``embedded``; optional for ``heldout`` (without it: the embedded corpus).
         pool: Sandbox used to verify synthetic bugs.
         limit: Keep the first ``limit`` tasks (None: all).
-        seed: Seed of the synthetic bugs.
+        seed: Seed of the synthetic bugs (not of ``heldout``, whose seed is fixed).
 
     Raises:
         ValueError: Unknown dataset, or a data folder is needed and missing.
@@ -85,6 +91,8 @@ def load_eval_tasks(
     if dataset == "quixbugs":
         assert data_dir is not None
         return list(load_quixbugs(data_dir)[:limit])
+    if dataset == "heldout":
+        return heldout_tasks(data_dir, pool, limit=limit)
     if dataset == "mbpp-synthetic":
         assert data_dir is not None
         problems = [p for p in load_mbpp(data_dir) if split_of(p.task_id) == "test"]

@@ -6,31 +6,28 @@ sees the same problem, tests and buggy code (without line numbers), writes
 freely (no grammar: the turn sampler is given None, `toolthink.rollout.samplers`,
 so every inference backend serves this mode too), and the first fenced code
 block of its answer, or the whole answer when it has none, is run against the
-tests in the sandbox.
+tests in the sandbox. The prompt and the answer parsing are
+`toolthink.env.direct`'s, which direct SFT demonstrations are rendered with too.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import attrs
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from toolthink.env.direct import (
+    DIRECT_PROMPT_VERSION,
+    DIRECT_SYSTEM_PROMPT,
+    direct_message,
+    extract_code,
+)
 from toolthink.rollout.samplers import GenerateSampler, RolloutConfig, TurnSampler
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
 
-__all__ = ["DIRECT_PROMPT_VERSION", "DIRECT_SYSTEM_PROMPT", "DirectAnswer", "direct_message",
-           "extract_code", "run_direct"]
-
-DIRECT_PROMPT_VERSION = "toolthink-direct-1"
-
-DIRECT_SYSTEM_PROMPT = """\
-You repair Python code. Reply with the whole corrected program in one \
-```python code block, and nothing else."""
-
-_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+__all__ = ["DIRECT_PROMPT_VERSION", "DirectAnswer", "run_direct"]
 
 
 @attrs.frozen
@@ -52,25 +49,6 @@ class DirectAnswer:
     passed: bool
     feedback: str
     generated_tokens: int
-
-
-def direct_message(task: RepairTask, *, max_test_chars: int = 2_000) -> str:
-    """The user message: the problem, the tests and the buggy program in a code block."""
-    parts = []
-    if task.problem.strip():
-        parts.append(f"Problem:\n{task.problem.strip()}")
-    tests = task.tests.strip()
-    if max_test_chars > 0 and tests:
-        parts.append(f"Tests:\n{tests[:max_test_chars]}")
-    parts.append(f"Buggy code:\n```python\n{task.buggy_code.rstrip()}\n```")
-    return "\n\n".join(parts)
-
-
-def extract_code(text: str) -> str:
-    """The first fenced code block of ``text`` (an unclosed one runs to the end), else all of it."""
-    match = _FENCE.search(text)
-    code = match.group(1) if match else text
-    return code.strip("\n") + "\n"
 
 
 def run_direct(
@@ -105,7 +83,8 @@ def run_direct(
     prompts = []
     for task in tasks:
         messages = [{"role": "system", "content": DIRECT_SYSTEM_PROMPT},
-                    {"role": "user", "content": direct_message(task)}]
+                    {"role": "user",
+                     "content": direct_message(task.problem, task.tests, task.buggy_code)}]
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         prompts.append(list(tokenizer.encode(str(text), add_special_tokens=False)))
     sampler = sampler or GenerateSampler.for_model(model, tokenizer)

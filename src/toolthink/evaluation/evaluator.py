@@ -22,7 +22,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.evaluation.datasets import bug_kind
 from toolthink.evaluation.direct import DIRECT_PROMPT_VERSION, run_direct
-from toolthink.evaluation.metrics import summarize
+from toolthink.evaluation.metrics import episode_stats, pass_by_turn_budget, summarize
 from toolthink.evaluation.records import direct_record, episode_record
 from toolthink.rollout.episodes import RolloutConfig, run_episodes
 from toolthink.tasks import RepairTask
@@ -92,6 +92,10 @@ class ModeResult:
         mean_generated_tokens: Model tokens per episode.
         seconds: Wall-clock seconds for the mode.
         records: One `toolthink show` record per attempt.
+        stats: `toolthink.evaluation.metrics.episode_stats` (tokens per task and
+            per solved task, turns, the share ending with ``EXIT``).
+        turn_budget: `toolthink.evaluation.metrics.pass_by_turn_budget` for
+            Chain-of-Edits (empty for direct answers).
     """
 
     mode: str
@@ -100,11 +104,14 @@ class ModeResult:
     mean_generated_tokens: float
     seconds: float
     records: tuple[dict[str, Any], ...]
+    stats: dict[str, float | None] = attrs.field(factory=dict)
+    turn_budget: tuple[dict[str, float], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without the records."""
         return {"mode": self.mode, "pass_at_k": self.summary, "mean_turns": self.mean_turns,
                 "mean_generated_tokens": self.mean_generated_tokens, "seconds": self.seconds,
+                "stats": self.stats, "turn_budget": list(self.turn_budget),
                 "prompt_version": (PROMPT_VERSION if self.mode == "chain-of-edits"
                                    else DIRECT_PROMPT_VERSION)}
 
@@ -125,7 +132,9 @@ def _score(mode: str, tasks: Sequence[RepairTask], records: list[dict[str, Any]]
         mode=mode, summary=summarize(outcomes, config.ks, groups),
         mean_turns=sum(len(r["turns"]) for r in records) / count,
         mean_generated_tokens=sum(int(r["generated_tokens"]) for r in records) / count,
-        seconds=seconds, records=tuple(records),
+        seconds=seconds, records=tuple(records), stats=episode_stats(records),
+        turn_budget=(tuple(pass_by_turn_budget(records, config.env.max_turns))
+                     if mode == "chain-of-edits" else ()),
     )
 
 

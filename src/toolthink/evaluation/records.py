@@ -5,10 +5,15 @@ One record per episode (the format in `toolthink.evaluation.show`)::
     {"task_id", "mode": "chain-of-edits" | "direct", "sample", "passed",
      "initial_code", "turns": [{"command", "status", "reward", "code", "feedback"}]}
 
-plus extra fields: ``bug_kind``, ``truncated``, ``generated_tokens``, ``end`` (why
-the episode ended, an `toolthink.evaluation.episode_view.End` value),
-``initial_feedback`` (the tests' report on the buggy code) and, per turn,
-``passed`` (the code passes after it). The code
+plus extra fields: ``bug_kind``, ``n_edits`` (edits that made a synthetic bug,
+None for a real one), ``truncated``, ``generated_tokens``, ``end`` (why the
+episode ended, an `toolthink.evaluation.episode_view.End` value),
+``initial_feedback`` (the tests' report on the buggy code), per turn ``passed``
+(the code passes after it), and for Chain-of-Edits ``exited`` (the model sent
+``EXIT``) and ``first_pass_turn`` (the 1-based turn after which the code first
+passed its tests, None if never), from which
+`toolthink.evaluation.metrics.pass_by_turn_budget` reads the pass rate at every
+smaller turn budget. The code
 after each Chain-of-Edits turn is rebuilt by replaying the turn's canonical
 command on a `toolthink.tool.CodeEditor` (only applied commands change it).
 """
@@ -75,7 +80,10 @@ def episode_record(
     return {
         "task_id": task.task_id, "mode": "chain-of-edits", "sample": sample,
         "passed": episode.passed, "initial_code": task.buggy_code, "turns": turns,
-        "bug_kind": bug_kind, "truncated": episode.truncated,
+        "bug_kind": bug_kind, "n_edits": task.n_edits or None,
+        "truncated": episode.truncated, "exited": episode.exited,
+        "first_pass_turn": next((turn for turn, info in enumerate(episode.infos, 1)
+                                 if info.passed), None),
         "generated_tokens": episode.sampled_tokens, "total_reward": episode.total_reward,
         "prompt_tokens": len(episode.prompt_ids),
         "completion_tokens": len(episode.completion_ids),
@@ -93,6 +101,7 @@ def direct_record(
     return {
         "task_id": task.task_id, "mode": "direct", "sample": sample, "passed": passed,
         "initial_code": task.buggy_code, "turns": [turn], "bug_kind": bug_kind,
-        "truncated": False, "generated_tokens": generated_tokens,
+        "n_edits": task.n_edits or None, "truncated": False,
+        "generated_tokens": generated_tokens,
         "end": End.ANSWER.value, "initial_feedback": initial_feedback,
     }

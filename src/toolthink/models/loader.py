@@ -21,13 +21,14 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolthink.env import PromptVersionError, check_prompt_version
+from toolthink.env import PromptVersionError, TrainingFormat, check_prompt_version
 from toolthink.errors import ToolthinkError
 from toolthink.models.devices import resolve_device, resolve_dtype
 from toolthink.models.embedded import MODEL_NAME, embedded_model_dir
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Collection
 
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -135,6 +136,7 @@ def load_model(
     cache_dir: str | os.PathLike[str] | None = None,
     option: str = "--model",
     adapter_option: str = "--adapter",
+    formats: Collection[str] = (TrainingFormat.CHAIN_OF_EDITS,),
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a causal LM, its tokenizer and optionally a peft adapter.
 
@@ -155,6 +157,8 @@ def load_model(
         cache_dir: toolthink's cache for the embedded model.
         option: How error messages name ``model`` (``--model``, ``model_name_or_path``).
         adapter_option: How they name ``adapter``.
+        formats: The `toolthink.env.TrainingFormat` values the model is used in
+            (a folder trained on another format is refused).
 
     Returns:
         The model (a ``PeftModel`` with an adapter) and its tokenizer, whose
@@ -164,6 +168,7 @@ def load_model(
         ModelLoadError: The model or adapter cannot be loaded.
         AdapterMismatchError: The adapter was trained on another base model.
         PromptVersionError: The adapter (or model folder) records another prompt version.
+        FormatMismatchError: ``formats`` holds another format than it was trained on.
         DeviceError: The device or dtype is unknown or not on this machine.
     """
     import torch  # noqa: PLC0415
@@ -177,9 +182,9 @@ def load_model(
             msg = (f"{adapter_option} {adapter!r} is not a folder: pass the output folder of "
                    "SFT or RL")
             raise ModelLoadError(msg)
-        check_prompt_version(adapter)
+        check_prompt_version(adapter, formats=formats)
     elif Path(model).is_dir():
-        check_prompt_version(model)
+        check_prompt_version(model, formats=formats)
     try:
         path = resolve_model_path(model, cache_dir)
         if adapter is not None and (problem := adapter_base_problem(adapter, model, path)):

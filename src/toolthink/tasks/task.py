@@ -42,6 +42,9 @@ class RepairTask:
         entry_point: The function the tests call.
         reference: A known fix (the correct program), or None.
         provenance: Where it comes from.
+        bug_kinds: The kinds of the edits that made a synthetic bug, one per
+            edit (`toolthink.data.corruption`); empty for real bugs.
+        n_edits: How many edits made a synthetic bug (0 for real bugs).
     """
 
     task_id: str
@@ -51,6 +54,8 @@ class RepairTask:
     entry_point: str
     reference: str | None
     provenance: Provenance
+    bug_kinds: tuple[str, ...] = ()
+    n_edits: int = 0
 
 
 @attrs.frozen
@@ -73,13 +78,16 @@ class Problem:
     entry_point: str
     provenance: Provenance
 
-    def with_bug(self, buggy_code: str, *, notes: str = "") -> RepairTask:
+    def with_bug(self, buggy_code: str, *, notes: str = "", bug_kinds: tuple[str, ...] = (),
+                 n_edits: int = 0) -> RepairTask:
         """Return the repair task of fixing ``buggy_code`` back into this problem's solution.
 
         Args:
             buggy_code: A corrupted version of `solution` (e.g. from
                 `toolthink.data.corruption`).
             notes: Appended to the provenance notes (how the bug was made).
+            bug_kinds: The edit kinds that made the bug, one per edit.
+            n_edits: How many edits made it.
         """
         provenance = self.provenance
         if notes:
@@ -93,4 +101,6 @@ class Problem:
             entry_point=self.entry_point,
             reference=self.solution,
             provenance=provenance,
+            bug_kinds=bug_kinds,
+            n_edits=n_edits,
         )

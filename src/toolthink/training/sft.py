@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from trl.trainer.sft_config import SFTConfig
 
 from toolthink.commands import model_path_problem, output_dir_problem, resume_checkpoint
-from toolthink.env import PROMPT_VERSION, EnvConfig
+from toolthink.env import PROMPT_VERSIONS, EnvConfig, TrainingFormat
 from toolthink.models.devices import DTYPES, training_dtype
 from toolthink.models.loader import load_model, resolve_model_path
 from toolthink.models.lora import lora_config
@@ -138,9 +138,17 @@ def prepare_data(
     if eval_records is not None:
         evaluation = encode_demos(eval_records, chat, config.max_length, args.overlong)
     for encoded in (train, evaluation):
-        if encoded is not None and encoded.prompt_version != PROMPT_VERSION:
+        if encoded is None:
+            continue
+        if encoded.training_format is not train.training_format:
+            msg = (f"demos={args.demos!r}: the train splits are {train.training_format.value} "
+                   f"demonstrations, the eval splits {encoded.training_format.value}: a model "
+                   "learns one format; rebuild them with one `--format`")
+            raise DemoDataError(msg)
+        expected = PROMPT_VERSIONS[encoded.training_format]
+        if encoded.prompt_version != expected:
             msg = (f"demos={args.demos!r} were rendered with prompt version "
-                   f"{encoded.prompt_version!r} but this toolthink renders {PROMPT_VERSION!r}: "
+                   f"{encoded.prompt_version!r} but this toolthink renders {expected!r}: "
                    "`toolthink eval` would refuse the trained model; rebuild them with "
                    "`toolthink data demos --out DIR`")
             raise DemoDataError(msg)
@@ -176,15 +184,23 @@ def _peft_config(args: SFTScriptArguments) -> Any:
 
 def _episode_evaluation(
     args: SFTScriptArguments, config: SFTConfig, trainer: CommandSFTTrainer,
-    tokenizer: PreTrainedTokenizerBase,
+    tokenizer: PreTrainedTokenizerBase, training_format: TrainingFormat,
 ) -> EpisodeEvaluation | None:
     """The held-out episode hook, added to ``trainer``; None when ``eval_episodes`` is 0.
+
+    The hook plays Chain-of-Edits episodes: a model trained on direct answers
+    gets none (logged), and is scored by ``toolthink eval --mode direct``.
 
     Raises:
         SFTConfigError: Parameters are sharded (FSDP, DeepSpeed ZeRO-3): the
             main process alone cannot generate.
     """
     if args.eval_episodes == 0:
+        return None
+    if training_format is not TrainingFormat.CHAIN_OF_EDITS:
+        logger.warning("eval_episodes=%d skipped: the hook plays Chain-of-Edits episodes and "
+                       "this model learns %s answers; score it with `toolthink eval --mode "
+                       "direct`", args.eval_episodes, training_format.value)
         return None
     deepspeed = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
     if trainer.is_fsdp_enabled or getattr(deepspeed, "zero_stage", 0) == 3:
@@ -234,7 +250,7 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         peft_config=_peft_config(args),
         model_loss=args.model_loss,
     )
-    hook = _episode_evaluation(args, config, trainer, tokenizer)
+    hook = _episode_evaluation(args, config, trainer, tokenizer, train.training_format)
     try:
         resume = resume_checkpoint(config.resume_from_checkpoint)
         output = trainer.train(resume_from_checkpoint=resume)
@@ -265,7 +281,8 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         tokenizer.save_pretrained(out)
         write_report(out, args=args, config=config, metrics=metrics,
                      model_path=resolve_model_path(args.model_name_or_path, args.cache_dir),
-                     prompt_version=train.prompt_version)
+                     prompt_version=train.prompt_version,
+                     training_format=train.training_format.value)
     logger.info("SFT done in %.0f s: %s", metrics["wall_seconds"], out)
     return SFTResult(out, metrics)
 

@@ -8,7 +8,9 @@ docs/data.md) becomes one multi-turn conversation, encoded piece by piece with
 
 so the ids are, token for token, what a rollout feeds the model for the same
 trace, and ``labels`` keep only the command and end-of-turn tokens (the rest is
-``-100``). TRL's ``SFTTrainer`` takes such a dataset as is (an ``input_ids``
+``-100``). A direct-answer demonstration (`toolthink.data.direct`) is the same
+with one "command", the whole fixed program, and no observation: the loss is on
+the answer's tokens only. TRL's ``SFTTrainer`` takes such a dataset as is (an ``input_ids``
 column means "already processed"; a ``labels`` column is used as the loss mask).
 
 Episodes longer than ``max_length`` are dropped by default: cutting one keeps
@@ -24,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from toolthink.env import PROMPT_VERSION
+from toolthink.data.direct import format_of
+from toolthink.env import PROMPT_VERSION, TrainingFormat
 from toolthink.errors import ToolthinkError
 from toolthink.jsonl import JsonlError, read_jsonl
 from toolthink.rollout.chat import IGNORE_INDEX, ChatFormat
@@ -66,6 +69,7 @@ class EncodedDemos:
         max_tokens: Longest row before any cut.
         prompt_version: The `toolthink.env.PROMPT_VERSION` the texts were
             rendered with (records that name none count as the current one).
+        training_format: Chain-of-Edits or direct (`toolthink.data.direct.format_of`).
     """
 
     dataset: datasets.Dataset
@@ -76,6 +80,7 @@ class EncodedDemos:
     trained_tokens: int
     max_tokens: int
     prompt_version: str = PROMPT_VERSION
+    training_format: TrainingFormat = TrainingFormat.CHAIN_OF_EDITS
 
     def summary(self) -> dict[str, int]:
         """The counts, for logs and ``metrics.json``."""
@@ -205,7 +210,7 @@ def encode_demos(
 
     Raises:
         DemoDataError: ``overlong`` is unknown, no row is left, or the records
-            were rendered with different prompt versions.
+            mix prompt versions or formats (a model learns one).
     """
     import datasets  # noqa: PLC0415
 
@@ -213,6 +218,14 @@ def encode_demos(
         msg = f"overlong={overlong!r} is not a policy: use one of {list(OVERLONG)}"
         raise DemoDataError(msg)
     records = list(records)
+    try:
+        formats = sorted({format_of(r).value for r in records})
+    except ValueError as e:
+        raise DemoDataError(str(e)) from e
+    if len(formats) > 1:
+        msg = (f"the demonstrations mix training formats {formats}: train one model per "
+               "format (`toolthink data demos --format ...` writes one)")
+        raise DemoDataError(msg)
     versions = sorted({str(r.get("prompt_version", PROMPT_VERSION)) for r in records})
     if len(versions) > 1:
         msg = (f"the demonstrations mix prompt versions {versions}: a model learns one prompt; "
@@ -257,4 +270,5 @@ def encode_demos(
         trained_tokens=trained,
         max_tokens=longest,
         prompt_version=versions[0],
+        training_format=TrainingFormat(formats[0]),
     )

@@ -2,8 +2,9 @@
 
 Files written into the output folder:
 
-    toolthink_sft.json   the resolved configuration (toolthink's and TRL's options) and the
-                         prompt version of the training data, which `toolthink eval` checks
+    toolthink_sft.json   the resolved configuration (toolthink's and TRL's options), the
+                         prompt version and the training format (chain-of-edits or direct)
+                         of the training data, which `toolthink eval` checks
     metrics.json         final metrics, data counts, seconds per step, log history
     loss_curve.png       training (and eval) loss against the optimizer step
     README.md            a short model card
@@ -66,7 +67,7 @@ def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> bool:
 
 
 def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str,
-          prompt_version: str) -> str:
+          prompt_version: str, *, training_format: str) -> str:
     adapter = ("full fine-tuning" if args.full_finetune else
                f"LoRA r={args.lora_r}, alpha={args.lora_alpha}, "
                f"targets={args.lora_target_modules}")
@@ -86,10 +87,13 @@ def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str,
         f"{args.eval_max_turns} turns): pass rate {held_out['pass_rate']:.2f}, EXIT rate "
         f"{held_out['exit_rate']:.2f}, malformed rate {held_out['malformed_rate']:.2f}, "
         f"{held_out['mean_turns']:.1f} turns (`eval_episodes.jsonl`)\n")
+    what = ("by driving toolthink's code\neditor with one command per turn "
+            "(ADDL/REPL/REPW/DELL/EXIT)" if training_format == "chain-of-edits" else
+            "by answering with the whole\nfixed program at once (the paper's direct-answer "
+            "baseline)")
     return f"""# toolthink SFT: {args.model_name_or_path}
 
-A causal LM fine-tuned to repair Python programs by driving toolthink's code
-editor with one command per turn (ADDL/REPL/REPW/DELL/EXIT), after
+A causal LM fine-tuned to repair Python programs {what}, after
 Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
 
 - Base model: `{args.model_name_or_path}` (`{model_path}`)
@@ -97,8 +101,8 @@ Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
 - Data: {source}; {data['kept']} demonstrations, {data['tokens']} tokens,
   {data['trained_tokens']} trained (command and end-of-turn tokens only);
   {data['skipped_overlong']} skipped over max_length={config.max_length}
-- Prompt version: `{prompt_version}` (`toolthink.env.PROMPT_VERSION`; `toolthink eval`
-  refuses this folder under another one)
+- Format: {training_format}; prompt version: `{prompt_version}` (`toolthink eval`
+  refuses this folder in the other mode or under another prompt version)
 - Steps: {metrics['global_step']}, {metrics['seconds_per_step']:.2f} s/step,
   final train loss {train.get('train_loss', float('nan')):.4f}
 - Learning rate {config.learning_rate}, batch {config.per_device_train_batch_size} x
@@ -115,7 +119,7 @@ Prompts must be built with `toolthink.rollout.chat.ChatFormat` (token-in/token-o
 
 def write_report(
     out: Path, *, args: Any, config: Any, metrics: dict[str, Any], model_path: str,
-    prompt_version: str,
+    prompt_version: str, training_format: str = "chain-of-edits",
 ) -> None:
     """Write the configuration, metrics, loss curve and model card into ``out``.
 
@@ -128,13 +132,17 @@ def write_report(
         prompt_version: The prompt version of the training data, recorded as
             ``prompt_version`` in ``toolthink_sft.json`` for
             `toolthink.env.check_prompt_version`.
+        training_format: ``chain-of-edits`` or ``direct``, recorded as
+            ``training_format`` beside it.
     """
-    resolved = {"prompt_version": prompt_version, "toolthink": dataclasses.asdict(args),
+    resolved = {"prompt_version": prompt_version, "training_format": training_format,
+                "toolthink": dataclasses.asdict(args),
                 "trl": config.to_dict(), "model_path": model_path}
     (out / "toolthink_sft.json").write_text(
         json.dumps(_jsonable(resolved), indent=2) + "\n", encoding="utf-8")
     (out / "metrics.json").write_text(
         json.dumps(_jsonable(metrics), indent=2) + "\n", encoding="utf-8")
     plot_loss_curve(metrics.get("log_history", []), out / "loss_curve.png")
-    (out / "README.md").write_text(_card(args, config, metrics, model_path, prompt_version),
+    (out / "README.md").write_text(_card(args, config, metrics, model_path, prompt_version,
+                                   training_format=training_format),
                                    encoding="utf-8")

@@ -1,0 +1,191 @@
+"""Stages of a long job: each a command run in its own process, each resumable.
+
+A `Stage` is one toolthink command (``python -m MODULE ARGV``, the command a
+user would type, printed before it runs) that writes into its own folder.
+`run_stages` runs them in order and stops at the first that fails. With
+``resume=True`` (``toolthink study``):
+
+- a stage whose folder holds the completion file `DONE_FILE`, written after
+  the command exited 0 and recording its argv, is skipped: its outputs are
+  reused. If it was finished with another argv, the run stops with
+  `StageMismatchError` rather than mix settings;
+- a stage whose folder exists without that file was interrupted: a trainer
+  (``resumable``) gets ``--resume_from_checkpoint true`` when the folder holds
+  a ``checkpoint-N`` (transformers resumes from the last one), any other
+  stage runs again from the start (data and evaluation write their files only
+  at the end).
+
+With ``resume=False`` (``toolthink demo``) every stage runs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import attrs
+
+from toolthink.errors import ToolthinkError
+
+__all__ = ["COMMAND_NAMES", "CPU_TRAINER_FLAGS", "DONE_FILE", "RL_OPTIMIZER_FLAGS",
+           "SFT_OPTIMIZER_FLAGS", "Stage", "StageMismatchError", "data_dir_problem",
+           "job_environment", "run_stages"]
+
+log = logging.getLogger("toolthink.stages")
+
+DONE_FILE = "toolthink_stage_done.json"
+"""The completion file in a finished stage's folder (argv, seconds, date)."""
+
+COMMAND_NAMES = {"toolthink.data.cli": "toolthink data",
+                 "toolthink.training.sft_cli": "toolthink-train sft",
+                 "toolthink.training.rl_cli": "toolthink-train rl",
+                 "toolthink.evaluation.cli": "toolthink eval"}
+"""How a stage's module is typed as a command (for the printed line)."""
+
+RESUME_FLAGS = ("--resume_from_checkpoint", "true")
+
+CPU_TRAINER_FLAGS = ("--use_cpu", "true", "--report_to", "none", "--logging_steps", "1")
+"""The trainers' CPU flags of the jobs (``toolthink demo``, ``toolthink study``); bf16 is
+left to the trainers' policy (`toolthink.models.devices`: on where the CPU computes it)."""
+
+# Those of configs/sft_cpu.yaml and configs/rl_cpu.yaml: TRL's own defaults
+# (2e-5 for SFT, 1e-6 for GRPO) barely move a LoRA in a few steps.
+SFT_OPTIMIZER_FLAGS = ("--learning_rate", "2.0e-4", "--lr_scheduler_type", "cosine",
+                       "--warmup_steps", "2", "--weight_decay", "0.0")
+"""The SFT optimizer of the jobs."""
+
+RL_OPTIMIZER_FLAGS = ("--learning_rate", "5.0e-4", "--lr_scheduler_type", "constant")
+"""The RL optimizer of the jobs."""
+
+
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+class StageMismatchError(ToolthinkError, ValueError):
+    """A stage's folder was finished with other settings than this run's."""
+
+
+@attrs.frozen
+class Stage:
+    """One command of a job.
+
+    Attributes:
+        title: What it does, for the log.
+        module: The module run as ``python -m module *argv`` (its ``main(argv)``).
+        argv: The command's arguments.
+        folder: The folder it writes into (holds `DONE_FILE` when finished).
+        resumable: A trainer that resumes from ``checkpoint-N`` in ``folder``.
+    """
+
+    title: str
+    module: str
+    argv: tuple[str, ...] = attrs.field(converter=_strings)
+    folder: Path = attrs.field(converter=Path)
+    resumable: bool = False
+
+    def command(self, argv: Sequence[str] | None = None) -> str:
+        """The command line a user would type (with ``argv``, default: the stage's)."""
+        name = COMMAND_NAMES.get(self.module, f"python -m {self.module}")
+        return f"{name} {shlex.join(self.argv if argv is None else argv)}"
+
+    def finished(self) -> bool:
+        """Whether the folder holds the completion file.
+
+        Raises:
+            StageMismatchError: It does, written for another argv.
+        """
+        done = self.folder / DONE_FILE
+        if not done.is_file():
+            return False
+        recorded = json.loads(done.read_text(encoding="utf-8")).get("argv")
+        if recorded != list(self.argv):
+            msg = (f"{self.folder} was finished by another command ({shlex.join(recorded or [])})"
+                   f" than this run's ({shlex.join(self.argv)}): use another --out, or delete "
+                   f"{self.folder} to redo the stage")
+            raise StageMismatchError(msg)
+        return True
+
+    def resume_argv(self) -> tuple[str, ...]:
+        """The argv to run now: with the resume flags if a trainer left a checkpoint."""
+        if self.resumable and any(self.folder.glob("checkpoint-*")):
+            return (*self.argv, *RESUME_FLAGS)
+        return self.argv
+
+    def mark_done(self, seconds: float) -> None:
+        """Write the completion file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record = {"argv": list(self.argv), "seconds": round(seconds, 1),
+                  "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+        (self.folder / DONE_FILE).write_text(json.dumps(record, indent=2) + "\n",
+                                             encoding="utf-8")
+
+
+def _subprocess(stage: Stage, argv: Sequence[str]) -> int:
+    # Each stage in its own process, as a user would run it: a stage's memory
+    # (RL's autograd graph peaks at several GiB) goes back to the system when
+    # it ends instead of staying with the next stage.
+    return subprocess.run([sys.executable, "-m", stage.module, *argv], check=False).returncode
+
+
+def run_stages(
+    plan: Sequence[Stage], *, resume: bool,
+    runner: Callable[[Stage, Sequence[str]], int] = _subprocess,
+) -> int:
+    """Run ``plan`` in order; returns 0, or the exit status of the first stage that failed.
+
+    Args:
+        plan: The stages.
+        resume: Skip finished stages and resume interrupted trainers (module
+            docstring); False runs every stage from the start.
+        runner: Runs one stage with an argv and returns its exit status
+            (default: a subprocess; tests pass their own).
+
+    Raises:
+        StageMismatchError: With ``resume``, a stage's folder was finished by
+            another command.
+    """
+    for number, stage in enumerate(plan, 1):
+        if resume and stage.finished():
+            log.info("\n[%d/%d] %s: finished earlier, reusing %s", number, len(plan),
+                     stage.title, stage.folder)
+            continue
+        argv = stage.resume_argv() if resume else stage.argv
+        again = " (resuming from its last checkpoint)" if argv != stage.argv else ""
+        log.info("\n[%d/%d] %s%s\n$ %s", number, len(plan), stage.title, again,
+                 stage.command(argv))
+        started = time.perf_counter()
+        status = runner(stage, argv)
+        if status:
+            log.error("stage %r failed with status %d", stage.title, status)
+            return status
+        stage.mark_done(time.perf_counter() - started)
+    return 0
+
+
+def job_environment() -> None:
+    """Set a job's defaults in the environment its stages inherit (the user's values win).
+
+    Passive OpenMP threads (spinning ones run ~10x slower on shared cores,
+    FIELD-NOTES), no hub access (models come from local caches), and TRL's
+    experimental-API warning silenced.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+
+def data_dir_problem(data_dir: str | None) -> str | None:
+    """Why a job's ``--data-dir`` cannot be read, or None (checked before minutes of training)."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        return (f"--data-dir {data_dir} is not a folder: point it at the benchmark folder "
+                "(the layout of ../shared/data), or leave it out to use the embedded corpus only")
+    return None
