@@ -7,7 +7,8 @@ Usage::
 Writes into ``output_dir``: the adapter (or model) and tokenizer, ``rl_config.json``
 (the resolved config), ``toolthink_rl.json`` (the prompt version, checked by
 ``toolthink eval --adapter``), ``metrics.jsonl`` (one line per step: mean reward, pass
-rate, turns, malformed rate, tokens, time split), ``curves.png``,
+rate, turns, malformed rate, tokens, time split), ``curves.png`` (``curves.md``, a
+table, for a run of fewer than 3 steps),
 ``trajectories.jsonl`` (sample episodes) and ``tasks.json`` (the task ids).
 """
 
