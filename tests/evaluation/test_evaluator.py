@@ -104,8 +104,11 @@ def test_cli_errors(argv: list[str], message: str, monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(("argv", "message"), [
     (["--out", "{file}"], r"--out '.*file' is a file, not a folder"),
     (["--out", "{file}/sub"], r"--out '.*file/sub' lies under '.*file', which is a file"),
-    (["--adapter", "{tmp}/no-adapter"], r"--adapter '.*no-adapter' is not a folder: pass the "
-     "output folder of SFT or RL"),
+    (["--adapter", "{tmp}/no-adapter"], r"--adapter '.*no-adapter' is missing, not a folder: "
+     "pass the output folder of SFT or RL"),
+    # a folder that is no adapter: named before peft's 41-line traceback (issue 17)
+    (["--adapter", "{tmp}"], r"--adapter '.*' is not a peft adapter \(no adapter_config.json "
+     r"in it\): pass the output folder of toolthink-train sft or rl"),
     (["--temperature", "-1"], r"--temperature: '-1' must be a number >= 0"),
 ])
 def test_bad_paths_and_values_exit_2_before_the_model_loads(

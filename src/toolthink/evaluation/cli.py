@@ -27,12 +27,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from toolthink.commands import (
     EXIT_USAGE,
     DefaultsHelpFormatter,
+    adapter_folder_problem,
     non_negative_float,
     output_folder_problem,
     positive_int,
     usage_error,
 )
 from toolthink.errors import ToolthinkError
+from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
 
 if TYPE_CHECKING:
@@ -182,9 +184,9 @@ def _check_usage(args: argparse.Namespace) -> float:
     problem = output_folder_problem("--out", args.out)
     if problem is not None:
         usage_error(_PROG, problem)
-    if args.adapter is not None and not Path(args.adapter).is_dir():
-        usage_error(_PROG, f"--adapter {args.adapter!r} is not a folder: pass the output "
-                    "folder of SFT or RL")
+    if args.adapter is not None and (problem := adapter_folder_problem("--adapter",
+                                                                       args.adapter)):
+        usage_error(_PROG, problem)
     return temperature
 
 
@@ -251,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = _data_dir(args)
     temperature = _check_usage(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    silence_upstream_deprecations()
     try:
         placement = check_device(args)
     except ToolthinkError as e:
