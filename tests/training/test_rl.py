@@ -28,7 +28,7 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 def rl_config(tmp_path, **overrides) -> RLConfig:
     fields = {
         "output_dir": str(tmp_path / "rl"), "max_steps": 2, "per_device_train_batch_size": 4,
-        "num_generations": 4, "use_cpu": True, "bf16": False, "gradient_checkpointing": False,
+        "num_generations": 4, "use_cpu": True, "bf16": False, "activation_checkpointing": False,
         "learning_rate": 5e-2, "logging_steps": 1, "report_to": [], "save_strategy": "no",
         "max_turns": 2, "max_new_tokens_per_turn": 12, "max_problems": 3,
         "tasks_per_problem": 1, "lora_r": 4, "lora_alpha": 8,

@@ -25,6 +25,7 @@ from toolthink.commands import config_file_problem, model_path_problem, resume_c
 from toolthink.data.demos import split_of
 from toolthink.env import PROMPT_VERSION, check_prompt_version
 from toolthink.errors import ToolthinkError
+from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.models.devices import cpu_fp16_problem, with_cpu_fix
 from toolthink.models.loader import EMBEDDED, load_model
 from toolthink.models.lora import lora_config
@@ -237,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (``--config FILE.yaml`` and flags) and train; returns the exit status."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    silence_upstream_deprecations()
     args = list(sys.argv[1:] if argv is None else argv)
     problem = config_file_problem(args, CPU_CONFIG)
     if problem is not None:  # before TrlParser, which raises FileNotFoundError from inside TRL

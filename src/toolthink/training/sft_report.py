@@ -99,6 +99,8 @@ def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str,
             if not args.full_finetune else
             "from transformers import AutoModelForCausalLM\n"
             "model = AutoModelForCausalLM.from_pretrained(\"<this folder>\")")
+    note = metrics["data"].get("overlong_note")
+    overlong = f" ({note})" if note else ""
     held_out = metrics.get("eval_episodes")
     episodes = "" if not held_out else (
         f"- Held-out episodes at step {int(held_out['step'])} (greedy, constrained, "
@@ -116,7 +118,7 @@ Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
 - Adapter: {adapter}
 - Data: {source}; {data['kept']} demonstrations, {data['tokens']} tokens,
   {data['trained_tokens']} trained (command and end-of-turn tokens only);
-  {data['skipped_overlong']} skipped over max_length={config.max_length}
+  {data['skipped_overlong']} skipped over max_length={config.max_length}{overlong}
 - Prompt version: `{prompt_version}` (`toolthink.env.PROMPT_VERSION`; `toolthink eval`
   refuses this folder under another one)
 - Steps: {metrics['global_step']}, {metrics['seconds_per_step']:.2f} s/step,
