@@ -11,7 +11,8 @@ from toolthink.progress import Heartbeat
 
 def test_a_silent_stage_gets_lines_and_a_talking_one_none() -> None:
     lines: list[str] = []
-    with Heartbeat(lines.append, lambda: "loading model", every=0.05) as beat:
+    with Heartbeat(lines.append, lambda: f"loading model ({beat.elapsed():.1f} s)",
+                   every=0.05) as beat:
         time.sleep(0.2)
         silent = len(lines)
         for _ in range(10):  # the stage talks every 10 ms: no beat needed

@@ -3,7 +3,7 @@
 Issue 17: every stage longer than 30 s says something at least every 30 s
 (a 4-task evaluation used to be one batch and 142 s of silence). A stage that
 prints its own lines (`Heartbeat.touch` after each) is never interrupted; one
-that cannot (a model loading, a long ``generate``) gets ``status() + (N s)``
+that cannot (a model loading, a long ``generate``) gets a ``status()`` line
 from a background thread. Outside the layers, like `toolthink.jsonl`:
 ``toolthink eval``, ``toolthink repair`` and ``toolthink demo`` share it.
 """
@@ -22,11 +22,11 @@ HEARTBEAT_SECONDS = 30.0
 
 
 class Heartbeat:
-    """Calls ``write(status() + " (N s)\\n")`` after each ``every`` seconds without `touch`.
+    """Calls ``write(status() + "\\n")`` after each ``every`` seconds without `say` or `touch`.
 
     Use as a context manager around the long stage; the thread is a daemon and
     stops on exit. ``status`` is read at each beat, so it can say how far the
-    stage has got.
+    stage has got (and `elapsed` how long it has run).
 
     Args:
         write: Where the line goes (e.g. ``sys.stderr.write``).
@@ -46,6 +46,10 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="toolthink-heartbeat",
                                         daemon=True)
 
+    def elapsed(self) -> float:
+        """Seconds since this heartbeat was made."""
+        return time.monotonic() - self.started
+
     def touch(self) -> None:
         """Something was just printed: the next beat is ``every`` seconds from now."""
         with self._lock:
@@ -62,7 +66,7 @@ class Heartbeat:
             with self._lock:
                 now = time.monotonic()
                 if now - self.last >= self.every:
-                    self.write(f"{self.status()} ({now - self.started:.0f} s)\n")
+                    self.write(f"{self.status()}\n")
                     self.last = now
 
     def __enter__(self) -> Heartbeat:

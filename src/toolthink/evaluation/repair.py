@@ -312,7 +312,7 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
     target, log = repaired_path(path), log_path(path)
     status = ["checking the tests"]
     beat = Heartbeat((lambda _: None) if args.quiet else sys.stderr.write,
-                     lambda: f"repair: still {status[-1]}")
+                     lambda: f"repair: still {status[-1]} ({beat.elapsed():.0f} s)")
 
     def note(line: str) -> None:
         status.append(line)

@@ -16,12 +16,31 @@ from rich.table import Table
 
 from toolthink.evaluation.evaluator import ModeResult
 
-__all__ = ["results_table", "write_results"]
+__all__ = ["results_table", "turns_note", "write_results"]
 
 
-def results_table(results: Sequence[ModeResult], ks: Sequence[int], *, title: str) -> Table:
-    """Rows: overall then each bug kind; columns: pass@k per mode side by side (percent)."""
-    table = Table(title=title)
+def turns_note(exit_rate: float | None, max_turns: int | None = None) -> str | None:
+    """The sentence that explains a mean turns column no episode chose; None when one did.
+
+    Args:
+        exit_rate: `ModeResult.exit_rate` (None: no Chain-of-Edits episodes).
+        max_turns: The run's ``--max-turns``, named when known.
+    """
+    if exit_rate is None or exit_rate > 0:
+        return None
+    limit = "the turn limit" + (f" ({max_turns})" if max_turns is not None else "")
+    return (f"No Chain-of-Edits episode sent EXIT: each ran to {limit} or the token budget, so "
+            "its mean turns is that limit, not the model's choice.")
+
+
+def results_table(results: Sequence[ModeResult], ks: Sequence[int], *, title: str,
+                  max_turns: int | None = None) -> Table:
+    """Rows: overall then each bug kind; columns: pass@k per mode side by side (percent).
+
+    The caption explains the mean turns when no episode sent ``EXIT`` (`turns_note`).
+    """
+    coe = next((r for r in results if r.mode == "chain-of-edits"), None)
+    table = Table(title=title, caption=turns_note(coe.exit_rate if coe else None, max_turns))
     table.add_column("bug kind")
     table.add_column("tasks", justify="right")
     for result in results:
@@ -40,7 +59,7 @@ def results_table(results: Sequence[ModeResult], ks: Sequence[int], *, title: st
     table.add_section()
     for label, attribute, fmt in (("mean turns", "mean_turns", "{:.2f}"),
                                   ("mean generated tokens", "mean_generated_tokens", "{:.0f}"),
-                                  ("seconds", "seconds", "{:.0f}")):
+                                  ("seconds in this mode", "seconds", "{:.0f}")):
         cells = [label, ""]
         for result in results:
             cells += [fmt.format(getattr(result, attribute))] + [""] * (len(ks) - 1)
