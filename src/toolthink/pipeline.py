@@ -13,7 +13,9 @@ runs), all under one output folder (default ``runs/demo``):
 
 ``--quick`` runs the fewest steps of every stage. Each stage runs as its own
 process (``python -m``, the printed command), so its memory is returned when it
-ends; the job ends with one table comparing the two modes per dataset, and
+ends; a stage silent for 30 s gets a "still running" line. The job ends with
+one table comparing the two modes per dataset (also ``summary.md`` and
+``summary.json`` at the top of the output folder, with each stage's time), and
 the results page of every evaluation, ``report.html`` (`toolthink report`). Wall
 times on 2 CPU cores: benchmarks/README.md, "Main job". Numbers from so short
 a run measure the plumbing, not the method: see docs/recipes.md for real
@@ -26,6 +28,7 @@ import argparse
 import json
 import logging
 import os
+import selectors
 import shlex
 import subprocess
 import sys
@@ -35,7 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FULL", "QUICK", "Budget", "main", "make_parser", "stages"]
+from toolthink.evaluation.episode_view import turns_note
+from toolthink.markdown import markdown_table
+from toolthink.progress import HEARTBEAT_SECONDS
+
+__all__ = ["FULL", "QUICK", "Budget", "Summary", "main", "make_parser", "stages", "summary_table",
+           "write_summary"]
 
 log = logging.getLogger("toolthink.pipeline")
 
@@ -144,41 +152,142 @@ def _check_data_dir(data_dir: str | None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The job's comparison, read from every ``eval-*/results.json`` under the output folder.
+
+    Columns: the dataset, its tasks, pass@k of Chain-of-Edits (CoE) and of the
+    direct-answer baseline for each k evaluated, then CoE's mean turns. The
+    terminal table, ``summary.md`` and ``summary.json`` all show these rows.
+    """
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    notes: tuple[str, ...]  # what a reader of the table needs (turns no model chose, lost data)
+    results: dict[str, Any]  # dataset -> its results.json
+
+    @classmethod
+    def read(cls, out: Path) -> Summary | None:
+        """The summary of ``out``; None when no evaluation ran."""
+        found = {p.parent.name.removeprefix("eval-"): json.loads(p.read_text(encoding="utf-8"))
+                 for p in sorted(out.glob("eval-*/results.json"))}
+        if not found:
+            return None
+        ks = sorted({int(k) for r in found.values() for k in r["settings"].get("ks", [1])})
+        header = ("dataset", "tasks", *[f"{short} pass@{k}" for short in ("CoE", "direct")
+                                        for k in ks], "CoE turns")
+        rows, notes = [], []
+        for dataset, results in found.items():
+            modes = results["modes"]
+            cells = [dataset, str(results["settings"].get("tasks", "?"))]
+            for mode in ("chain-of-edits", "direct"):
+                overall = modes.get(mode, {}).get("pass_at_k", {}).get("all", {})
+                cells += [f"{overall[f'pass@{k}']:.3f}" if f"pass@{k}" in overall else "-"
+                          for k in ks]
+            coe = modes.get("chain-of-edits", {})
+            turns = coe.get("mean_turns")
+            cells.append("-" if turns is None else f"{turns:.2f}")
+            rows.append(tuple(cells))
+            note = turns_note(coe.get("exit_rate"), results["settings"].get("max_turns"))
+            if note is not None:
+                notes.append(f"{dataset}: {note}")
+        overlong = _read_json(out / "sft" / "metrics.json").get("data", {}).get("overlong_note")
+        if overlong:
+            notes.append(f"supervised fine-tuning: {overlong}")
+        return cls(header, tuple(rows), tuple(notes), found)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """``path`` parsed, or {} when it is missing or unreadable (a stage that did not run)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def summary_table(out: Path) -> Any:
     """One table over every ``eval-*/results.json`` under ``out``: the job's comparison.
 
-    Rows are datasets; columns the tasks, then pass@k of Chain-of-Edits (CoE)
-    and of the direct-answer baseline for each k evaluated, then CoE's mean
-    turns; narrow enough for an 80-column terminal with k up to 2. Returns a
-    ``rich.table.Table`` (None when no evaluation ran).
+    Narrow enough for an 80-column terminal with k up to 2; its caption holds
+    `Summary.notes`. Returns a ``rich.table.Table`` (None when no evaluation ran).
     """
     from rich.table import Table  # noqa: PLC0415
 
-    rows = []
-    for path in sorted(out.glob("eval-*/results.json")):
-        results = json.loads(path.read_text(encoding="utf-8"))
-        rows.append((path.parent.name.removeprefix("eval-"), results))
-    if not rows:
+    summary = Summary.read(out)
+    if summary is None:
         return None
-    ks = sorted({int(k) for _, r in rows for k in r["settings"].get("ks", [1])})
-    table = Table(title=f"toolthink demo: Chain-of-Edits (CoE) vs direct answers ({out})")
-    table.add_column("dataset", no_wrap=True)
-    table.add_column("tasks", justify="right")
-    for short in ("CoE", "direct"):
-        for k in ks:
-            table.add_column(f"{short} pass@{k}", justify="right")
-    table.add_column("CoE turns", justify="right")
-    for dataset, results in rows:
-        modes = results["modes"]
-        cells = [dataset, str(results["settings"].get("tasks", "?"))]
-        for mode in ("chain-of-edits", "direct"):
-            overall = modes.get(mode, {}).get("pass_at_k", {}).get("all", {})
-            cells += [f"{overall[f'pass@{k}']:.3f}" if f"pass@{k}" in overall else "-"
-                      for k in ks]
-        turns = modes.get("chain-of-edits", {}).get("mean_turns")
-        cells.append("-" if turns is None else f"{turns:.2f}")
-        table.add_row(*cells)
+    table = Table(title=f"toolthink demo: Chain-of-Edits (CoE) vs direct answers ({out})",
+                  caption="\n".join(summary.notes) or None)
+    for name in summary.header:
+        table.add_column(name, no_wrap=name == "dataset",
+                         justify="left" if name == "dataset" else "right")
+    for row in summary.rows:
+        table.add_row(*row)
     return table
+
+
+def write_summary(out: Path, stages_run: list[dict[str, Any]], seconds: float) -> list[Path]:
+    """Write ``summary.json`` and ``summary.md`` (the final table) at the top of ``out``.
+
+    Args:
+        out: The demo's output folder.
+        stages_run: ``{"stage", "command", "seconds", "status"}`` per stage run.
+        seconds: The job's wall time so far.
+
+    Returns:
+        The files written (none when no evaluation ran).
+    """
+    summary = Summary.read(out)
+    if summary is None:
+        return []
+    payload = {"columns": list(summary.header), "rows": [list(r) for r in summary.rows],
+               "notes": list(summary.notes), "stages": stages_run, "wall_seconds": seconds,
+               "results": summary.results}
+    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    times = markdown_table(["stage", "command", "seconds", "exit status"],
+                           [[s["stage"], f"`{s['command']}`", round(s["seconds"]), s["status"]]
+                            for s in stages_run])
+    notes = "".join(f"- {note}\n" for note in summary.notes)
+    (out / "summary.md").write_text(
+        f"# toolthink demo: Chain-of-Edits (CoE) vs direct answers\n\n"
+        f"{markdown_table(summary.header, summary.rows)}\n"
+        + (f"{notes}\n" if notes else "")
+        + f"Every episode: `report.html` (open it in a browser); per dataset: "
+        f"`eval-*/results.json`, `toolthink show eval-*/episodes.jsonl`.\n\n"
+        f"## Stages ({seconds:.0f} s in all)\n\n{times}", encoding="utf-8")
+    return [out / "summary.json", out / "summary.md"]
+
+
+def _run_stage(argv: list[str], label: str) -> int:
+    """Run one stage's process, passing its output through, with a line after 30 s of silence.
+
+    The stage's output comes through a pipe so the job can tell silence from
+    work (issue 17: a progress line at least every 30 s on every stage);
+    ``PYTHONUNBUFFERED`` keeps its lines from waiting in a buffer.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    assert process.stdout is not None
+    started = last = time.monotonic()
+    sink = sys.stdout.buffer
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            if selector.select(timeout=max(last + HEARTBEAT_SECONDS - time.monotonic(), 0.1)):
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                sink.write(chunk)
+                sink.flush()
+                last = time.monotonic()
+            elif time.monotonic() - last >= HEARTBEAT_SECONDS:
+                now = time.monotonic()
+                sink.write(f"{label}: still running ({now - started:.0f} s in this stage, "
+                           f"{now - last:.0f} s without output)\n".encode())
+                sink.flush()
+                last = now
+    return process.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -195,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     plan = stages(out, quick=args.quick, data_dir=args.data_dir)
     started = time.perf_counter()
+    ran: list[dict[str, Any]] = []
     for number, (title, module, stage_argv) in enumerate(plan, 1):
         command = {"toolthink.data.cli": "toolthink data",
                    "toolthink.training.sft_cli": "toolthink-train sft",
@@ -205,7 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Each stage in its own process, as a user would run it: a stage's memory
         # (RL's autograd graph peaks at several GiB) goes back to the system when
         # it ends instead of staying with the next stage.
-        status = subprocess.run([sys.executable, "-m", module, *stage_argv], check=False).returncode
+        clock = time.perf_counter()
+        status = _run_stage([sys.executable, "-m", module, *stage_argv],
+                            f"[{number}/{len(plan)}] {title}")
+        ran.append({"stage": title, "command": f"{command} {shlex.join(stage_argv)}",
+                    "seconds": time.perf_counter() - clock, "status": status})
         if status:
             log.error("stage %r failed with status %d", title, status)
             return status
@@ -219,5 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console().print(table)
         page = write_page(read_run(out), out / "report.html", title=f"toolthink demo: {out}")
         log.info("results page (every dataset, every episode): %s", page)
+        written = write_summary(out, ran, time.perf_counter() - started)
+        log.info("the table above, with each stage's time: %s", ", ".join(map(str, written)))
     log.info("\ndone in %.0f s; everything is under %s", time.perf_counter() - started, out)
     return 0

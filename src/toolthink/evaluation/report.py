@@ -14,23 +14,10 @@ from typing import Any
 
 from rich.table import Table
 
+from toolthink.evaluation.episode_view import turns_note
 from toolthink.evaluation.evaluator import ModeResult
 
-__all__ = ["results_table", "turns_note", "write_results"]
-
-
-def turns_note(exit_rate: float | None, max_turns: int | None = None) -> str | None:
-    """The sentence that explains a mean turns column no episode chose; None when one did.
-
-    Args:
-        exit_rate: `ModeResult.exit_rate` (None: no Chain-of-Edits episodes).
-        max_turns: The run's ``--max-turns``, named when known.
-    """
-    if exit_rate is None or exit_rate > 0:
-        return None
-    limit = "the turn limit" + (f" ({max_turns})" if max_turns is not None else "")
-    return (f"No Chain-of-Edits episode sent EXIT: each ran to {limit} or the token budget, so "
-            "its mean turns is that limit, not the model's choice.")
+__all__ = ["results_table", "write_results"]
 
 
 def results_table(results: Sequence[ModeResult], ks: Sequence[int], *, title: str,
