@@ -92,7 +92,8 @@ def eval_progress(
     beat = Heartbeat((lambda _: None) if terminal else sys.stderr.write, lines.status)
     if not terminal:
         beat.say(f"evaluating {total} attempts per mode ({', '.join(modes)}) in batches of "
-                 f"{batch}; a line per finished episode, at least one every 30 s\n")
+                 f"{batch}; a line per batch and per finished Chain-of-Edits episode, at "
+                 "least one every 30 s\n")
 
     def progress(mode: str, n: int, seconds: float) -> None:
         bar.advance(bars[mode], n)

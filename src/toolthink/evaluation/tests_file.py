@@ -23,6 +23,9 @@ __all__ = ["instrument", "run_problem", "static_problem"]
 _MARK_FUNCTION = "__toolthink_assertion_ran"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError")
+_THE_CODES = frozenset({TestOutcome.SYNTAX_ERROR, TestOutcome.TIMEOUT, TestOutcome.CRASHED,
+                        TestOutcome.EXITED, TestOutcome.OUTPUT_LIMIT})
+"""Outcomes the code causes before an assertion can run: the model's to repair."""
 _HOW = ("repair runs the tests file as plain Python after the code (not with pytest): write "
         "top-level asserts such as `assert add(1, 2) == 3`")
 
@@ -111,13 +114,13 @@ def run_problem(code: str, tests: str, name: str, sandbox: SandboxPool, *,
     if report.outcome is TestOutcome.BAD_TESTS:
         return (f"the tests file {name} does not compile in the sandbox ({report.details}): "
                 "fix it, then repair")
-    if report.outcome is TestOutcome.SYNTAX_ERROR or marker in report.output:
+    if report.outcome in _THE_CODES or marker in report.output:
         return None
-    if report.passed:
+    if report.passed or not report.failures:  # (also the sandbox's own no-assertion refusal)
         return (f"the tests file {name} ran no assertion (its asserts sit in functions nothing "
                 f"calls?): {_HOW}, or call the test functions at its end")
-    first = report.failures[0] if report.failures else None
-    if first is None or first.code_line is not None:
+    first = report.failures[0]
+    if first.code_line is not None:
         return None  # stopped inside the code before any assertion: the code's problem
     names = set(_IDENTIFIER.findall(first.test_source))
     unrelated = first.exception in _IMPORT_ERRORS or not names & _defined_names(code)
