@@ -321,14 +321,17 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
     try:
         task = task_for(path, tests_path, args.problem)
         problem = static_problem(task.tests, str(tests_path))
+        if problem is not None:  # read from the file alone: no sandbox, no model
+            sys.stderr.write(f"toolthink repair: {problem}\n")
+            return EXIT_USAGE
         if attempt is None:
             check_device(args)  # before the sandbox starts: CUDA asked for and missing
             attempt = model_attempt(args.model, args.adapter, temperature=temperature,
                                     max_turns=args.max_turns, device=args.device,
                                     dtype=args.dtype, on_load=note)
         with SandboxPool() as pool, beat:
-            problem = problem or run_problem(task.buggy_code, task.tests, str(tests_path), pool,
-                                             timeout=5.0)
+            problem = run_problem(task.buggy_code, task.tests, str(tests_path), pool,
+                                  timeout=5.0)
             if problem is not None:
                 sys.stderr.write(f"toolthink repair: {problem}\n")
                 return EXIT_USAGE
