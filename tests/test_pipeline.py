@@ -173,14 +173,20 @@ def test_summary_files_hold_the_table_and_what_a_reader_needs(tmp_path: Path) ->
 def test_a_silent_stage_gets_still_running_lines(
     status: int, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    import gc  # noqa: PLC0415
     import sys  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
 
     from toolthink import pipeline  # noqa: PLC0415
 
     monkeypatch.setattr(pipeline, "HEARTBEAT_SECONDS", 0.3)
     child = ("import sys, time; print('first', flush=True); time.sleep(1.0); print('last'); "
              f"sys.exit({status})")
-    assert pipeline._run_stage([sys.executable, "-c", child], "[2/4] training") == status
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert pipeline._run_stage([sys.executable, "-c", child], "[2/4] training") == status
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # pipe closed
     out = capfd.readouterr().out
     assert out.startswith("first\n")
     assert "[2/4] training: still running (" in out

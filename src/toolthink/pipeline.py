@@ -267,11 +267,11 @@ def _run_stage(argv: list[str], label: str) -> int:
     ``PYTHONUNBUFFERED`` keeps its lines from waiting in a buffer.
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    assert process.stdout is not None
     started = last = time.monotonic()
     sink = sys.stdout.buffer
-    with selectors.DefaultSelector() as selector:
+    with (subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=env) as process, selectors.DefaultSelector() as selector):
+        assert process.stdout is not None
         selector.register(process.stdout, selectors.EVENT_READ)
         while True:
             if selector.select(timeout=max(last + HEARTBEAT_SECONDS - time.monotonic(), 0.1)):

@@ -189,6 +189,23 @@ def test_progress_lines_report_each_mode_on_its_own_clock() -> None:
     assert lines.status().startswith("direct: 8/16 attempts done, generating answers (")
 
 
+def test_each_bar_counts_from_its_modes_start() -> None:
+    import io  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from toolthink.evaluation.eval_progress import eval_progress  # noqa: PLC0415
+
+    console = Console(file=io.StringIO())
+    with Progress(console=console) as bar:
+        progress, _, _ = eval_progress(bar, console, 4, ("chain-of-edits", "direct"), 8)
+        progress("chain-of-edits", 0, 0.0)
+        assert [task.started for task in bar.tasks] == [True, False]  # direct's clock waits
+        progress("direct", 0, 0.0)
+        assert [task.started for task in bar.tasks] == [True, True]
+
+
 def test_progress_lines_say_how_each_episode_ended() -> None:
     lines = ProgressLines(total=4)
     lines.attempts("chain-of-edits", 0, 0.0)

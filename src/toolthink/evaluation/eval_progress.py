@@ -7,7 +7,7 @@ off a terminal (a log file, CI, a pipe), `ProgressLines` writes a line when a
 mode starts, when each Chain-of-Edits episode ends, and after each batch, all
 timed with the table's per-mode clock ("s in this mode"), and a
 `toolthink.progress.Heartbeat` fills any 30 s without one. In a terminal the
-bars' elapsed-time column ticks instead.
+bars' elapsed-time column ticks instead, each bar's from its mode's start.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def eval_progress(
     In a terminal: rich bars (the heartbeat writes nothing). Elsewhere: the
     lines of `ProgressLines` on stderr, and heartbeat lines between them.
     """
-    bars = {mode: bar.add_task(mode, total=total) for mode in modes}
+    # Each bar's clock starts with its mode, as the table's seconds do.
+    bars = {mode: bar.add_task(mode, total=total, start=False) for mode in modes}
     lines = ProgressLines(total)
     terminal = console.is_terminal
     beat = Heartbeat((lambda _: None) if terminal else sys.stderr.write, lines.status)
@@ -96,6 +97,8 @@ def eval_progress(
                  "least one every 30 s\n")
 
     def progress(mode: str, n: int, seconds: float) -> None:
+        if n == 0:
+            bar.start_task(bars[mode])
         bar.advance(bars[mode], n)
         line = lines.attempts(mode, n, seconds)
         if not terminal:
