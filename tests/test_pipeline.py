@@ -88,8 +88,9 @@ def test_bad_out_or_data_dir_stop_before_any_stage(
 def test_rl_stage_checkpoints_activations(tmp_path: Path) -> None:
     rl = {s.title: s.argv for s in stages(tmp_path, quick=True, data_dir=None)}
     argv = rl["reinforcement learning"]
-    assert argv.count("--gradient_checkpointing") == 1
-    assert argv[argv.index("--gradient_checkpointing") + 1] == "true"
+    assert argv.count("--activation_checkpointing") == 1
+    assert argv[argv.index("--activation_checkpointing") + 1] == "true"
+    assert "--gradient_checkpointing" not in argv  # transformers 5 deprecates the name
 
 
 @pytest.mark.parametrize(("stage", "config"), [("supervised fine-tuning", "sft_cpu.yaml"),
@@ -110,13 +111,11 @@ def test_the_demo_ends_with_one_results_page_of_every_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
 
     from toolthink import pipeline  # noqa: PLC0415
-
     from toolthink import stages as stage_runner  # noqa: PLC0415
 
-    def fake_stage(argv: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+    def fake_stage(argv: list[str], label: str) -> int:
         if argv[2] == "toolthink.evaluation.cli":  # what toolthink eval --out writes
             out = Path(argv[argv.index("--out") + 1])
             out.mkdir(parents=True)
@@ -125,11 +124,74 @@ def test_the_demo_ends_with_one_results_page_of_every_dataset(
                      for m in ("chain-of-edits", "direct")}
             (out / "results.json").write_text(json.dumps(
                 {"settings": {"dataset": dataset, "ks": [1]}, "modes": modes}))
-        return subprocess.CompletedProcess(argv, 0)
+        return 0
 
-    monkeypatch.setattr(stage_runner.subprocess, "run", fake_stage)
+    monkeypatch.setattr(stage_runner, "run_process", fake_stage)
     out = tmp_path / "demo"
     assert pipeline.main(["--quick", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
     page = (out / "report.html").read_text()
     for dataset in ("embedded", "quixbugs", "humanevalfix"):
         assert f"<td>{dataset}</td><td>chain-of-edits</td>" in page
+    # the final table in a file at the top (issue 17), with each stage's time
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row[0] for row in summary["rows"]] == ["embedded", "humanevalfix", "quixbugs"]
+    assert [s["stage"] for s in summary["stages"]][:3] == [
+        "demonstrations", "supervised fine-tuning", "reinforcement learning"]
+    assert "| embedded | ? | 0.000 | 0.000 | 1.00 |" in (out / "summary.md").read_text()
+
+
+def test_summary_files_hold_the_table_and_what_a_reader_needs(tmp_path: Path) -> None:
+    import json  # noqa: PLC0415
+
+    from toolthink.pipeline import write_summary  # noqa: PLC0415
+
+    assert write_summary(tmp_path, [], 1.0) == []  # no evaluation ran: no summary
+    folder = tmp_path / "eval-embedded"
+    folder.mkdir()
+    coe = {"pass_at_k": {"all": {"pass@1": 0.25}}, "mean_turns": 3.0, "exit_rate": 0.0}
+    (folder / "results.json").write_text(json.dumps({
+        "settings": {"tasks": 4, "ks": [1], "max_turns": 3},
+        "modes": {"chain-of-edits": coe, "direct": {"pass_at_k": {"all": {"pass@1": 0.0}}}}}))
+    (tmp_path / "sft").mkdir()
+    note = "12 of 32 demonstrations were over max_length=1024 tokens (...)"
+    (tmp_path / "sft" / "metrics.json").write_text(json.dumps({"data": {"overlong_note": note}}))
+    ran = [{"stage": "evaluation", "command": "toolthink eval --limit 4", "seconds": 141.6,
+            "status": 0}]
+    assert write_summary(tmp_path, ran, 797.0) == [tmp_path / "summary.json",
+                                                    tmp_path / "summary.md"]
+    text = (tmp_path / "summary.md").read_text()
+    assert "| dataset | tasks | CoE pass@1 | direct pass@1 | CoE turns |" in text
+    assert "| embedded | 4 | 0.250 | 0.000 | 3.00 |" in text
+    assert ("- embedded: No Chain-of-Edits episode sent EXIT: each ran to the turn limit (3) or "
+            "the token budget") in text
+    assert f"- supervised fine-tuning: {note}" in text
+    assert "| evaluation | `toolthink eval --limit 4` | 142 | 0 |" in text
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["wall_seconds"] == 797.0
+    assert summary["results"]["embedded"]["settings"]["tasks"] == 4
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_a_silent_stage_gets_still_running_lines(
+    status: int, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import gc  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    from toolthink import stages as stage_runner  # noqa: PLC0415
+
+    monkeypatch.setattr(stage_runner, "HEARTBEAT_SECONDS", 0.3)
+    child = ("import sys, time; print('first', flush=True); time.sleep(1.0); print('last'); "
+             f"sys.exit({status})")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert stage_runner.run_process([sys.executable, "-c", child], "[2/4] training") == status
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # pipe closed
+    out = capfd.readouterr().out
+    assert out.startswith("first\n")
+    assert "[2/4] training: still running (" in out
+    assert "s without output)" in out
+    assert out.endswith("last\n")
+

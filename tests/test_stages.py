@@ -18,7 +18,7 @@ class Recorder:
         self.ran: list[tuple[str, tuple[str, ...]]] = []
         self.fail: str | None = None
 
-    def __call__(self, stage: Stage, argv: Sequence[str]) -> int:
+    def __call__(self, stage: Stage, argv: Sequence[str], label: str) -> int:
         self.ran.append((stage.title, tuple(argv)))
         stage.folder.mkdir(parents=True, exist_ok=True)
         if stage.title == self.fail:  # killed mid-stage: a checkpoint, no completion file

@@ -22,6 +22,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
     "DefaultsHelpFormatter",
+    "adapter_folder_problem",
     "config_file_problem",
     "dispatch",
     "model_path_problem",
@@ -163,6 +164,29 @@ def model_path_problem(name: str, value: str) -> str | None:
     return (f"{name}={value!r} looks like a path but does not exist: pass a model folder, "
             "'embedded' (the default), or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct "
             "(org/name; it needs the network or the local Hugging Face cache)")
+
+
+def adapter_folder_problem(flag: str, value: str) -> str | None:
+    """Why ``value`` is not a peft adapter folder, or None when it is one.
+
+    An adapter folder holds ``adapter_config.json`` (peft's ``save_pretrained``;
+    ``toolthink-train sft`` and ``rl`` write one). Checked before the model
+    loads, where peft would raise a 40-line traceback (issue 17).
+
+    Args:
+        flag: The option, as the message names it (``--adapter``).
+        value: Its value.
+    """
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        what = "a file" if path.exists() else "missing"
+        return f"{flag} {value!r} is {what}, not a folder: pass the output folder of SFT or RL"
+    if (path / "adapter_config.json").is_file():
+        return None
+    hint = ("it holds a whole model (config.json): pass it as --model, without --adapter"
+            if (path / "config.json").is_file() else
+            "pass the output folder of toolthink-train sft or rl")
+    return f"{flag} {value!r} is not a peft adapter (no adapter_config.json in it): {hint}"
 
 
 def output_file_problem(flag: str, value: str) -> str | None:

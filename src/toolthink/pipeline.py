@@ -13,9 +13,11 @@ runs), all under one output folder (default ``runs/demo``):
 
 ``--quick`` runs the fewest steps of every stage. Each stage runs as its own
 process (``python -m``, the printed command; `toolthink.stages`, the machinery
-``toolthink study`` resumes with), so its memory is returned when it ends; the
-job ends with one table comparing the two modes per dataset, and the results
-page of every evaluation, ``report.html`` (`toolthink report`). Wall
+``toolthink study`` resumes with), so its memory is returned when it ends; a
+stage silent for 30 s gets a "still running" line. The job ends with one table
+comparing the two modes per dataset (also ``summary.md`` and ``summary.json``
+at the top of the output folder, with each stage's time), and the results page
+of every evaluation, ``report.html`` (`toolthink report`). Wall
 times on 2 CPU cores: benchmarks/README.md, "Main job". Numbers from so short
 a run measure the plumbing, not the method: see docs/recipes.md for real
 recipes.
@@ -34,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolthink.evaluation.episode_view import turns_note
+from toolthink.markdown import markdown_table
 from toolthink.stages import (
     CPU_TRAINER_FLAGS,
     RL_OPTIMIZER_FLAGS,
@@ -44,7 +48,8 @@ from toolthink.stages import (
     run_stages,
 )
 
-__all__ = ["FULL", "QUICK", "Budget", "main", "make_parser", "stages"]
+__all__ = ["FULL", "QUICK", "Budget", "Summary", "main", "make_parser", "stages", "summary_table",
+           "write_summary"]
 
 log = logging.getLogger("toolthink.pipeline")
 
@@ -111,14 +116,14 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[Stage]:
               ["--demos", str(out / "demos"), "--output_dir", str(out / "sft"),
                "--max_steps", str(budget.sft_steps), "--per_device_train_batch_size", "2",
                "--max_length", "1024", "--save_strategy", "no", *CPU_TRAINER_FLAGS,
-               *SFT_OPTIMIZER_FLAGS, "--gradient_checkpointing", "false"], out / "sft"),
+               *SFT_OPTIMIZER_FLAGS, "--activation_checkpointing", "false"], out / "sft"),
         Stage("reinforcement learning", "toolthink.training.rl_cli",
               ["--adapter", str(out / "sft"), "--output_dir", str(out / "rl"),
                "--max_steps", str(budget.rl_steps), "--save_strategy", "no",
                "--max_turns", str(budget.rl_turns),
                "--max_new_tokens_per_turn", "48", "--num_generations", "4",
                "--per_device_train_batch_size", "4", *CPU_TRAINER_FLAGS, *RL_OPTIMIZER_FLAGS,
-               "--gradient_checkpointing", "true"], out / "rl"),
+               "--activation_checkpointing", "true"], out / "rl"),
         Stage("evaluation: embedded held-out problems", "toolthink.evaluation.cli",
               evaluation("embedded", budget.eval_limit, []), out / "eval-embedded"),
     ]
@@ -140,41 +145,111 @@ def _check_out(out: Path, *, overwrite: bool) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The job's comparison, read from every ``eval-*/results.json`` under the output folder.
+
+    Columns: the dataset, its tasks, pass@k of Chain-of-Edits (CoE) and of the
+    direct-answer baseline for each k evaluated, then CoE's mean turns. The
+    terminal table, ``summary.md`` and ``summary.json`` all show these rows.
+    """
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    notes: tuple[str, ...]  # what a reader of the table needs (turns no model chose, lost data)
+    results: dict[str, Any]  # dataset -> its results.json
+
+    @classmethod
+    def read(cls, out: Path) -> Summary | None:
+        """The summary of ``out``; None when no evaluation ran."""
+        found = {p.parent.name.removeprefix("eval-"): json.loads(p.read_text(encoding="utf-8"))
+                 for p in sorted(out.glob("eval-*/results.json"))}
+        if not found:
+            return None
+        ks = sorted({int(k) for r in found.values() for k in r["settings"].get("ks", [1])})
+        header = ("dataset", "tasks", *[f"{short} pass@{k}" for short in ("CoE", "direct")
+                                        for k in ks], "CoE turns")
+        rows, notes = [], []
+        for dataset, results in found.items():
+            modes = results["modes"]
+            cells = [dataset, str(results["settings"].get("tasks", "?"))]
+            for mode in ("chain-of-edits", "direct"):
+                overall = modes.get(mode, {}).get("pass_at_k", {}).get("all", {})
+                cells += [f"{overall[f'pass@{k}']:.3f}" if f"pass@{k}" in overall else "-"
+                          for k in ks]
+            coe = modes.get("chain-of-edits", {})
+            turns = coe.get("mean_turns")
+            cells.append("-" if turns is None else f"{turns:.2f}")
+            rows.append(tuple(cells))
+            note = turns_note(coe.get("exit_rate"), results["settings"].get("max_turns"))
+            if note is not None:
+                notes.append(f"{dataset}: {note}")
+        overlong = _read_json(out / "sft" / "metrics.json").get("data", {}).get("overlong_note")
+        if overlong:
+            notes.append(f"supervised fine-tuning: {overlong}")
+        return cls(header, tuple(rows), tuple(notes), found)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """``path`` parsed, or {} when it is missing or unreadable (a stage that did not run)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def summary_table(out: Path) -> Any:
     """One table over every ``eval-*/results.json`` under ``out``: the job's comparison.
 
-    Rows are datasets; columns the tasks, then pass@k of Chain-of-Edits (CoE)
-    and of the direct-answer baseline for each k evaluated, then CoE's mean
-    turns; narrow enough for an 80-column terminal with k up to 2. Returns a
-    ``rich.table.Table`` (None when no evaluation ran).
+    Narrow enough for an 80-column terminal with k up to 2; its caption holds
+    `Summary.notes`. Returns a ``rich.table.Table`` (None when no evaluation ran).
     """
     from rich.table import Table  # noqa: PLC0415
 
-    rows = []
-    for path in sorted(out.glob("eval-*/results.json")):
-        results = json.loads(path.read_text(encoding="utf-8"))
-        rows.append((path.parent.name.removeprefix("eval-"), results))
-    if not rows:
+    summary = Summary.read(out)
+    if summary is None:
         return None
-    ks = sorted({int(k) for _, r in rows for k in r["settings"].get("ks", [1])})
-    table = Table(title=f"toolthink demo: Chain-of-Edits (CoE) vs direct answers ({out})")
-    table.add_column("dataset", no_wrap=True)
-    table.add_column("tasks", justify="right")
-    for short in ("CoE", "direct"):
-        for k in ks:
-            table.add_column(f"{short} pass@{k}", justify="right")
-    table.add_column("CoE turns", justify="right")
-    for dataset, results in rows:
-        modes = results["modes"]
-        cells = [dataset, str(results["settings"].get("tasks", "?"))]
-        for mode in ("chain-of-edits", "direct"):
-            overall = modes.get(mode, {}).get("pass_at_k", {}).get("all", {})
-            cells += [f"{overall[f'pass@{k}']:.3f}" if f"pass@{k}" in overall else "-"
-                      for k in ks]
-        turns = modes.get("chain-of-edits", {}).get("mean_turns")
-        cells.append("-" if turns is None else f"{turns:.2f}")
-        table.add_row(*cells)
+    table = Table(title=f"toolthink demo: Chain-of-Edits (CoE) vs direct answers ({out})",
+                  caption="\n".join(summary.notes) or None)
+    for name in summary.header:
+        table.add_column(name, no_wrap=name == "dataset",
+                         justify="left" if name == "dataset" else "right")
+    for row in summary.rows:
+        table.add_row(*row)
     return table
+
+
+def write_summary(out: Path, stages_run: list[dict[str, Any]], seconds: float) -> list[Path]:
+    """Write ``summary.json`` and ``summary.md`` (the final table) at the top of ``out``.
+
+    Args:
+        out: The demo's output folder.
+        stages_run: ``{"stage", "command", "seconds", "status"}`` per stage run.
+        seconds: The job's wall time so far.
+
+    Returns:
+        The files written (none when no evaluation ran).
+    """
+    summary = Summary.read(out)
+    if summary is None:
+        return []
+    payload = {"columns": list(summary.header), "rows": [list(r) for r in summary.rows],
+               "notes": list(summary.notes), "stages": stages_run, "wall_seconds": seconds,
+               "results": summary.results}
+    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    times = markdown_table(["stage", "command", "seconds", "exit status"],
+                           [[s["stage"], f"`{s['command']}`", round(s["seconds"]), s["status"]]
+                            for s in stages_run])
+    notes = "".join(f"- {note}\n" for note in summary.notes)
+    (out / "summary.md").write_text(
+        f"# toolthink demo: Chain-of-Edits (CoE) vs direct answers\n\n"
+        f"{markdown_table(summary.header, summary.rows)}\n"
+        + (f"{notes}\n" if notes else "")
+        + f"Every episode: `report.html` (open it in a browser); per dataset: "
+        f"`eval-*/results.json`, `toolthink show eval-*/episodes.jsonl`.\n\n"
+        f"## Stages ({seconds:.0f} s in all)\n\n{times}", encoding="utf-8")
+    return [out / "summary.json", out / "summary.md"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     plan = stages(out, quick=args.quick, data_dir=args.data_dir)
     started = time.perf_counter()
-    status = run_stages(plan, resume=False)
+    ran: list[dict[str, Any]] = []
+    status = run_stages(plan, resume=False, ran=ran)
     if status:
         return status
     table = summary_table(out)
@@ -202,5 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console().print(table)
         page = write_page(read_run(out), out / "report.html", title=f"toolthink demo: {out}")
         log.info("results page (every dataset, every episode): %s", page)
+        written = write_summary(out, ran, time.perf_counter() - started)
+        log.info("the table above, with each stage's time: %s", ", ".join(map(str, written)))
     log.info("\ndone in %.0f s; everything is under %s", time.perf_counter() - started, out)
     return 0

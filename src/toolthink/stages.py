@@ -24,20 +24,23 @@ import datetime
 import json
 import logging
 import os
+import selectors
 import shlex
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from toolthink.errors import ToolthinkError
+from toolthink.progress import HEARTBEAT_SECONDS
 
 __all__ = ["COMMAND_NAMES", "CPU_TRAINER_FLAGS", "DONE_FILE", "RL_OPTIMIZER_FLAGS",
            "SFT_OPTIMIZER_FLAGS", "Stage", "StageMismatchError", "data_dir_problem",
-           "job_environment", "run_stages"]
+           "job_environment", "run_process", "run_stages"]
 
 log = logging.getLogger("toolthink.stages")
 
@@ -129,16 +132,55 @@ class Stage:
                                              encoding="utf-8")
 
 
-def _subprocess(stage: Stage, argv: Sequence[str]) -> int:
+def run_process(argv: list[str], label: str) -> int:
+    """Run one stage's process, passing its output through, with a line after 30 s of silence.
+
+    The stage's output comes through a pipe so the job can tell silence from
+    work (issue 17: a progress line at least every 30 s on every stage);
+    ``PYTHONUNBUFFERED`` keeps its lines from waiting in a buffer.
+
+    Args:
+        argv: The process's command line.
+        label: Names the stage in the "still running" line.
+
+    Returns:
+        The process's exit status.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    started = last = time.monotonic()
+    sink = sys.stdout.buffer
+    with (subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=env) as process, selectors.DefaultSelector() as selector):
+        assert process.stdout is not None
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            if selector.select(timeout=max(last + HEARTBEAT_SECONDS - time.monotonic(), 0.1)):
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                sink.write(chunk)
+                sink.flush()
+                last = time.monotonic()
+            elif time.monotonic() - last >= HEARTBEAT_SECONDS:
+                now = time.monotonic()
+                sink.write(f"{label}: still running ({now - started:.0f} s in this stage, "
+                           f"{now - last:.0f} s without output)\n".encode())
+                sink.flush()
+                last = now
+    return process.wait()
+
+
+def _subprocess(stage: Stage, argv: Sequence[str], label: str) -> int:
     # Each stage in its own process, as a user would run it: a stage's memory
     # (RL's autograd graph peaks at several GiB) goes back to the system when
     # it ends instead of staying with the next stage.
-    return subprocess.run([sys.executable, "-m", stage.module, *argv], check=False).returncode
+    return run_process([sys.executable, "-m", stage.module, *argv], label)
 
 
 def run_stages(
     plan: Sequence[Stage], *, resume: bool,
-    runner: Callable[[Stage, Sequence[str]], int] = _subprocess,
+    runner: Callable[[Stage, Sequence[str], str], int] = _subprocess,
+    ran: list[dict[str, Any]] | None = None,
 ) -> int:
     """Run ``plan`` in order; returns 0, or the exit status of the first stage that failed.
 
@@ -146,8 +188,10 @@ def run_stages(
         plan: The stages.
         resume: Skip finished stages and resume interrupted trainers (module
             docstring); False runs every stage from the start.
-        runner: Runs one stage with an argv and returns its exit status
-            (default: a subprocess; tests pass their own).
+        runner: Runs one stage with an argv and a label for progress lines and
+            returns its exit status (default: a subprocess; tests pass their own).
+        ran: When given, gets ``{"stage", "command", "seconds", "status"}`` for
+            every stage run (not for finished ones reused).
 
     Raises:
         StageMismatchError: With ``resume``, a stage's folder was finished by
@@ -163,7 +207,10 @@ def run_stages(
         log.info("\n[%d/%d] %s%s\n$ %s", number, len(plan), stage.title, again,
                  stage.command(argv))
         started = time.perf_counter()
-        status = runner(stage, argv)
+        status = runner(stage, argv, f"[{number}/{len(plan)}] {stage.title}")
+        if ran is not None:
+            ran.append({"stage": stage.title, "command": stage.command(argv),
+                        "seconds": time.perf_counter() - started, "status": status})
         if status:
             log.error("stage %r failed with status %d", stage.title, status)
             return status

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from toolthink.env import EnvConfig
+from toolthink.env import EnvConfig, StepInfo
 from toolthink.evaluation import cli
 from toolthink.evaluation.datasets import load_eval_tasks
+from toolthink.evaluation.eval_progress import ProgressLines
 from toolthink.evaluation.evaluator import EvalConfig, evaluate
 from toolthink.evaluation.records import feedback_of
 from toolthink.evaluation.show import main as show_main
+from toolthink.rollout.episodes import Turn
 from toolthink.tool import SandboxPool
 
 SHOW_KEYS = {"task_id", "mode", "sample", "passed", "initial_code", "turns"}
@@ -27,8 +29,22 @@ def test_both_modes_score_and_record_every_attempt(
     tasks = load_eval_tasks("embedded", None, sandbox_pool, limit=2)
     config = EvalConfig(samples=2, ks=(1, 2), temperature=1.0, max_new_tokens=12,
                         direct_max_new_tokens=8, batch=3, env=EnvConfig(max_turns=2))
-    results = evaluate(tiny_model, tokenizer, tasks, sandbox=sandbox_pool, config=config)
+    calls: list[tuple[str, int, float]] = []
+    turns: list[tuple[str, Turn]] = []
+    results = evaluate(tiny_model, tokenizer, tasks, sandbox=sandbox_pool, config=config,
+                       progress=lambda *call: calls.append(call),
+                       on_turn=lambda mode, turn: turns.append((mode, turn)))
     assert [r.mode for r in results] == ["chain-of-edits", "direct"]
+    # progress counts each mode's attempts on the table's own clock (issue 17: a line
+    # said 178 s for a mode the table timed at 36 s: it counted from the first mode)
+    for result in results:
+        mine = [(n, s) for mode, n, s in calls if mode == result.mode]
+        assert [n for n, _ in mine] == [0, 3, 1]  # started, then batches of 3
+        assert [s for _, s in mine] == sorted(s for _, s in mine)
+        assert mine[-1][1] <= result.seconds
+    # every Chain-of-Edits episode reports its turns, its last one done
+    assert {mode for mode, _ in turns} == {"chain-of-edits"}
+    assert sum(turn.done for _, turn in turns) == 2 * len(tasks)
     for result in results:
         assert len(result.records) == 2 * len(tasks)
         assert result.summary["all"]["tasks"] == len(tasks)
@@ -76,9 +92,14 @@ def test_cli_writes_results_and_episodes_show_replays(
                        "--max-new-tokens", "8", "--direct-max-new-tokens", "8",
                        "--device", "cpu", "--dtype", "float32", "--out", str(out)])
     assert status == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     for word in ("chain-of-edits", "direct", "pass@2"):
         assert word in text
+    # off a terminal: a line per mode start, per ended episode, per batch (issue 17)
+    for line in ("chain-of-edits: started (2 attempts)", "chain-of-edits: episode 2/2 ",
+                 "chain-of-edits: 2/2 attempts done (", "direct: 2/2 attempts done ("):
+        assert line in captured.err
     results = json.loads((out / "results.json").read_text())
     assert set(results["modes"]) == {"chain-of-edits", "direct"}
     assert results["settings"]["samples"] == 2
@@ -114,8 +135,11 @@ def test_cli_errors(argv: list[str], message: str, monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(("argv", "message"), [
     (["--out", "{file}"], r"--out '.*file' is a file, not a folder"),
     (["--out", "{file}/sub"], r"--out '.*file/sub' lies under '.*file', which is a file"),
-    (["--adapter", "{tmp}/no-adapter"], r"--adapter '.*no-adapter' is not a folder: pass the "
-     "output folder of SFT or RL"),
+    (["--adapter", "{tmp}/no-adapter"], r"--adapter '.*no-adapter' is missing, not a folder: "
+     "pass the output folder of SFT or RL"),
+    # a folder that is no adapter: named before peft's 41-line traceback (issue 17)
+    (["--adapter", "{tmp}"], r"--adapter '.*' is not a peft adapter \(no adapter_config.json "
+     r"in it\): pass the output folder of toolthink-train sft or rl"),
     (["--temperature", "-1"], r"--temperature: '-1' must be a number >= 0"),
 ])
 def test_bad_paths_and_values_exit_2_before_the_model_loads(
@@ -164,13 +188,44 @@ def test_a_model_that_cannot_load_exits_2_like_repair(
     assert not (tmp_path / "out").exists()
 
 
-def test_batch_lines_report_each_mode_without_a_terminal() -> None:
-    from toolthink.evaluation.cli import BatchLines  # noqa: PLC0415
+def test_progress_lines_report_each_mode_on_its_own_clock() -> None:
+    lines = ProgressLines(total=16)
+    assert lines.attempts("chain-of-edits", 0, 0.0) == "chain-of-edits: started (16 attempts)\n"
+    assert lines.attempts("chain-of-edits", 8, 142.0) == (
+        "chain-of-edits: 8/16 attempts done (142 s in this mode)\n")
+    assert lines.status().startswith("chain-of-edits: 8/16 attempts done, playing turn 1 (")
+    lines.attempts("direct", 0, 0.0)
+    assert lines.attempts("direct", 8, 36.0) == "direct: 8/16 attempts done (36 s in this mode)\n"
+    assert lines.status().startswith("direct: 8/16 attempts done, generating answers (")
 
-    lines = BatchLines(total=16)
-    assert lines("chain-of-edits", 8).startswith("chain-of-edits: 8/16 attempts done (")
-    assert lines("direct", 8).startswith("direct: 8/16 attempts done (")
-    assert lines("chain-of-edits", 8).startswith("chain-of-edits: 16/16 attempts done (")
+
+def test_each_bar_counts_from_its_modes_start() -> None:
+    import io  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from toolthink.evaluation.eval_progress import eval_progress  # noqa: PLC0415
+
+    console = Console(file=io.StringIO())
+    with Progress(console=console) as bar:
+        progress, _, _ = eval_progress(bar, console, 4, ("chain-of-edits", "direct"), 8)
+        progress("chain-of-edits", 0, 0.0)
+        assert [task.started for task in bar.tasks] == [True, False]  # direct's clock waits
+        progress("direct", 0, 0.0)
+        assert [task.started for task in bar.tasks] == [True, True]
+
+
+def test_progress_lines_say_how_each_episode_ended() -> None:
+    lines = ProgressLines(total=4)
+    lines.attempts("chain-of-edits", 0, 0.0)
+    info = StepInfo(turn=3, status="applied", passed=False, solved=False, failures=1,
+                    malformed=0, rejected=0, truncated=True, command="DELL 1")
+    assert lines.turn_played("chain-of-edits", Turn(0, "DELL 1", -0.5, info, "", False)) is None
+    line = lines.turn_played("chain-of-edits", Turn(1, "DELL 1", -0.5, info, "", True))
+    assert line is not None
+    assert line.startswith("chain-of-edits: episode 2/4 hit the turn limit after 3 turn(s), "
+                           "tests fail (")
 
 
 EXAMPLE_TASKS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "tasks.jsonl"
@@ -221,3 +276,26 @@ def test_a_bad_tasks_file_exits_2_before_the_model_loads(
     assert status == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("ends", "note"), [
+    (["turn limit", "token budget"], True),  # 3.00 turns that no model chose: say so
+    (["turn limit", "exit"], False),
+])
+def test_the_table_explains_turns_no_episode_chose(ends: list[str], note: bool) -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    from toolthink.evaluation.evaluator import ModeResult  # noqa: PLC0415
+    from toolthink.evaluation.report import results_table  # noqa: PLC0415
+
+    records = tuple({"task_id": "t", "end": end, "turns": [{}] * 3} for end in ends)
+    result = ModeResult(mode="chain-of-edits", summary={"all": {"tasks": 1, "pass@1": 0.0}},
+                        mean_turns=3.0, mean_generated_tokens=30.0, seconds=36.0,
+                        records=records)
+    assert result.exit_rate == (0.0 if note else 0.5)
+    console = Console(record=True, width=200)
+    console.print(results_table([result], (1,), title="t", max_turns=3))
+    text = " ".join(console.export_text().split())  # the caption wraps at the table width
+    assert ("No Chain-of-Edits episode sent EXIT: each ran to the turn limit (3) or the token "
+            "budget" in text) is note
+    assert "seconds in this mode" in text

@@ -31,6 +31,9 @@ def test_prompt_version_checked_when_recorded(tmp_path: Path) -> None:
 def test_missing_adapter_and_model_name_the_flag(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="--adapter"):
         load_model("embedded", str(tmp_path / "nope"))
+    (tmp_path / "config.json").write_text("{}")  # a whole model's folder, given as adapter
+    with pytest.raises(ModelLoadError, match=r"not a peft adapter .*pass it as --model"):
+        load_model("embedded", str(tmp_path))
     with pytest.raises(ModelLoadError, match="--model"):
         load_model(str(tmp_path / "missing-model"))
 

@@ -93,6 +93,15 @@ def test_overlong_episodes(
     assert all(len(ids) <= limit for ids in encoded.dataset["input_ids"])
     assert (encoded.kept == len(records)) is kept_short
     assert encoded.skipped + encoded.truncated >= 1
+    # what was dropped is said with its count and the fix (issue 17); nothing cut, nothing said
+    note = encoded.overlong_note(limit)
+    if overlong == "skip":
+        assert note == (f"{encoded.skipped} of {len(records)} demonstrations were over "
+                        f"max_length={limit} tokens (longest: {limit + 1}) and were not trained "
+                        f"on: pass --max_length {limit + 1} to keep them, or --overlong truncate "
+                        "to cut them")
+    else:
+        assert note is None
 
 
 def test_no_episode_fits_names_the_fix(

@@ -16,8 +16,7 @@ import argparse
 import logging
 import os
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,12 +26,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from toolthink.commands import (
     EXIT_USAGE,
     DefaultsHelpFormatter,
+    adapter_folder_problem,
     non_negative_float,
     output_folder_problem,
     positive_int,
     usage_error,
 )
 from toolthink.errors import ToolthinkError
+from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
 
 if TYPE_CHECKING:
@@ -182,47 +183,10 @@ def _check_usage(args: argparse.Namespace) -> float:
     problem = output_folder_problem("--out", args.out)
     if problem is not None:
         usage_error(_PROG, problem)
-    if args.adapter is not None and not Path(args.adapter).is_dir():
-        usage_error(_PROG, f"--adapter {args.adapter!r} is not a folder: pass the output "
-                    "folder of SFT or RL")
+    if args.adapter is not None and (problem := adapter_folder_problem("--adapter",
+                                                                       args.adapter)):
+        usage_error(_PROG, problem)
     return temperature
-
-
-class BatchLines:
-    """Progress as text lines, for output no terminal shows (rich draws no live bar there).
-
-    Args:
-        total: Attempts per mode.
-    """
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done: dict[str, int] = {}
-        self.started = time.perf_counter()
-
-    def __call__(self, mode: str, n: int) -> str:
-        """The line for ``n`` more finished attempts of ``mode``."""
-        self.done[mode] = self.done.get(mode, 0) + n
-        seconds = time.perf_counter() - self.started
-        return f"{mode}: {self.done[mode]}/{self.total} attempts done ({seconds:.0f} s)\n"
-
-
-def _advancer(
-    bar: Progress, console: Console, total: int, modes: Sequence[str], batch: int
-) -> Callable[[str, int], None]:
-    """The evaluator's progress callback: rich bars, plus text lines off a terminal."""
-    bars = {mode: bar.add_task(mode, total=total) for mode in modes}
-    lines = None if console.is_terminal else BatchLines(total)  # a log file, CI, a pipe
-    if lines is not None:
-        sys.stderr.write(f"evaluating {total} attempts per mode ({', '.join(modes)}) in "
-                         f"batches of {batch}; a line after each batch\n")
-
-    def advance(mode: str, n: int) -> None:
-        bar.advance(bars[mode], n)
-        if lines is not None:
-            sys.stderr.write(lines(mode, n))
-
-    return advance
 
 
 def _figures_and_page(out: Path, results: Sequence[ModeResult], *, ks: Sequence[int],
@@ -251,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = _data_dir(args)
     temperature = _check_usage(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    silence_upstream_deprecations()
     try:
         placement = check_device(args)
     except ToolthinkError as e:
@@ -261,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from toolthink.env import EnvConfig  # noqa: PLC0415
     from toolthink.evaluation.datasets import load_eval_tasks  # noqa: PLC0415
+    from toolthink.evaluation.eval_progress import eval_progress  # noqa: PLC0415
     from toolthink.evaluation.evaluator import EvalConfig, evaluate  # noqa: PLC0415
     from toolthink.evaluation.report import results_table, write_results  # noqa: PLC0415
     from toolthink.models.loader import load_model  # noqa: PLC0415
@@ -290,15 +256,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=False) as bar:
-                results = evaluate(model, tokenizer, tasks, sandbox=pool, config=config,
-                                   progress=_advancer(bar, console, len(tasks) * args.samples,
-                                                      config.modes, args.batch))
+                progress, on_turn, beat = eval_progress(bar, console, len(tasks) * args.samples,
+                                                        config.modes, args.batch)
+                with beat:
+                    results = evaluate(model, tokenizer, tasks, sandbox=pool, config=config,
+                                       progress=progress, on_turn=on_turn)
     except ToolthinkError as e:  # a bad model, adapter or data file: usage, as in `repair`
         sys.stderr.write(f"{_PROG}: {e}\n")
         return EXIT_USAGE
     title = (f"{args.dataset}: {len(tasks)} tasks x {args.samples} samples, model {args.model}"
              + (f" + {args.adapter}" if args.adapter else ""))
-    console.print(results_table(results, config.ks, title=title))
+    console.print(results_table(results, config.ks, title=title, max_turns=args.max_turns))
     out = Path(args.out)
     settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset,
                 "data_dir": data_dir, "tasks_file": args.tasks, "tasks": len(tasks),

@@ -25,7 +25,7 @@ from toolthink.env import EnvConfig
 
 __all__ = ["EPISODE_FIELDS", "REWARD_RULES", "End", "RewardTerm", "diff_lines", "end_of",
            "end_text", "episode_problem", "json_type", "reward_terms", "reward_text",
-           "signed"]
+           "signed", "turns_note"]
 
 EPISODE_FIELDS = ("task_id", "mode", "sample", "passed", "initial_code", "turns")
 """The fields every evaluation episode record has (`toolthink.evaluation.records`)."""
@@ -227,3 +227,18 @@ def diff_lines(before: str, after: str, *, context: int = 1) -> list[str]:
     lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after",
                                  lineterm="", n=context)
     return list(lines)[2:]
+
+
+def turns_note(exit_rate: float | None, max_turns: int | None = None) -> str | None:
+    """The sentence that explains a mean turns column no episode chose; None when one did.
+
+    Args:
+        exit_rate: `toolthink.evaluation.evaluator.ModeResult.exit_rate` (None: no
+            Chain-of-Edits episodes).
+        max_turns: The run's ``--max-turns``, named when known.
+    """
+    if exit_rate is None or exit_rate > 0:
+        return None
+    limit = "the turn limit" + (f" ({max_turns})" if max_turns is not None else "")
+    return (f"No Chain-of-Edits episode sent EXIT: each ran to {limit} or the token budget, so "
+            "its mean turns is that limit, not the model's choice.")

@@ -11,6 +11,7 @@ overall and per bug kind.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -22,9 +23,10 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.evaluation.datasets import bug_kind
 from toolthink.evaluation.direct import DIRECT_PROMPT_VERSION, run_direct
+from toolthink.evaluation.episode_view import End
 from toolthink.evaluation.metrics import episode_stats, pass_by_turn_budget, summarize
 from toolthink.evaluation.records import direct_record, episode_record
-from toolthink.rollout.episodes import RolloutConfig, run_episodes
+from toolthink.rollout.episodes import RolloutConfig, Turn, run_episodes
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
 
@@ -90,7 +92,9 @@ class ModeResult:
         summary: `toolthink.evaluation.metrics.summarize` output ("all" and bug kinds).
         mean_turns: Commands per episode (1 for direct answers).
         mean_generated_tokens: Model tokens per episode.
-        seconds: Wall-clock seconds for the mode.
+        seconds: Wall-clock seconds for the mode (its batches: generation and
+            tests; the model load and the initial test run are outside every
+            mode).
         records: One `toolthink show` record per attempt.
         stats: `toolthink.evaluation.metrics.episode_stats` (tokens per task and
             per solved task, turns, the share ending with ``EXIT``).
@@ -107,9 +111,22 @@ class ModeResult:
     stats: dict[str, float | None] = attrs.field(factory=dict)
     turn_budget: tuple[dict[str, float], ...] = ()
 
+    @property
+    def exit_rate(self) -> float | None:
+        """Share of Chain-of-Edits episodes the model ended with ``EXIT``; None for direct.
+
+        0 means every episode ran to the turn limit or the token budget, so
+        `mean_turns` is that limit, not a choice of the model (issue 17).
+        """
+        if self.mode != "chain-of-edits" or not self.records:
+            return None
+        exits = sum(r.get("end") == End.EXIT for r in self.records)
+        return float(exits) / len(self.records)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without the records."""
         return {"mode": self.mode, "pass_at_k": self.summary, "mean_turns": self.mean_turns,
+                "exit_rate": self.exit_rate,
                 "mean_generated_tokens": self.mean_generated_tokens, "seconds": self.seconds,
                 "stats": self.stats, "turn_budget": list(self.turn_budget),
                 "prompt_version": (PROMPT_VERSION if self.mode == "chain-of-edits"
@@ -145,7 +162,8 @@ def evaluate(
     *,
     sandbox: SandboxPool,
     config: EvalConfig | None = None,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Callable[[str, int, float], None] | None = None,
+    on_turn: Callable[[str, Turn], None] | None = None,
 ) -> list[ModeResult]:
     """Evaluate ``model`` on ``tasks`` in each configured mode.
 
@@ -155,7 +173,11 @@ def evaluate(
         tasks: The evaluation set (task ids unique).
         sandbox: Runs every test.
         config: `EvalConfig()` when None.
-        progress: Called with (mode, attempts finished) after each batch.
+        progress: Called with (mode, attempts finished, seconds in this mode
+            so far) when a mode starts (0 finished) and after each batch; the
+            seconds are measured by the same clock as `ModeResult.seconds`.
+        on_turn: Called with (mode, `toolthink.rollout.episodes.Turn`) after
+            each Chain-of-Edits turn (``Turn.episode`` indexes the batch).
 
     Returns:
         One `ModeResult` per mode, in the order of ``config.modes``.
@@ -178,12 +200,16 @@ def evaluate(
     results = []
     for mode in config.modes:
         started = time.perf_counter()
+        if progress:
+            progress(mode, 0, 0.0)
         records: list[dict[str, Any]] = []
         for chunk in _chunks(attempts, config.batch):
             chunk_tasks = [task for task, _ in chunk]
             if mode == "chain-of-edits":
-                episodes = run_episodes(model, tokenizer, chunk_tasks, sandbox=sandbox,
-                                        env_config=config.env, config=rollout)
+                episodes = run_episodes(
+                    model, tokenizer, chunk_tasks, sandbox=sandbox, env_config=config.env,
+                    config=rollout,
+                    on_turn=None if on_turn is None else functools.partial(on_turn, mode))
                 records += [episode_record(task, episode, sample=sample, bug_kind=bug_kind(task),
                                            initial_feedback=initial[task.task_id])
                             for (task, sample), episode in zip(chunk, episodes, strict=True)]
@@ -197,7 +223,7 @@ def evaluate(
                                           initial_feedback=initial[task.task_id])
                             for (task, sample), a in zip(chunk, answers, strict=True)]
             if progress:
-                progress(mode, len(chunk))
+                progress(mode, len(chunk), time.perf_counter() - started)
         result = _score(mode, tasks, records, config, time.perf_counter() - started)
         logger.info("%s: %s", mode, result.summary.get("all"))
         results.append(result)

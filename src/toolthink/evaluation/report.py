@@ -14,14 +14,20 @@ from typing import Any
 
 from rich.table import Table
 
+from toolthink.evaluation.episode_view import turns_note
 from toolthink.evaluation.evaluator import ModeResult
 
 __all__ = ["results_table", "write_results"]
 
 
-def results_table(results: Sequence[ModeResult], ks: Sequence[int], *, title: str) -> Table:
-    """Rows: overall then each bug kind; columns: pass@k per mode side by side (percent)."""
-    table = Table(title=title)
+def results_table(results: Sequence[ModeResult], ks: Sequence[int], *, title: str,
+                  max_turns: int | None = None) -> Table:
+    """Rows: overall then each bug kind; columns: pass@k per mode side by side (percent).
+
+    The caption explains the mean turns when no episode sent ``EXIT`` (`turns_note`).
+    """
+    coe = next((r for r in results if r.mode == "chain-of-edits"), None)
+    table = Table(title=title, caption=turns_note(coe.exit_rate if coe else None, max_turns))
     table.add_column("bug kind")
     table.add_column("tasks", justify="right")
     for result in results:
@@ -40,7 +46,7 @@ def results_table(results: Sequence[ModeResult], ks: Sequence[int], *, title: st
     table.add_section()
     for label, attribute, fmt in (("mean turns", "mean_turns", "{:.2f}"),
                                   ("mean generated tokens", "mean_generated_tokens", "{:.0f}"),
-                                  ("seconds", "seconds", "{:.0f}")):
+                                  ("seconds in this mode", "seconds", "{:.0f}")):
         cells = [label, ""]
         for result in results:
             cells += [fmt.format(getattr(result, attribute))] + [""] * (len(ks) - 1)

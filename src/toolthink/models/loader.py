@@ -21,6 +21,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolthink.commands import adapter_folder_problem
 from toolthink.env import PromptVersionError, TrainingFormat, check_prompt_version
 from toolthink.errors import ToolthinkError
 from toolthink.models.devices import resolve_device, resolve_dtype
@@ -178,10 +179,8 @@ def load_model(
     weights = (dtype if isinstance(dtype, torch.dtype)
                else resolve_dtype(dtype, target or torch.device("cpu")))
     if adapter is not None:
-        if not Path(adapter).is_dir():
-            msg = (f"{adapter_option} {adapter!r} is not a folder: pass the output folder of "
-                   "SFT or RL")
-            raise ModelLoadError(msg)
+        if (problem := adapter_folder_problem(adapter_option, adapter)) is not None:
+            raise ModelLoadError(problem)
         check_prompt_version(adapter, formats=formats)
     elif Path(model).is_dir():
         check_prompt_version(model, formats=formats)

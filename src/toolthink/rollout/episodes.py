@@ -14,7 +14,9 @@ and re-encoded to build a prompt, so RL trains on exactly the tokens it sampled
 
 An `Episode` holds what TRL's ``rollout_func`` returns (``prompt_ids``,
 ``completion_ids``, ``env_mask``, ``logprobs``) plus per-turn rewards, texts and
-`toolthink.env.StepInfo`; evaluation reads the same objects.
+`toolthink.env.StepInfo`; evaluation reads the same objects. An ``on_turn``
+callable sees each `Turn` as soon as the environment has stepped it (``toolthink
+repair`` streams attempts with it).
 
 Log-probabilities are the sampler's: ``log softmax`` of the scores the sampler
 drew from, i.e. after the grammar mask and the temperature (``log q``, see
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -45,6 +47,7 @@ __all__ = [
     "EpisodeInvariantError",
     "RolloutConfig",
     "RolloutTiming",
+    "Turn",
     "run_episodes",
 ]
 
@@ -68,6 +71,27 @@ class RolloutTiming:
     generation: float = 0.0
     sandbox: float = 0.0
     total: float = 0.0
+
+
+@attrs.frozen
+class Turn:
+    """One stepped turn, as `run_episodes` reports it to ``on_turn`` while it plays.
+
+    Attributes:
+        episode: The episode's index in ``tasks``.
+        command: The command text the model sampled (EOS excluded).
+        reward: The environment's reward for it.
+        info: The environment's `toolthink.env.StepInfo` (turn number, status, passed).
+        observation: The state and test feedback the environment answered with.
+        done: The episode ended with this turn.
+    """
+
+    episode: int
+    command: str
+    reward: float
+    info: StepInfo
+    observation: str
+    done: bool
 
 
 @attrs.frozen
@@ -174,6 +198,7 @@ class _Live:
     infos: list[StepInfo] = attrs.field(factory=list)
     done: bool = False
     cut: bool = False  # cut by the token budget
+    row: int = 0  # index in run_episodes' tasks
 
     def extend(self, ids: Sequence[int], mask: int, logprobs: Sequence[float]) -> None:
         if len(ids) != len(logprobs):
@@ -242,6 +267,7 @@ def run_episodes(
     chat: ChatFormat | None = None,
     timing: RolloutTiming | None = None,
     sampler: TurnSampler | None = None,
+    on_turn: Callable[[Turn], None] | None = None,
 ) -> list[Episode]:
     """Play one episode per task, all turns batched, and return them in order.
 
@@ -259,6 +285,8 @@ def run_episodes(
         timing: Accumulates generation and sandbox seconds when given.
         sampler: Draws each turn's commands (`toolthink.rollout.samplers`);
             default: `GenerateSampler` on ``model``.
+        on_turn: Called with each `Turn` right after the environment stepped it
+            (every live episode once per turn, in ``tasks`` order).
 
     Returns:
         One `Episode` per task, in the order of ``tasks``.
@@ -284,7 +312,8 @@ def run_episodes(
     for task, report in zip(tasks, reports, strict=True):
         env = RepairEnv(env_config, sandbox=sandbox)
         first = env.reset_with_report(task, report)
-        live.append(_Live(task, env, chat.head_ids(first.system or "", first.text)))
+        live.append(_Live(task, env, chat.head_ids(first.system or "", first.text),
+                          row=len(live)))
     timing.sandbox += time.perf_counter() - clock
 
     while True:
@@ -313,6 +342,9 @@ def run_episodes(
             episode.infos.append(info)
             episode.observations.append(observation.text)
             episode.done = done
+            if on_turn is not None:
+                on_turn(Turn(episode.row, episode.commands[-1], reward, info,
+                             observation.text, done))
             if not done:
                 obs_ids = chat.observation_ids(observation.text)
                 episode.extend(obs_ids, 0, [0.0] * len(obs_ids))

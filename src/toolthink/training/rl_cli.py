@@ -7,7 +7,8 @@ Usage::
 Writes into ``output_dir``: the adapter (or model) and tokenizer, ``rl_config.json``
 (the resolved config), ``toolthink_rl.json`` (the prompt version, checked by
 ``toolthink eval --adapter``), ``metrics.jsonl`` (one line per step: mean reward, pass
-rate, turns, malformed rate, tokens, time split), ``curves.png``,
+rate, turns, malformed rate, tokens, time split), ``curves.png`` (``curves.md``, a
+table, for a run of fewer than 3 steps),
 ``trajectories.jsonl`` (sample episodes) and ``tasks.json`` (the task ids).
 """
 
@@ -24,6 +25,7 @@ from toolthink.commands import config_file_problem, model_path_problem, resume_c
 from toolthink.data.demos import split_of
 from toolthink.env import PROMPT_VERSION, check_prompt_version
 from toolthink.errors import ToolthinkError
+from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.models.devices import cpu_fp16_problem, with_cpu_fix
 from toolthink.models.loader import EMBEDDED, load_model
 from toolthink.models.lora import lora_config
@@ -236,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (``--config FILE.yaml`` and flags) and train; returns the exit status."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    silence_upstream_deprecations()
     args = list(sys.argv[1:] if argv is None else argv)
     problem = config_file_problem(args, CPU_CONFIG)
     if problem is not None:  # before TrlParser, which raises FileNotFoundError from inside TRL

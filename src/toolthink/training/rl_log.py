@@ -2,7 +2,8 @@
 
 `step_metrics` reduces one step's episodes to the figures of docs/rl.md;
 `StepRecorder` (a ``transformers`` callback) writes them with the step's time
-split to ``metrics.jsonl``; `plot_curves` draws ``curves.png`` from those lines.
+split to ``metrics.jsonl``; `plot_curves` draws ``curves.png`` from those lines
+(or, for a run of fewer than 3 steps, writes them as the table ``curves.md``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
+from toolthink.markdown import MIN_CURVE_POINTS, markdown_table
 from toolthink.rollout.episodes import Episode
 
 if TYPE_CHECKING:
@@ -104,13 +106,32 @@ _WINDOW = 10
 _TIMES = ("time/generation", "time/sandbox", "time/training")
 
 
-def plot_curves(records: Sequence[dict[str, float]], path: Path) -> None:
+def _table(records: Sequence[dict[str, float]], path: Path) -> Path:
+    """Write ``records`` as a markdown table (one row per step) to ``path``; return it."""
+    keys = [key for key, _ in _PANELS] + list(_TIMES) + ["loss"]
+    header = ["step", *[k for k in keys if any(k in r for r in records)]]
+    rows = [[int(r["step"]), *[r.get(k, "-") for k in header[1:]]] for r in records]
+    path.write_text(f"# RL per step ({len(records)} step(s): too few for a curve)\n\n"
+                    + markdown_table(header, rows), encoding="utf-8")
+    return path
+
+
+def plot_curves(records: Sequence[dict[str, float]], path: Path) -> Path:
     """Draw one panel per figure of ``records`` (from ``metrics.jsonl``) into ``path``.
+
+    With fewer than `toolthink.markdown.MIN_CURVE_POINTS` steps the figures go
+    into a markdown table instead, ``path`` with the suffix ``.md``: a curve of
+    one or two points looks broken.
 
     Args:
         records: One dict per step with a ``step`` key.
         path: The PNG to write (its folder must exist).
+
+    Returns:
+        The file written: ``path``, or its ``.md`` sibling.
     """
+    if len(records) < MIN_CURVE_POINTS:
+        return _table(records, path.with_suffix(".md"))
     import matplotlib as mpl  # noqa: PLC0415
 
     mpl.use("Agg")
@@ -141,3 +162,4 @@ def plot_curves(records: Sequence[dict[str, float]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return path

@@ -266,7 +266,8 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
         "wall_seconds": time.perf_counter() - started,
         "world_size": trainer.accelerator.num_processes,
         "data": {"train": train.summary(),
-                 "eval": None if evaluation is None else evaluation.summary()},
+                 "eval": None if evaluation is None else evaluation.summary(),
+                 "overlong_note": train.overlong_note(config.max_length)},
         "trainable_parameters": sum(int(p.numel()) for p in model.parameters()
                                     if p.requires_grad),
         "log_history": trainer.state.log_history,
@@ -284,5 +285,7 @@ def train_sft(args: SFTScriptArguments, config: SFTConfig) -> SFTResult:
                      prompt_version=train.prompt_version,
                      training_format=train.training_format.value)
     logger.info("SFT done in %.0f s: %s", metrics["wall_seconds"], out)
+    if metrics["data"]["overlong_note"]:  # again at the end, where a reader looks
+        logger.warning("%s", metrics["data"]["overlong_note"])
     return SFTResult(out, metrics)
 

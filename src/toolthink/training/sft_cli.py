@@ -19,6 +19,7 @@ from trl.scripts.utils import TrlParser
 
 from toolthink.commands import EXIT_INTERRUPTED, EXIT_USAGE, config_file_problem
 from toolthink.errors import ToolthinkError
+from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.models.devices import with_cpu_fix
 from toolthink.training.cli import CHECKPOINTS_REMAIN
 from toolthink.training.sft import train_sft
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s", datefmt="%H:%M:%S")
+    silence_upstream_deprecations()
     args = list(sys.argv[1:] if argv is None else argv)
     problem = config_file_problem(args, CPU_CONFIG)
     if problem is not None:

@@ -93,6 +93,20 @@ class EncodedDemos:
             "max_tokens": self.max_tokens,
         }
 
+    def overlong_note(self, max_length: int | None) -> str | None:
+        """What the run lost to ``max_length``, with the fix; None when nothing was dropped.
+
+        Issue 17: a quick demo dropped 12 of 32 demonstrations and said so in
+        one log line; the run's summary (the last log line, ``metrics.json``,
+        the model card, the demo's ``summary.md``) now carries this sentence.
+        """
+        if not self.skipped:
+            return None
+        return (f"{self.skipped} of {self.kept + self.skipped} demonstrations were over "
+                f"max_length={max_length} tokens (longest: {self.max_tokens}) and were not "
+                f"trained on: pass --max_length {self.max_tokens} to keep them, or "
+                "--overlong truncate to cut them")
+
 
 def read_demos(path: str | Path, splits: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Read demonstrations written by ``toolthink data demos``.
@@ -258,10 +272,7 @@ def encode_demos(
                f"(longest: {longest}, skipped: {skipped}): raise --max_length or use "
                "--overlong truncate")
         raise DemoDataError(msg)
-    if skipped:
-        logger.warning("Skipped %d demonstrations over max_length=%s tokens (longest: %d)",
-                       skipped, max_length, longest)
-    return EncodedDemos(
+    result = EncodedDemos(
         dataset=datasets.Dataset.from_dict(rows),
         kept=len(rows["id"]),
         skipped=skipped,
@@ -272,3 +283,6 @@ def encode_demos(
         prompt_version=versions[0],
         training_format=TrainingFormat(formats[0]),
     )
+    if (note := result.overlong_note(max_length)) is not None:
+        logger.warning("%s", note)
+    return result

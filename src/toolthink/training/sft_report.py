@@ -7,6 +7,7 @@ Files written into the output folder:
                          of the training data, which `toolthink eval` checks
     metrics.json         final metrics, data counts, seconds per step, log history
     loss_curve.png       training (and eval) loss against the optimizer step
+                         (loss_curve.md, a table, with fewer than 3 logged steps)
     README.md            a short model card
 
 ``eval_episodes.jsonl`` is written during training by `toolthink.training.sft_eval`.
@@ -19,6 +20,8 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
+from toolthink.markdown import MIN_CURVE_POINTS, markdown_table
 
 __all__ = ["plot_loss_curve", "write_report"]
 
@@ -35,16 +38,33 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> bool:
+def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> Path | None:
     """Plot training and eval loss against the step into ``path`` (PNG).
 
+    With fewer than `toolthink.markdown.MIN_CURVE_POINTS` logged steps the
+    losses go into a markdown table instead, ``path`` with the suffix ``.md``
+    (a curve of one or two points looks broken).
+
     Returns:
-        False when the history holds no loss (nothing written).
+        The file written (``path`` or its ``.md`` sibling); None when the
+        history holds no loss (nothing written).
     """
     train = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
     evals = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e]
     if not train and not evals:
-        return False
+        return None
+    logged = sorted({s for s, _ in train} | {s for s, _ in evals})
+    if len(logged) < MIN_CURVE_POINTS:
+        by_step: dict[int, list[object]] = {s: ["-", "-"] for s in logged}
+        for column, points in enumerate((train, evals)):
+            for step, loss in points:
+                by_step[step][column] = loss
+        table = markdown_table(["step", "train loss", "eval loss"],
+                               [[int(s), *by_step[s]] for s in logged])
+        md = path.with_suffix(".md")
+        md.write_text(f"# toolthink SFT loss ({len(logged)} step(s): too few for a curve)\n\n"
+                      + table, encoding="utf-8")
+        return md
     import matplotlib as mpl  # noqa: PLC0415 - only the report needs it
 
     mpl.use("Agg")
@@ -63,7 +83,7 @@ def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> bool:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return True
+    return path
 
 
 def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str,
@@ -80,6 +100,8 @@ def _card(args: Any, config: Any, metrics: dict[str, Any], model_path: str,
             if not args.full_finetune else
             "from transformers import AutoModelForCausalLM\n"
             "model = AutoModelForCausalLM.from_pretrained(\"<this folder>\")")
+    note = metrics["data"].get("overlong_note")
+    overlong = f" ({note})" if note else ""
     held_out = metrics.get("eval_episodes")
     episodes = "" if not held_out else (
         f"- Held-out episodes at step {int(held_out['step'])} (greedy, constrained, "
@@ -100,7 +122,7 @@ Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
 - Adapter: {adapter}
 - Data: {source}; {data['kept']} demonstrations, {data['tokens']} tokens,
   {data['trained_tokens']} trained (command and end-of-turn tokens only);
-  {data['skipped_overlong']} skipped over max_length={config.max_length}
+  {data['skipped_overlong']} skipped over max_length={config.max_length}{overlong}
 - Format: {training_format}; prompt version: `{prompt_version}` (`toolthink eval`
   refuses this folder in the other mode or under another prompt version)
 - Steps: {metrics['global_step']}, {metrics['seconds_per_step']:.2f} s/step,
@@ -108,7 +130,8 @@ Rainone, Bakker and Memisevic, "Chain-of-Edits" (arXiv 2507.05065).
 - Learning rate {config.learning_rate}, batch {config.per_device_train_batch_size} x
   {config.gradient_accumulation_steps} accumulation per device
 {episodes}
-Files: `toolthink_sft.json` (configuration), `metrics.json`, `loss_curve.png`.
+Files: `toolthink_sft.json` (configuration), `metrics.json`, `loss_curve.png` (or
+`loss_curve.md` for fewer than 3 logged steps).
 Prompts must be built with `toolthink.rollout.chat.ChatFormat` (token-in/token-out).
 
 ```python
