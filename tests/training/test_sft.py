@@ -363,3 +363,36 @@ def test_ctrl_c_during_training_keeps_checkpoints_and_exits_130(
     err = capsys.readouterr().err
     assert "toolthink-train sft: interrupted; checkpoints already saved in output_dir remain" in err
     assert "Traceback" not in err
+
+
+def test_logits_of_trained_positions_only_give_the_full_loss_and_gradient(
+    demos: tuple[Path, list[dict[str, Any]]], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from toolthink.training.sft import load_model_and_tokenizer  # noqa: PLC0415
+    from toolthink.training.sft_trainer import CommandSFTTrainer  # noqa: PLC0415
+
+    args, config = make_parser().parse_args_and_config(
+        args=[*tiny_run_flags(tiny_model_dir, demos[0], tmp_path / "out"), "--full_finetune",
+              "true", "--bf16", "false"])
+    model, tokenizer = load_model_and_tokenizer(args, config)
+    train, _ = prepare_data(args, config, tokenizer)
+    trainer = CommandSFTTrainer(model=model, args=config, processing_class=tokenizer,
+                                train_dataset=train.dataset.remove_columns("id"))
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert (batch["labels"] == IGNORE_INDEX).float().mean() > 0.5  # most positions untrained
+    found = []
+    for only in (False, True):
+        trainer.trained_logits_only = only
+        model.zero_grad()
+        loss = trainer.compute_loss(model, dict(batch))
+        loss.backward()
+        found.append((loss.item(), [p.grad.clone() for p in model.parameters()
+                                    if p.grad is not None]))
+    (full, full_grads), (gathered, gathered_grads) = found
+    assert gathered == pytest.approx(full, rel=1e-5)
+    assert len(gathered_grads) == len(full_grads) > 0
+    for a, b in zip(full_grads, gathered_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+    accuracy = trainer._metrics["train"]["mean_token_accuracy"]
+    assert len(accuracy) == 2
+    assert accuracy[0] == pytest.approx(accuracy[1])
