@@ -81,14 +81,15 @@ def _pipe() -> tuple[int, int]:
     return ends[0], ends[1]
 
 
-def _spawn(python: str, harness: str) -> _Interpreter:
+def _spawn(python: str, script: list[str]) -> _Interpreter:
+    """Start ``python -I -S -B -u -c <script[0]> <script[1:]...>`` on fresh pipes."""
     job_r, job_w = _pipe()
     out_r, out_w = _pipe()
     rec_r, rec_w = _pipe()
     dup2 = os.POSIX_SPAWN_DUP2
     pid = os.posix_spawn(
         python,
-        [python, "-I", "-S", "-B", "-u", "-c", harness],
+        [python, "-I", "-S", "-B", "-u", "-c", *script],
         _ENV,
         file_actions=[(dup2, job_r, 0), (dup2, out_w, 1), (dup2, out_w, 2), (dup2, rec_w, 3)],
         setsid=True,
@@ -291,6 +292,7 @@ def _send(proc: _Interpreter, job: dict[str, Any], compiled: _Compiled) -> None:
         "timeout": float(job["timeout"]),
         "max_failures": job["max_failures"],
         "explain_seconds": job["explain_seconds"],
+        "limits": job["limits"],  # the separate tests' process limits the code's with them
     })
     try:
         _write_all(proc.job, payload)
@@ -408,24 +410,64 @@ def _write_frame(fd: int, frame: dict[str, Any]) -> None:
     _write_all(fd, _HEADER.pack(len(body)) + body)
 
 
+def _nondumpable() -> bool:
+    """``prctl(PR_SET_DUMPABLE, 0)``, so that no process of a run reaches this one.
+
+    Jobs and secrets pass through this process: ``pidfd_getfd`` would hand a run
+    its descriptors, ``/proc/<pid>/mem`` (in the fallback) its memory. Both need
+    ptrace access, refused without ``CAP_SYS_PTRACE`` to a non-dumpable target;
+    bubblewrap's seccomp filter does not deny ``pidfd_getfd``.
+    """
+    try:
+        import ctypes  # noqa: PLC0415 (once per sandbox)
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(4, 0, 0, 0, 0) == 0)  # PR_SET_DUMPABLE
+    except (ImportError, OSError, AttributeError):
+        return False
+
+
+def _discard(proc: _Interpreter) -> None:
+    """Kill and reap an interpreter started for a job that never came."""
+    os.kill(proc.pid, signal.SIGKILL)
+    os.waitpid(proc.pid, 0)
+    for fd in (proc.job, proc.out, proc.rec, proc.pidfd):
+        if fd is not None:
+            os.close(fd)
+
+
 def main() -> None:
-    """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete)."""
-    scope, harness = sys.argv[1], sys.argv[2]
+    """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete).
+
+    argv: the kill scope, the harness's source, then (for the separate tests'
+    process, `toolthink.tool._tests_runner`) that runner's, the candidate
+    server's and the wire module's sources. A job's ``tests_process`` says which
+    interpreter runs it; the next one is started ahead as the last job's kind.
+    """
+    scope = sys.argv[1]
+    scripts = {"same": [sys.argv[2]], "separate": sys.argv[3:6]}
+    hardened = _nondumpable()
     workdir = os.getcwd()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     python = sys.executable
-    proc = _spawn(python, harness)
-    _write_frame(1, {"ready": True})
+    kind = "same"
+    proc = _spawn(python, scripts[kind])
+    _write_frame(1, {"ready": True, "nondumpable": hardened})
     while True:
         job = _read_frame(0)
         if job is None:
             break
+        wanted = "separate" if job.get("tests_process") == "separate" else "same"
+        if wanted != kind:
+            _discard(proc)
+            kind = wanted
+            proc = _spawn(python, scripts[kind])
         result = _run(proc, job, scope, workdir)
         if result.get("dirty"):
             _write_frame(1, result)
             return  # the host starts a fresh sandbox
         if "tests_error" not in result:
-            proc = _spawn(python, harness)
+            proc = _spawn(python, scripts[kind])
         _write_frame(1, result)
     os.kill(proc.pid, signal.SIGKILL)
 

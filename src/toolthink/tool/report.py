@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from toolthink.tool.boundary import TestsProcess
 from toolthink.tool.isolation import Isolation
 
 __all__ = ["TestFailure", "TestOutcome", "TestReport", "read_report"]
@@ -98,6 +99,8 @@ class TestReport:
             the exit status for `TestOutcome.EXITED`, which cap overflowed
             (``output``/``records``), the compiler's message for
             `TestOutcome.BAD_TESTS`, what broke for `TestOutcome.SANDBOX_ERROR`.
+        tests_process: Where the tests ran (`toolthink.tool.boundary`): in the
+            candidate's process, or in one of their own.
     """
 
     __test__: ClassVar[bool] = False
@@ -113,6 +116,7 @@ class TestReport:
     location: tuple[int | None, int | None] | None = None
     failures_complete: bool = True
     details: str = ""
+    tests_process: TestsProcess = TestsProcess.SAME
 
 
 _DUMP_HEADERS = ("Timeout (", "Fatal Python error")
@@ -248,6 +252,7 @@ def read_report(
     tests: str,
     isolation: Isolation,
     render: Callable[[TestReport], str],
+    tests_process: TestsProcess = TestsProcess.SAME,
 ) -> TestReport:
     """Turn the launcher's answer for one run into a `TestReport`.
 
@@ -258,6 +263,7 @@ def read_report(
         isolation: The isolation the run had.
         render: ``render(report) -> str``, the feedback writer
             (`toolthink.tool.feedback.FeedbackWriter`).
+        tests_process: Where the tests ran (`toolthink.tool.boundary`).
 
     Returns:
         The report, with its feedback text filled in.
@@ -282,5 +288,6 @@ def read_report(
         location=_location(records_text),
         failures_complete=reading.complete,
         details=reading.details,
+        tests_process=tests_process,
     )
     return attrs.evolve(report, feedback=render(report))

@@ -49,6 +49,7 @@ from typing import IO, Any
 
 import attrs
 
+from toolthink.tool.boundary import TestsProcess, choose_tests_process
 from toolthink.tool.feedback import FeedbackWriter
 from toolthink.tool.isolation import Isolation, IsolationPlan, plan_isolation, seccomp_fd
 from toolthink.tool.limits import Limits
@@ -94,6 +95,14 @@ def _workers(_instance: object, _attribute: object, value: int | None) -> None:
         raise ValueError(msg)
 
 
+def _tests_process(value: object) -> TestsProcess:
+    try:
+        return TestsProcess(value)
+    except ValueError:
+        msg = f"tests_process must be 'separate' or 'same', got {value!r}"
+        raise ValueError(msg) from None
+
+
 def _at_least(low: float) -> Any:
     def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
@@ -126,6 +135,11 @@ class SandboxConfig:
             first failure, running the rest of the tests to list each failing
             one (within the run's timeout); 0 lists the first failure only.
         max_feedback_chars: Cap on the feedback text, characters.
+        tests_process: ``"separate"`` (the tests run in a process of their own
+            and call the candidate's functions through a plain-data boundary;
+            tests that define classes fall back to ``"same"``, see
+            `toolthink.tool.boundary`) or ``"same"`` (code and tests in one
+            module and process).
     """
 
     workers: int | None = attrs.field(default=None, validator=_workers)
@@ -137,6 +151,7 @@ class SandboxConfig:
     max_failures: int = attrs.field(default=5, validator=_at_least(1))
     explain_seconds: float = attrs.field(default=1.0, validator=_at_least(0))
     max_feedback_chars: int = attrs.field(default=2000, validator=_at_least(1))
+    tests_process: TestsProcess = attrs.field(default=TestsProcess.SAME, converter=_tests_process)
 
     def plan(self) -> IsolationPlan:
         """Check (once per process) how sandboxes start with this configuration."""
@@ -176,7 +191,8 @@ class _Worker:
                 os.chown(cwd, self.uid, self.uid)
         fd = seccomp_fd(self.plan)
         args = ["-I", "-S", "-B", "-c", _script("_launcher.py"), self.plan.kill_scope,
-                _script("_harness.py")]  # fmt: skip
+                _script("_harness.py"), _script("_tests_runner.py"), _script("_candidate.py"),
+                _script("_wire.py")]  # fmt: skip
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sandbox)
         try:
             self.proc = subprocess.Popen(
@@ -387,7 +403,9 @@ class SandboxPool:
 
     def _run_one(self, code: str, tests: str, timeout: float) -> TestReport:
         secret = secrets.token_hex(16)
+        where = choose_tests_process(self.config.tests_process, tests)
         job = {
+            "tests_process": where.value,
             "code": code,
             "tests": tests,
             "secret": secret,
@@ -407,9 +425,8 @@ class SandboxPool:
             self._idle.put(worker)
         writer = FeedbackWriter(timeout, self.config.limits, self.config.max_feedback_chars,
                                 self.config.max_failures, self.config.explain_seconds)  # fmt: skip
-        return read_report(
-            result, secret=secret, tests=tests, isolation=self.plan.isolation, render=writer
-        )
+        return read_report(result, secret=secret, tests=tests, isolation=self.plan.isolation,
+                           render=writer, tests_process=where)  # fmt: skip
 
     def close(self) -> None:
         """End every sandbox; idempotent."""
