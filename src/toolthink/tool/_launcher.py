@@ -64,6 +64,22 @@ class _Interpreter:
         self.pidfd = _pidfd(pid)
         self.status: int | None = None
 
+    def start(self, job: dict[str, Any], compiled: _Compiled, *_unused: object) -> None:
+        """Set the interpreter's limits and send it the job."""
+        _send(self, job, compiled)
+
+    def settle(self) -> tuple[bytes, bool]:
+        """Nothing to end besides the interpreter (see `toolthink.tool._tests_runner.Pair`)."""
+        return b"", False
+
+    def discard(self) -> None:
+        """Kill and reap an interpreter started for a job that never came."""
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        for fd in (self.job, self.out, self.rec, self.pidfd):
+            if fd is not None:
+                os.close(fd)
+
 
 def _pidfd(pid: int) -> int | None:
     try:
@@ -339,13 +355,17 @@ def _lingering(scope: str, pgid: int) -> bool:
     return alive
 
 
-def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> dict[str, Any]:
-    """Run one job on the waiting interpreter; return the launcher's result frame."""
+def _run(proc: Any, job: dict[str, Any], scope: str, workdir: str,
+         hardened: bool) -> dict[str, Any]:  # fmt: skip
+    """Run one job on the waiting interpreter; return the launcher's result frame.
+
+    ``proc`` is an `_Interpreter`, or a `toolthink.tool._tests_runner.Pair`.
+    """
     started = time.monotonic()
     compiled = _compile_tests(job["tests"])
     if isinstance(compiled, str):
         return {"tests_error": compiled, "wall": 0.0}
-    _send(proc, job, compiled)
+    proc.start(job, compiled, _set_limits, hardened)
     capture = _Capture(proc, job["limits"]["output_bytes"])
     exited, timed_out, overflow = _watch(proc, capture, time.monotonic() + float(job["timeout"]))
     if proc.pidfd is not None:
@@ -355,7 +375,9 @@ def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> d
         os.kill(proc.pid, signal.SIGKILL)
     if proc.status is None:  # reap it first: a zombie still answers kill(-1, 0)
         proc.status = os.waitstatus_to_exitcode(os.waitpid(proc.pid, 0)[1])
-    leftover = exited and not timed_out and overflow is None and _lingering(scope, proc.pid)
+    extra, stayed = proc.settle()
+    leftover = exited and not timed_out and overflow is None and (
+        stayed or _lingering(scope, proc.pid))
     _kill_rest(scope, proc.pid)
     wall = time.monotonic() - started
     capture.drain(_DRAIN_SECONDS)
@@ -372,7 +394,7 @@ def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> d
         "overflow": overflow,
         "leftover": leftover,
         "output": capture.text(proc.out, job["limits"]["output_bytes"]),
-        "records": capture.text(proc.rec, _RECORDS_LIMIT),
+        "records": capture.text(proc.rec, _RECORDS_LIMIT) + extra.decode("utf-8", "replace"),
         "wall": wall,
         "dirty": not clean,
     }
@@ -427,31 +449,39 @@ def _nondumpable() -> bool:
         return False
 
 
-def _discard(proc: _Interpreter) -> None:
-    """Kill and reap an interpreter started for a job that never came."""
-    os.kill(proc.pid, signal.SIGKILL)
-    os.waitpid(proc.pid, 0)
-    for fd in (proc.job, proc.out, proc.rec, proc.pidfd):
-        if fd is not None:
-            os.close(fd)
+def _module(name: str, source: str, **names: Any) -> Any:
+    """Exec ``source`` as a module named ``name`` whose globals start with ``names``."""
+    module = type(sys)(name)
+    module.__dict__.update(names)
+    exec(source, module.__dict__)
+    return module
 
 
 def main() -> None:
     """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete).
 
-    argv: the kill scope, the harness's source, then (for the separate tests'
-    process, `toolthink.tool._tests_runner`) that runner's, the candidate
-    server's and the wire module's sources. A job's ``tests_process`` says which
+    argv: the kill scope, the harness's source, then the sources of the separate
+    tests' process: `toolthink.tool._tests_runner`, `toolthink.tool._proxies`,
+    `toolthink.tool._candidate` and `toolthink.tool._wire`. A job's ``tests_process`` says which
     interpreter runs it; the next one is started ahead as the last job's kind.
     """
-    scope = sys.argv[1]
-    scripts = {"same": [sys.argv[2]], "separate": sys.argv[3:6]}
+    scope, harness = sys.argv[1], sys.argv[2]
+    runner_source, proxies_source, candidate_source, wire_source = sys.argv[3:7]
+    wire = _module("_toolthink_wire", wire_source)
+    proxies = _module("_toolthink_proxies", proxies_source, wire=wire)
+    runner = _module("_toolthink_tests_runner", runner_source, proxies=proxies, pipe=_pipe)
     hardened = _nondumpable()
     workdir = os.getcwd()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     python = sys.executable
+
+    def spawn(kind: str) -> Any:
+        if kind == "separate":
+            return runner.Pair(python, candidate_source, wire_source)
+        return _spawn(python, [harness])
+
     kind = "same"
-    proc = _spawn(python, scripts[kind])
+    proc = spawn(kind)
     _write_frame(1, {"ready": True, "nondumpable": hardened})
     while True:
         job = _read_frame(0)
@@ -459,16 +489,17 @@ def main() -> None:
             break
         wanted = "separate" if job.get("tests_process") == "separate" else "same"
         if wanted != kind:
-            _discard(proc)
+            proc.discard()
             kind = wanted
-            proc = _spawn(python, scripts[kind])
-        result = _run(proc, job, scope, workdir)
+            proc = spawn(kind)
+        result = _run(proc, job, scope, workdir, hardened)
         if result.get("dirty"):
             _write_frame(1, result)
             return  # the host starts a fresh sandbox
         if "tests_error" not in result:
-            proc = _spawn(python, scripts[kind])
+            proc = spawn(kind)
         _write_frame(1, result)
+    proc.discard()
     os.kill(proc.pid, signal.SIGKILL)
 
 

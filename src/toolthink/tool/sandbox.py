@@ -191,8 +191,8 @@ class _Worker:
                 os.chown(cwd, self.uid, self.uid)
         fd = seccomp_fd(self.plan)
         args = ["-I", "-S", "-B", "-c", _script("_launcher.py"), self.plan.kill_scope,
-                _script("_harness.py"), _script("_tests_runner.py"), _script("_candidate.py"),
-                _script("_wire.py")]  # fmt: skip
+                _script("_harness.py"), _script("_tests_runner.py"), _script("_proxies.py"),
+                _script("_candidate.py"), _script("_wire.py")]  # fmt: skip
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sandbox)
         try:
             self.proc = subprocess.Popen(
