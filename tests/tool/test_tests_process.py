@@ -340,6 +340,11 @@ def test_tests_that_define_classes_fall_back_per_suite(separate: SandboxPool) ->
         ("class Node:\n    pass\nassert f(Node())\n", TestsProcess.SAME),
         ("def t():\n    class Local:\n        pass\n", TestsProcess.SAME),
         ("assert (\n", TestsProcess.SAME),
+        ("account = BankAccount(10)\nassert account.balance == 10\n", TestsProcess.SAME),
+        ("try:\n    f()\nexcept ValueError:\n    raise AssertionError('no')\n",
+         TestsProcess.SEPARATE),
+        ("from fractions import Fraction\nassert f(Fraction(1, 2))\n", TestsProcess.SAME),
+        ("Pair = tuple\nassert f(Pair([1, 2]))\n", TestsProcess.SEPARATE),
     ],
 )
 def test_choose_tests_process(tests: str, expected: TestsProcess) -> None:

@@ -21,7 +21,9 @@ plain-data constants are copied (once, after the module ran); output is
 captured as before; limits and timeouts are the same, per process.
 
 Some tests need objects that cannot cross: QuixBugs' graph and linked-list tests
-build ``Node`` objects and pass them to the candidate. `choose_tests_process`
+build ``Node`` objects and pass them to the candidate, and the embedded corpus's
+``MinStack`` and ``BankAccount`` tests make instances of the candidate's class
+and call their methods. `choose_tests_process`
 decides per test suite, from the tests' source alone (never from anything the
 candidate does), and the report records the choice (`TestReport.tests_process`).
 """
@@ -29,6 +31,7 @@ candidate does), and the report records the choice (`TestReport.tests_process`).
 from __future__ import annotations
 
 import ast
+import builtins
 import enum
 import functools
 
@@ -49,10 +52,16 @@ class TestsProcess(enum.Enum):
 def choose_tests_process(requested: TestsProcess, tests: str) -> TestsProcess:
     """The process ``tests`` run in when ``requested``; decided from the tests alone.
 
-    Tests that define a class fall back to `TestsProcess.SAME`: their objects
-    (QuixBugs' ``Node``) are made to be passed to the candidate, and only plain
-    data crosses. Tests that do not parse fall back too (the one-process
-    harness reports them as `toolthink.tool.TestOutcome.BAD_TESTS`).
+    These fall back to `TestsProcess.SAME`, since only plain data crosses:
+
+    - tests that define a class (its objects, QuixBugs' ``Node``, are made to
+      be passed to the candidate);
+    - tests that call a capitalized name they do not define (an import does
+      not count) and that is not a builtin (``BankAccount(10)``: by the PEP 8
+      convention a class, the candidate's, whose instances the tests then use,
+      or an imported one, ``Fraction``, whose instances do not cross);
+    - tests that do not parse (the one-process harness reports them as
+      `toolthink.tool.TestOutcome.BAD_TESTS`).
 
     Args:
         requested: The configured mode (`SandboxConfig.tests_process`).
@@ -72,4 +81,18 @@ def _crossable(tests: str) -> bool:
         tree = ast.parse(tests)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
-    return not any(isinstance(node, ast.ClassDef) for node in ast.walk(tree))
+    defined: set[str] = set()
+    called: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            return False
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            defined.add(node.id)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            called.add(node.func.id)
+    return not any(name[:1].isupper() and name not in defined and not hasattr(builtins, name)
+                   for name in called)  # fmt: skip
