@@ -1,14 +1,17 @@
 """The candidate's process: runs the code under test and answers calls with plain data.
 
-Started by the tests' process (`toolthink.tool._tests_runner`) as
-``python -I -S -B -u -c <this source> <wire source>``; not imported by toolthink,
-standard library only. Its file descriptors: 0 the requests, 3 the replies,
-1 and 2 the run's captured output, 4 where ``faulthandler`` writes the
-traceback of a fatal signal. Each request and reply is one frame of
-`toolthink.tool._wire` (plain data only):
+Started by the launcher, for the tests' process (`toolthink.tool._tests_runner`),
+as ``python -I -S -B -u -c <this source> <wire source>``; not imported by
+toolthink, standard library only. Its file descriptors: 0 /dev/null, 1 and 2 the
+run's captured output, 3 where ``faulthandler`` writes the traceback of a
+fatal signal or of a timeout (the harness's record channel, minus the verdict:
+what the code writes there only ever reaches the report's location), 62 the
+requests and 63 the replies (out of the way of code that writes to fd 3). Each
+request and reply is one frame of `toolthink.tool._wire` (plain data only):
 
-- ``("load", code)``: compile ``code`` as ``<code>`` (so line numbers are the
-  editor's) and run it as a fresh ``__main__`` module. Reply
+- ``("load", code, seconds)``: compile ``code`` as ``<code>`` (so line numbers
+  are the editor's) and run it as a fresh ``__main__`` module; dump the
+  traceback to fd 3 after ``seconds`` (where a timed-out run was). Reply
   ``("syntax", type, message, line, column, text)``, ``("raise", error)`` or
   ``("loaded", table)``, where ``table`` lists each top-level name of the module
   as ``(name, kind, payload)``: ``"callable"`` (the tests get a proxy that calls
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any
 
-_REQUESTS_FD, _REPLIES_FD, _DUMP_FD = 0, 3, 4
+_REQUESTS_FD, _REPLIES_FD, _DUMP_FD = 62, 63, 3
 _MESSAGE_CHARS = 500
 _MAX_NAMES = 10_000
 _MAX_VALUE_BYTES = 4 << 20  # one module-level constant copied to the tests, bytes
@@ -150,7 +153,12 @@ def _next(handle: int) -> tuple[Any, ...]:
     return _out(item)
 
 
-def _load(code_text: str) -> tuple[Any, ...]:
+def _load(code_text: str, seconds: float) -> tuple[Any, ...]:
+    if seconds > 0:
+        try:  # noqa: SIM105 (the watchdog thread may be refused: a nicety)
+            faulthandler.dump_traceback_later(seconds, file=_DUMP_FD)
+        except RuntimeError:
+            pass
     namespace = _fresh_module()
     state["namespace"] = namespace
     state["iterators"] = {}
@@ -160,7 +168,11 @@ def _load(code_text: str) -> tuple[Any, ...]:
     # too deep for the compiler.
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         syntax = exc if isinstance(exc, SyntaxError) else None
-        return ("syntax", type(exc).__name__, _text(exc), getattr(syntax, "lineno", None),
+        message = _text(exc)
+        if isinstance(exc, RecursionError | MemoryError):  # as the harness words it
+            message = ("the code is nested too deeply (or is too large) to compile; "
+                       f"flatten the deepest expression ({message or 'no message'})")  # fmt: skip
+        return ("syntax", type(exc).__name__, message, getattr(syntax, "lineno", None),
                 getattr(syntax, "offset", None),
                 str(getattr(syntax, "text", None) or "").rstrip("\n")[:200])  # fmt: skip
     try:
@@ -196,8 +208,8 @@ state: dict[str, Any] = {"namespace": {}, "iterators": {}}
 
 def _answer(request: Any) -> tuple[Any, ...]:
     kind = request[0] if type(request) is tuple and request else None
-    if kind == "load" and len(request) == 2:
-        return _load(request[1])
+    if kind == "load" and len(request) == 3:
+        return _load(request[1], request[2])
     if kind == "call" and len(request) == 4:
         return _call(request[1], request[2], request[3])
     if kind == "next" and len(request) == 2:

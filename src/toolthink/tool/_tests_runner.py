@@ -110,13 +110,15 @@ class Pair:
         req_r, self._requests = pipe()
         self._replies, rep_w = pipe()
         self._dumps, dump_w = pipe()
+        os.set_blocking(dump_w, False)  # read once the run ends: a full pipe must not block
         dup2 = os.POSIX_SPAWN_DUP2
         self.candidate = os.posix_spawn(
             python,
             [python, "-I", "-S", "-B", "-u", "-c", candidate_source, wire_source],
             _ENV,
-            file_actions=[(dup2, req_r, 0), (dup2, self._out_w, 1), (dup2, self._out_w, 2),
-                          (dup2, rep_w, 3), (dup2, dump_w, 4)],
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                          (dup2, self._out_w, 1), (dup2, self._out_w, 2), (dup2, dump_w, 3),
+                          (dup2, req_r, 62), (dup2, rep_w, 63)],
             setsid=True,
         )
         for fd in (req_r, rep_w, dump_w):
@@ -149,8 +151,9 @@ class Pair:
         """End the candidate (its group too); adopt its end if the tests' process said `GONE`.
 
         Returns:
-            Bytes for the record channel (the candidate's fatal-error dump), and
-            whether processes of the candidate's group outlived it.
+            Bytes for the record channel (what the candidate's fd 3 holds: the
+            traceback of a fatal signal or a timeout, for the report's
+            location), and whether processes of the candidate's group outlived it.
         """
         try:  # noqa: SIM105 (no contextlib import)
             os.kill(self.candidate, signal.SIGKILL)
@@ -163,14 +166,13 @@ class Pair:
             os.killpg(self.candidate, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             lingering = False
-        extra = b""
         if self.status == GONE:
             self.status = status
-            os.set_blocking(self._dumps, False)
-            try:  # noqa: SIM105 (no contextlib import)
-                extra = b"\n" + os.read(self._dumps, _DUMP_BYTES)
-            except OSError:
-                pass
+        os.set_blocking(self._dumps, False)
+        try:
+            extra = b"\n" + os.read(self._dumps, _DUMP_BYTES)
+        except OSError:
+            extra = b""
         os.close(self._dumps)
         return extra, lingering
 
@@ -266,13 +268,14 @@ def _own_limits() -> list[tuple[int, int]]:
     return [resource.getrlimit(getattr(resource, name)) for name in _LIMITS]
 
 
-def _load(channel: proxies.Channel, code: str, *, again: bool = False) -> Any:
+def _load(channel: proxies.Channel, code: str, seconds: float, *, again: bool = False) -> Any:
     """Send the code; record a syntax error or the code's own exception; return its names.
 
+    ``seconds``: when the candidate dumps its traceback (0: never).
     ``again``: the reload of the explanation, which records nothing of the
     kind (the first load, which did, succeeded).
     """
-    reply = channel.ask(("load", code))
+    reply = channel.ask(("load", code, seconds))
     if reply[0] == "loaded" and len(reply) == 2:
         return reply[1]
     if again:
@@ -316,7 +319,7 @@ def _serve(job: dict[str, Any], compiled: tuple[bytes, bytes, Any],
     ok = False
     failure: BaseException | None = None
     try:
-        table = _load(channel, job["code"])
+        table = _load(channel, job["code"], max(timeout - 0.2, timeout * 0.8))
         if table is not None:
             names = proxies.namespace(channel, table, tests)
             try:
@@ -373,7 +376,7 @@ def _explain(job: dict[str, Any], compiled: tuple[bytes, bytes, Any],
     try:
         channel.ask(("quiet",))
         isolated = marshal.loads(compiled[1])
-        table = _load(channel, job["code"], again=True)
+        table = _load(channel, job["code"], 0, again=True)
         if table is not None:
             names = proxies.namespace(channel, table, isolated)
             names["__toolthink_record__"] = record
