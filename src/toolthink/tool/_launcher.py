@@ -439,13 +439,24 @@ def _nondumpable() -> bool:
     its descriptors, ``/proc/<pid>/mem`` (in the fallback) its memory. Both need
     ptrace access, refused without ``CAP_SYS_PTRACE`` to a non-dumpable target;
     bubblewrap's seccomp filter does not deny ``pidfd_getfd``.
+    Through ``_ctypes`` itself: ``import ctypes`` costs about an interpreter start.
     """
     try:
-        import ctypes  # noqa: PLC0415 (once per sandbox)
+        ct: Any = __import__("_ctypes")  # (typed loosely: its stub fits ctypes' own use)
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(4, 0, 0, 0, 0) == 0)  # PR_SET_DUMPABLE
-    except (ImportError, OSError, AttributeError):
+        class Int(ct._SimpleCData):  # type: ignore[misc]  # (ctypes.c_int)
+            _type_ = "i"
+
+        class Function(ct.CFuncPtr):  # type: ignore[misc]  # (a C function of libc)
+            _flags_ = ct.FUNCFLAG_CDECL
+            _restype_ = Int
+
+        class Libc:  # what CFuncPtr reads from a ctypes.CDLL
+            _handle = ct.dlopen(None)
+
+        prctl = Function(("prctl", Libc))
+        return bool(prctl(4, 0, 0, 0, 0) == 0)  # PR_SET_DUMPABLE
+    except (ImportError, OSError, AttributeError, TypeError):
         return False
 
 

@@ -12,8 +12,12 @@ worker; each run pays one interpreter start (about 10 ms).
 Layers, outermost first: bubblewrap namespaces with a seccomp filter and an
 unprivileged uid (`toolthink.tool.isolation`); resource limits via ``prlimit``
 (`Limits`); a wall-clock timeout that kills every process of the run; output
-capped in bytes; and a per-run secret that only the harness's guard can write,
-which alone decides pass or fail (`toolthink.tool.report`).
+capped in bytes; and a per-run secret that only the tests' side can write,
+which alone decides pass or fail (`toolthink.tool.report`). By default the
+tests run in a process of their own and call the candidate's functions through
+a plain-data boundary, so nothing the candidate's process does reaches the
+tests or the verdict (`toolthink.tool.boundary`); tests that need objects to
+cross run in the candidate's process, under the harness's guard.
 
 Example:
     >>> from toolthink.tool import SandboxPool
