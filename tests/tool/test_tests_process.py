@@ -131,6 +131,21 @@ def test_a_stop_iteration_cannot_cut_the_tests_short(
     assert "StopIteration (raised at line 2 of the code)" in report.feedback
 
 
+def test_the_candidate_cannot_shadow_the_tests_builtins(
+    separate: SandboxPool, same: SandboxPool
+) -> None:
+    code = "def abs(x):\n    return 0\n\ndef area(r):\n    return 3\n"
+    tests = "assert abs(area(1) - 3.14159) < 1e-3\n"
+    assert same.run(code, tests, timeout=10).passed  # the attack is real
+    report = separate.run(code, tests, timeout=10)
+    assert report.outcome is TestOutcome.FAILED, report
+    # A function named like a builtin still reaches tests that do not call it
+    # directly (MBPP/126 is `sum`).
+    code = "def sum(a, b):\n    return a * b\n"
+    tests = "def check(candidate):\n    assert candidate(2, 3) == 6\ncheck(sum)\n"
+    assert separate.run(code, tests, timeout=10).passed
+
+
 def test_the_tests_globals_are_out_of_reach(separate: SandboxPool) -> None:
     code = textwrap.dedent("""
         import builtins, sys

@@ -211,8 +211,34 @@ def _module(name: str, wanted: str) -> Any:
         return Unavailable(name, "module " + wanted[:100])
 
 
-def namespace(child: Channel, table: Any, tests: CodeType) -> dict[str, Any]:
-    """A fresh ``__main__`` for the tests, holding what the code's module defined."""
+def builtins_kept(tests: str) -> frozenset[str]:
+    """The builtin names ``tests`` use as builtins (``abs(...)``, ``key=len``).
+
+    That is every builtin name they read, but for a name whose every use is an
+    argument of a call to a function the tests define: ``check(sum)`` hands the
+    candidate's ``sum`` (MBPP/126) to the HumanEval-style entry point.
+    """
+    import ast  # noqa: PLC0415 (loaded already: the launcher compiles the tests with it)
+
+    tree = ast.parse(tests)
+    own = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    handed = {id(arg) for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in own for arg in node.args}  # fmt: skip
+    return frozenset(node.id for node in ast.walk(tree)
+                     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                     and hasattr(builtins, node.id) and id(node) not in handed)  # fmt: skip
+
+
+def namespace(child: Channel, table: Any, tests: CodeType,
+              keep: frozenset[str] = frozenset()) -> dict[str, Any]:  # fmt: skip
+    """A fresh ``__main__`` for the tests, holding what the code's module defined.
+
+    Names in ``keep`` (`builtins_kept`) stay the builtins: a candidate's
+    ``abs`` or ``sorted`` must not answer for the tests' own
+    ``abs(result - expected) < 1e-6`` (with the tests in the candidate's module
+    it does, and forges a pass). Dunder names never come from the candidate.
+    """
     module = type(sys)("__main__")
     sys.modules["__main__"] = module
     names: dict[str, Any] = module.__dict__
@@ -227,6 +253,8 @@ def namespace(child: Channel, table: Any, tests: CodeType) -> dict[str, Any]:
             msg = "the code's process sent its names out of protocol"
             raise BoundaryError(msg)
         name, kind, payload = entry
+        if name in keep or name[:2] == "__" == name[-2:]:
+            continue
         if kind == "callable":
             names[name] = Remote(child, name)
         elif kind == "value":

@@ -321,7 +321,8 @@ def _serve(job: dict[str, Any], compiled: tuple[bytes, bytes, Any],
     try:
         table = _load(channel, job["code"], max(timeout - 0.2, timeout * 0.8))
         if table is not None:
-            names = proxies.namespace(channel, table, tests)
+            keep = proxies.builtins_kept(job["tests"])
+            names = proxies.namespace(channel, table, tests, keep)
             try:
                 exec(tests, names)
                 ok = True
@@ -378,7 +379,8 @@ def _explain(job: dict[str, Any], compiled: tuple[bytes, bytes, Any],
         isolated = marshal.loads(compiled[1])
         table = _load(channel, job["code"], 0, again=True)
         if table is not None:
-            names = proxies.namespace(channel, table, isolated)
+            names = proxies.namespace(channel, table, isolated,
+                                      proxies.builtins_kept(job["tests"]))
             names["__toolthink_record__"] = record
             exec(isolated, names)
     except (_Enough, _Stop, proxies.Gone):
