@@ -312,6 +312,27 @@ def test_the_sandboxes_other_processes_are_out_of_reach(separate: SandboxPool) -
     assert report.passed, report.feedback
 
 
+def test_lowering_the_tests_process_limits_fails_the_run(separate: SandboxPool) -> None:
+    # Same uid: prlimit on another process is allowed. The tests' process checks
+    # its own limits before a PASS.
+    code = textwrap.dedent("""
+        import os, resource
+
+        def answer():
+            for pid in range(2, 4096):
+                if pid != os.getpid():
+                    try:
+                        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+                        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft - 1, hard))
+                    except OSError:
+                        pass
+            return 42
+    """)
+    report = separate.run(code, "assert answer() == 42\n", timeout=20)
+    assert report.outcome is TestOutcome.FAILED, report
+    assert "the code changed the tests' resource limits" in report.feedback
+
+
 def test_the_fallback_keeps_the_tests_process_out_of_reach() -> None:
     config = SandboxConfig(workers=1, bwrap=f"missing-{uuid.uuid4().hex}", uid=FALLBACK_UID,
                            tests_process="separate")  # fmt: skip

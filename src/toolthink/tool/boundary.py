@@ -17,8 +17,21 @@ return value that is not plain data fails the test, naming its type. The tests'
 process runs no candidate code and is out of the candidate's reach (its
 docstring says why), so its verdict holds whatever the candidate's interpreter
 does. Semantics kept: exceptions cross as their builtin class; module-level
-plain-data constants are copied (once, after the module ran); output is
-captured as before; limits and timeouts are the same, per process.
+plain-data constants are copied (once, after the module ran); a returned
+iterator's items cross one by one; the standard library's containers
+(``Counter`` ...) and builtin types are rebuilt; output is captured as before;
+limits and timeouts are the same, per process; the feedback is the one-process
+harness's (tests/tool/test_tests_process.py compares them).
+
+Not kept, by design: a candidate's object never reaches the tests (a test that
+compares one, or reads a non-plain global or a module of the candidate's that
+is not the standard library's, fails naming its type); a global the candidate
+changes after its module ran is not seen again; builtin names the tests use
+stay the builtins even if the candidate defines them (with a shared module a
+candidate's ``abs`` answers the tests' ``abs(result - expected) < eps``);
+``StopIteration`` and the ``BaseException``-only classes raised by the
+candidate arrive as generic exceptions. Signal handlers, ``ctypes`` and the
+like work in the candidate's process, which guards nothing.
 
 Some tests need objects that cannot cross: QuixBugs' graph and linked-list tests
 build ``Node`` objects and pass them to the candidate, and the embedded corpus's
