@@ -2,9 +2,11 @@
 
 Pass or fail is decided here, on the host, from one thing only: a line
 ``V <secret> PASS`` on the harness's record channel, where ``<secret>`` is the
-run's random secret that only the harness's guard knows (`toolthink.tool._harness`).
-The run passes when that line is present, no ``V <secret> FAIL`` line is, and
-the run neither timed out, overflowed its output cap nor left processes behind.
+run's random secret that only the harness's guard knows (`toolthink.tool._harness`),
+or, with the tests in a process of their own, only that process
+(`toolthink.tool._tests_runner`). The run passes when that line is present, no
+``V <secret> FAIL`` line is, and the run neither timed out, overflowed its
+output cap nor left processes behind.
 The exit status and stdout never count: ``sys.exit(0)`` before the asserts
 exits with status 0, and a program can print anything.
 """
