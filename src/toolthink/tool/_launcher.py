@@ -511,7 +511,6 @@ def main() -> None:
             proc = spawn(kind)
         _write_frame(1, result)
     proc.discard()
-    os.kill(proc.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

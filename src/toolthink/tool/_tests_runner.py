@@ -126,7 +126,7 @@ class Pair:
         pidfd = os.pidfd_open(self.candidate)
         self._candidate_fd = fcntl.fcntl(pidfd, fcntl.F_DUPFD_CLOEXEC, 10)  # above 0-3, like pipe()
         os.close(pidfd)
-        self.pid = -1
+        self.pid = -1  # set by `start`; nothing signals it before (kill(-1) would reach all)
         self.rec = -1
         self.pidfd: int | None = None
         self.status: int | None = None
