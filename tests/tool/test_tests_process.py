@@ -146,6 +146,25 @@ def test_the_candidate_cannot_shadow_the_tests_builtins(
     assert separate.run(code, tests, timeout=10).passed
 
 
+def test_the_tests_import_the_standard_library_not_the_candidates_files(
+    separate: SandboxPool, same: SandboxPool
+) -> None:
+    code = textwrap.dedent("""
+        import sys
+        with open("/tmp/heapq.py", "w") as out:
+            out.write("def nsmallest(n, xs):\\n    return [42]\\n")
+        sys.path.insert(0, "/tmp")
+        sys.modules.pop("heapq", None)
+
+        def answer():
+            return 0
+    """)
+    tests = "import heapq\nassert heapq.nsmallest(1, [answer()]) == [42]\n"
+    assert same.run(code, tests, timeout=10).passed  # the attack is real
+    report = separate.run(code, tests, timeout=10)
+    assert report.outcome is TestOutcome.FAILED, report
+
+
 def test_the_tests_globals_are_out_of_reach(separate: SandboxPool) -> None:
     code = textwrap.dedent("""
         import builtins, sys
