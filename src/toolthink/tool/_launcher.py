@@ -473,8 +473,10 @@ def main() -> None:
 
     argv: the kill scope, the harness's source, then the sources of the separate
     tests' process: `toolthink.tool._tests_runner`, `toolthink.tool._proxies`,
-    `toolthink.tool._candidate` and `toolthink.tool._wire`. A job's ``tests_process`` says which
-    interpreter runs it; the next one is started ahead as the last job's kind.
+    `toolthink.tool._candidate` and `toolthink.tool._wire`; last, the kind of
+    interpreter to start ahead of the first job (``same`` or ``separate``). A
+    job's ``tests_process`` says which kind runs it; the next one is started
+    ahead as the last job's kind.
     """
     scope, harness = sys.argv[1], sys.argv[2]
     runner_source, proxies_source, candidate_source, wire_source = sys.argv[3:7]
@@ -491,7 +493,7 @@ def main() -> None:
             return runner.Pair(python, candidate_source, wire_source)
         return _spawn(python, [harness])
 
-    kind = "same"
+    kind = "separate" if sys.argv[7:8] == ["separate"] else "same"
     proc = spawn(kind)
     _write_frame(1, {"ready": True, "nondumpable": hardened})
     while True:

@@ -183,9 +183,10 @@ class _SandboxGoneError(Exception):
 class _Worker:
     """One sandbox: a launcher inside bubblewrap (or a plain process), and its pipes."""
 
-    def __init__(self, plan: IsolationPlan, uid: int) -> None:
+    def __init__(self, plan: IsolationPlan, uid: int, first: TestsProcess) -> None:
         self.plan = plan
         self.uid = uid
+        self.first = first  # the kind of interpreter the launcher starts ahead of the first job
         self.proc: subprocess.Popen[bytes] | None = None
         self.workdir: str | None = None
         self.errors: IO[bytes] | None = None
@@ -200,7 +201,7 @@ class _Worker:
         fd = seccomp_fd(self.plan)
         args = ["-I", "-S", "-B", "-c", _script("_launcher.py"), self.plan.kill_scope,
                 _script("_harness.py"), _script("_tests_runner.py"), _script("_proxies.py"),
-                _script("_candidate.py"), _script("_wire.py")]  # fmt: skip
+                _script("_candidate.py"), _script("_wire.py"), self.first.value]  # fmt: skip
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sandbox)
         try:
             self.proc = subprocess.Popen(
@@ -353,7 +354,8 @@ class SandboxPool:
         self.config = config if config is not None else SandboxConfig()
         self.plan = self.config.plan()
         self.size = self.config.workers or default_workers()
-        self._workers = [_Worker(self.plan, self.config.uid) for _ in range(self.size)]
+        self._workers = [_Worker(self.plan, self.config.uid, self.config.tests_process)
+                         for _ in range(self.size)]  # fmt: skip
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         for worker in self._workers:
             self._idle.put(worker)
