@@ -16,6 +16,7 @@ import pytest
 
 from tests.tool.conftest import CAN_SEE_PROCESSES
 from toolthink.tool import SandboxConfig, SandboxPool, TestOutcome, run_tests
+from toolthink.tool.boundary import TestsProcess
 
 WRONG = "def add(a, b):\n    return a - b\n"
 TESTS = "assert add(1, 2) == 3\n"
@@ -51,12 +52,21 @@ HOOK_TRIGGERS = {
 }  # fmt: skip
 
 
+@pytest.fixture(params=["same", "separate"])
+def either_pool(
+    request: pytest.FixtureRequest, bwrap_config: SandboxConfig
+) -> Iterator[SandboxPool]:
+    """A new one-worker bubblewrap pool in each tests process (`toolthink.tool.boundary`)."""
+    with SandboxPool(attrs.evolve(bwrap_config, tests_process=request.param)) as new:
+        yield new
+
+
 @pytest.mark.parametrize("trigger", HOOK_TRIGGERS)
 def test_a_candidate_audit_hook_cannot_read_the_pass_line(
-    fresh_pool: SandboxPool, trigger: str
+    either_pool: SandboxPool, trigger: str
 ) -> None:
     code = HOOK + HOOK_TRIGGERS[trigger] + WRONG
-    report = fresh_pool.run_batch([(code, TESTS)], timeout=10)[0]
+    report = either_pool.run_batch([(code, TESTS)], timeout=10)[0]
     assert report.outcome is TestOutcome.FAILED, report
     one_shot = run_tests(code, TESTS, timeout=10)  # the process-wide pool
     assert one_shot.outcome is TestOutcome.FAILED, one_shot
@@ -132,9 +142,10 @@ MEMORY = textwrap.dedent(r"""
 """)
 
 
-@pytest.fixture(scope="module")
-def fallback_pool() -> Iterator[SandboxPool]:
-    with SandboxPool(SandboxConfig(workers=1, isolation="process")) as pool:
+@pytest.fixture(scope="module", params=["same", "separate"])
+def fallback_pool(request: pytest.FixtureRequest) -> Iterator[SandboxPool]:
+    config = SandboxConfig(workers=1, isolation="process", tests_process=request.param)
+    with SandboxPool(config) as pool:
         yield pool
 
 
@@ -148,7 +159,9 @@ def test_the_fallback_cannot_read_its_own_memory(fallback_pool: SandboxPool, ope
 
 
 # SysV shared memory and message queues made by a child of run 1 (which, a
-# fresh interpreter without the guard, may use ctypes) read back by run 2.
+# fresh interpreter without the guard, may use ctypes) read back by run 2; with
+# the tests apart, the tests' process (forked from the launcher) makes and
+# looks for objects of its own too.
 SYSV_WRITE = textwrap.dedent('''
     import subprocess, sys
     CHILD = """
@@ -160,31 +173,42 @@ SYSV_WRITE = textwrap.dedent('''
     ctypes.memmove(libc.shmat(shmid, None, 0), b"left by run 1", 13)
     assert libc.msgget(0x70018, 0o1666) >= 0
     """
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD])
+    rc = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD]).returncode
 ''')
 SYSV_READ = textwrap.dedent('''
     import subprocess, sys
     CHILD = """
     import ctypes, sys
     libc = ctypes.CDLL(None, use_errno=True)
-    sys.exit(0 if libc.shmget(0x70017, 0, 0) < 0 and libc.msgget(0x70018, 0) < 0 else 1)
+    sys.exit(0 if all(libc.shmget(key, 0, 0) < 0 for key in (0x70017, 0x70019))
+             and libc.msgget(0x70018, 0) < 0 else 1)
     """
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD])
+    rc = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD]).returncode
 ''')
+TESTS_WRITE = ("import ctypes\nlibc = ctypes.CDLL(None)\n"
+               "assert libc.shmget(0x70019, 4096, 0o1666) >= 0\nassert rc == 0\n")  # fmt: skip
+TESTS_READ = ("import ctypes\nlibc = ctypes.CDLL(None)\n"
+              "assert libc.shmget(0x70017, 0, 0) < 0 and libc.shmget(0x70019, 0, 0) < 0\n"
+              "assert rc == 0\n")  # fmt: skip
 
 
-def test_ipc_objects_do_not_reach_the_next_run(fresh_pool: SandboxPool) -> None:
-    first, second = (fresh_pool.run(code, "assert done.returncode == 0\n", timeout=20)
-                     for code in (SYSV_WRITE, SYSV_READ))  # fmt: skip
+def test_ipc_objects_do_not_reach_the_next_run(either_pool: SandboxPool) -> None:
+    apart = either_pool.config.tests_process is TestsProcess.SEPARATE
+    # (In the candidate's process the guard refuses ctypes to the tests as well.)
+    first = either_pool.run(SYSV_WRITE, TESTS_WRITE if apart else "assert rc == 0\n", timeout=20)
+    second = either_pool.run(SYSV_READ, TESTS_READ if apart else "assert rc == 0\n", timeout=20)
     assert first.passed, first.feedback
-    assert second.passed, "run 2 saw run 1's SysV IPC objects"
+    assert second.passed, "run 2 saw run 1's SysV IPC objects: " + second.feedback
 
 
-def test_no_capability_reaches_a_run(fresh_pool: SandboxPool) -> None:
+def test_no_capability_reaches_a_run(either_pool: SandboxPool) -> None:
     # The launcher keeps CAP_SYS_ADMIN (sandbox user namespace) for its IPC
-    # namespaces; sethostname needs it in that namespace too.
+    # namespaces; sethostname needs it in that namespace too. The tests try it
+    # as well: with the tests apart they run in a fork of the launcher.
     code = "import socket\ntry:\n    socket.sethostname('x')\nexcept PermissionError:\n    ok = 1\n"
-    report = fresh_pool.run(code, "assert ok\n", timeout=10)
+    tests = ("import socket\ntry:\n    socket.sethostname('y')\n    mine = 0\n"
+             "except PermissionError:\n    mine = 1\nassert ok and mine\n")  # fmt: skip
+    report = either_pool.run(code, tests, timeout=10)
     assert report.passed, report.feedback
 
 

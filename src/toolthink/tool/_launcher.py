@@ -1,10 +1,21 @@
 """The launcher: lives inside one sandbox and starts a fresh interpreter per run.
 
 `toolthink.tool.sandbox` starts it once per worker as
-``python -I -S -B -c <this source> <kill scope> <harness source> <ipc>`` inside the
-sandbox (see `toolthink.tool.isolation`; ``<ipc>`` is ``ipc`` for an IPC
-namespace per run). It is not imported by toolthink: it runs
-on the sandbox's interpreter with the standard library only.
+``python -I -S -B -c <this source> <kill scope> <harness source> <ipc>
+<separate mode's sources...> <first kind>`` inside the sandbox (see
+`toolthink.tool.isolation`; ``<ipc>`` is ``ipc`` for an IPC namespace per
+run; `main` lists the rest). It is not imported by toolthink: it runs on the
+sandbox's interpreter with the standard library only. Before anything else it
+makes itself non-dumpable (no run reaches its descriptors or memory, see
+`_Kernel.make_nondumpable`), or the sandbox does not start.
+
+Each job runs in one of two kinds of interpreter (the job's ``tests_process``,
+`toolthink.tool.boundary`): the one-process harness (``same``, below), or a
+`toolthink.tool._tests_runner.Pair` (``separate``): the candidate's own
+interpreter, started ahead like the harness's, and the tests' process forked
+from this launcher for the job. Everything below holds for both: the refusal
+of tests without an ``assert``, the fresh IPC namespace (both processes of a
+``separate`` run share it), the kill and reap of every process of the run.
 
 Protocol: jobs arrive on fd 0 and results leave on fd 1, one frame each (a 4-byte
 big-endian length, then UTF-8 JSON). For each job the launcher
@@ -73,6 +84,24 @@ class _Interpreter:
         self.pidfd = _pidfd(pid)
         self.status: int | None = None
 
+    def start(self, job: dict[str, Any], compiled: _Compiled, *_unused: object) -> None:
+        """Send the interpreter its job (it sets its limits itself, see `_rlimits`)."""
+        _send(self, job, compiled)
+
+    def settle(self) -> tuple[bytes, bool]:
+        """Nothing to end besides the interpreter (see `toolthink.tool._tests_runner.Pair`)."""
+        return b"", False
+
+    def discard(self) -> None:
+        """Kill and reap an interpreter started for a job that never came."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        for fd in (self.job, self.out, self.rec, self.pidfd):
+            if fd is not None:
+                os.close(fd)
+
 
 def _pidfd(pid: int) -> int | None:
     try:
@@ -114,6 +143,7 @@ def _compiled_harness(source: str) -> bytes:
 
 
 def _spawn(python: str, harness: bytes) -> _Interpreter:
+    """Start ``python -I -S -B -u -c <_BOOT>`` on fresh pipes; hand it the harness's code."""
     job_r, job_w = _pipe()
     out_r, out_w = _pipe()
     rec_r, rec_w = _pipe()
@@ -250,7 +280,8 @@ def _rlimits(limits: dict[str, int], timeout: float) -> list[tuple[int, int, int
     ]
 
 
-_PR_SET_CHILD_SUBREAPER = 36  # include/uapi/linux/prctl.h
+_PR_SET_DUMPABLE = 4  # include/uapi/linux/prctl.h
+_PR_SET_CHILD_SUBREAPER = 36
 _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _CLONE_NEWIPC = 0x08000000  # include/uapi/linux/sched.h
 _CAP_VERSION_3 = 0x20080522  # include/uapi/linux/capability.h
@@ -274,6 +305,28 @@ class _Kernel:
             errno = self.ctypes.get_errno()
             msg = f"{what} failed: {os.strerror(errno)}"
             raise OSError(errno, msg)
+
+    def make_nondumpable(self) -> None:
+        """``prctl(PR_SET_DUMPABLE, 0)``: no process of a run reaches our descriptors or memory.
+
+        Jobs and secrets pass through the launcher, and the tests' process is
+        forked from it (forks keep the flag; an exec'd interpreter loses it):
+        ``pidfd_getfd`` would hand a run their descriptors (the verdict
+        channel, the pipes to the host), ``/proc/<pid>/mem`` (in the fallback)
+        their memory. Both need ptrace access, which the kernel refuses to a
+        non-dumpable target without ``CAP_SYS_PTRACE``; the seccomp filter
+        denies ``pidfd_getfd`` too (`toolthink.tool.isolation`).
+        """
+        self._check(self.libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
+
+    def drop_capabilities(self) -> None:
+        """Empty every capability set of this process (the forked tests' process).
+
+        The launcher keeps CAP_SYS_ADMIN for `new_ipc_namespace`; a fork
+        inherits it, and the tests' process needs none.
+        """
+        header = (self.ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+        self._check(self.libc.capset(header, (self.ctypes.c_uint32 * 6)()), "capset")
 
     def become_subreaper(self) -> None:
         """Orphans of our children become ours (not pid 1's), so we can reap them."""
@@ -424,6 +477,7 @@ def _send(proc: _Interpreter, job: dict[str, Any], compiled: _Compiled) -> None:
         "timeout": float(job["timeout"]),
         "max_failures": job["max_failures"],
         "explain_seconds": job["explain_seconds"],
+        "limits": job["limits"],  # the separate tests' process limits the code's with them
     })
     try:
         _write_all(proc.job, payload)
@@ -472,13 +526,17 @@ def _lingering(scope: str, pgid: int) -> bool:
     return alive
 
 
-def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> dict[str, Any]:
-    """Run one job on the waiting interpreter; return the launcher's result frame."""
+def _run(proc: Any, job: dict[str, Any], scope: str, workdir: str,
+         kernel: _Kernel) -> dict[str, Any]:  # fmt: skip
+    """Run one job on the waiting interpreter; return the launcher's result frame.
+
+    ``proc`` is an `_Interpreter`, or a `toolthink.tool._tests_runner.Pair`.
+    """
     started = time.monotonic()
     compiled = _compile_tests(job["tests"])
     if isinstance(compiled, dict):
         return {**compiled, "wall": 0.0}
-    _send(proc, job, compiled)
+    proc.start(job, compiled, _rlimits(job["limits"], float(job["timeout"])), kernel)
     capture = _Capture(proc, job["limits"]["output_bytes"])
     exited, timed_out, overflow = _watch(proc, capture, time.monotonic() + float(job["timeout"]))
     if proc.pidfd is not None:
@@ -488,7 +546,9 @@ def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> d
         os.kill(proc.pid, signal.SIGKILL)
     if proc.status is None:  # reap it first: a zombie still answers kill(-1, 0)
         proc.status = os.waitstatus_to_exitcode(os.waitpid(proc.pid, 0)[1])
-    leftover = exited and not timed_out and overflow is None and _lingering(scope, proc.pid)
+    extra, stayed = proc.settle()
+    leftover = exited and not timed_out and overflow is None and (
+        stayed or _lingering(scope, proc.pid))
     _kill_rest(scope, proc.pid)
     wall = time.monotonic() - started
     capture.drain(_DRAIN_SECONDS)
@@ -505,7 +565,7 @@ def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> d
         "overflow": overflow,
         "leftover": leftover,
         "output": capture.text(proc.out, job["limits"]["output_bytes"]),
-        "records": capture.text(proc.rec, _RECORDS_LIMIT),
+        "records": capture.text(proc.rec, _RECORDS_LIMIT) + extra.decode("utf-8", "replace"),
         "wall": wall,
         "dirty": not clean,
     }
@@ -543,69 +603,94 @@ def _write_frame(fd: int, frame: dict[str, Any]) -> None:
     _write_all(fd, _HEADER.pack(len(body)) + body)
 
 
-def _set_up(scope: str, ipc: str) -> _Kernel | None:
-    """Make orphans ours; under bubblewrap, ready a fresh IPC namespace per run.
+def _set_up(scope: str, ipc: str) -> tuple[_Kernel, bool]:
+    """Make this process non-dumpable and orphans ours; ready an IPC namespace per run.
 
     Returns:
-        The system calls for `_Kernel.new_ipc_namespace` (scope ``pidns`` and
-        ``ipc`` is ``"ipc"``), else None.
+        The system calls, and whether to call `_Kernel.new_ipc_namespace`
+        before each run (scope ``pidns`` and ``ipc`` is ``"ipc"``).
 
     Raises:
         OSError: A call failed (the sandbox then does not start).
     """
     kernel = _Kernel()
+    kernel.make_nondumpable()
     if scope != "pidns":
         kernel.become_subreaper()
-        return None
+        return kernel, False
     if os.getpid() != 1:  # bwrap --as-pid-1: orphans are reparented to us
         msg = f"the launcher must be pid 1 of its namespace, not {os.getpid()}"
         raise OSError(msg)
     if ipc != "ipc":
-        return None
+        return kernel, False
     kernel.keep_capabilities_here()
     kernel.new_ipc_namespace()
-    return kernel
+    return kernel, True
+
+
+def _module(name: str, source: str, **names: Any) -> Any:
+    """Exec ``source`` as a module named ``name`` whose globals start with ``names``."""
+    module = type(sys)(name)
+    module.__dict__.update(names)
+    exec(source, module.__dict__)
+    return module
 
 
 def main() -> None:
-    """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete)."""
+    """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete).
+
+    argv: the kill scope, the harness's source, ``ipc`` (or not), then the
+    sources of the separate tests' process: `toolthink.tool._tests_runner`,
+    `toolthink.tool._proxies`, `toolthink.tool._candidate` and
+    `toolthink.tool._wire`; last, the kind of interpreter to start ahead of
+    the first job (``same`` or ``separate``). A job's ``tests_process`` says
+    which kind runs it; the next one is started ahead as the last job's kind.
+    """
     scope, harness, ipc = sys.argv[1], _compiled_harness(sys.argv[2]), sys.argv[3]
+    runner_source, proxies_source, candidate_source, wire_source = sys.argv[4:8]
     workdir = os.getcwd()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     python = sys.executable
     try:
-        kernel = _set_up(scope, ipc)
+        kernel, ipc_per_run = _set_up(scope, ipc)
     except OSError as exc:
         _write_frame(1, {"ready": False, "error": str(exc)})
         return
-    proc = _spawn(python, harness)
+    wire = _module("_toolthink_wire", wire_source)
+    proxies = _module("_toolthink_proxies", proxies_source, wire=wire)
+    runner = _module("_toolthink_tests_runner", runner_source, proxies=proxies, pipe=_pipe)
+
+    def spawn(kind: str) -> Any:
+        if kind == "separate":
+            return runner.Pair(python, candidate_source, wire_source)
+        return _spawn(python, harness)
+
+    kind = "separate" if sys.argv[8:9] == ["separate"] else "same"
+    proc = spawn(kind)
     _write_frame(1, {"ready": True})
     try:
         while True:
             job = _read_frame(0)
             if job is None:
                 break
-            result = _run(proc, job, scope, workdir)
+            wanted = "separate" if job.get("tests_process") == "separate" else "same"
+            if wanted != kind:
+                proc.discard()
+                kind = wanted
+                proc = spawn(kind)
+            result = _run(proc, job, scope, workdir, kernel)
             if result.get("dirty"):
                 _write_frame(1, result)
                 return  # the host starts a fresh sandbox
             if "status" in result:  # the interpreter was used: the next run gets a new one
-                if kernel is not None:
+                if ipc_per_run:
                     kernel.new_ipc_namespace()
-                proc = _spawn(python, harness)
+                proc = spawn(kind)
             _write_frame(1, result)
     finally:
-        _end(proc)
-
-
-def _end(proc: _Interpreter) -> None:
-    """Kill and reap the interpreter waiting for a job (unless already reaped), and any child."""
-    if proc.status is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(proc.pid, 0)
-    _reap()
+        if proc.status is None:  # never used: kill and reap it
+            proc.discard()
+        _reap()
 
 
 if __name__ == "__main__":
