@@ -212,6 +212,27 @@ def test_no_capability_reaches_a_run(either_pool: SandboxPool) -> None:
     assert report.passed, report.feedback
 
 
+PIDFD_GETFD = textwrap.dedent('''
+    import subprocess, sys
+    CHILD = """
+    import ctypes, os, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    got = libc.syscall(438, os.pidfd_open(os.getpid()), 1, 0)  # pidfd_getfd
+    sys.exit(0 if (got, ctypes.get_errno()) == (-1, 1) else 1)  # EPERM
+    """
+    rc = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD]).returncode
+''')
+
+
+def test_pidfd_getfd_is_denied(either_pool: SandboxPool) -> None:
+    # On its own process the kernel's ptrace check always allows it: only the
+    # seccomp filter refuses (EPERM), so a run could not take another's
+    # descriptors even from a dumpable process. (In a child: the guard of the
+    # candidate's process refuses ctypes.)
+    report = either_pool.run(PIDFD_GETFD, "assert rc == 0\n", timeout=10)
+    assert report.passed, report.feedback
+
+
 EMPTY_TESTS = {
     "no tests": ("", "they hold no assert statement"),
     "whitespace": ("  \n\n\t\n", "they hold no assert statement"),

@@ -9,8 +9,8 @@ the command line:
   prefix) read-only; a read-only root and ``/dev`` with private, size-capped
   ``/tmp`` and ``/dev/shm`` (the only writable places, emptied between runs);
   no ``/proc``; ``--die-with-parent``; nested user namespaces
-  disabled; and a seccomp filter that denies ptrace, cross-process memory access
-  and a few kernel interfaces tests never need. The launcher is the pid
+  disabled; and a seccomp filter that denies ptrace, cross-process memory access,
+  ``pidfd_getfd`` and a few kernel interfaces tests never need. The launcher is the pid
   namespace's init (``--as-pid-1``): it reaps every orphan of a run, and no
   signal from a run reaches it. It alone keeps CAP_SYS_ADMIN, in the sandbox's
   own user namespace, to move to a fresh IPC namespace before each run (SysV

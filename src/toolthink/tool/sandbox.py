@@ -12,7 +12,7 @@ keeps the next one started ahead. Start-up of the sandbox is paid once per
 worker; each run pays one interpreter start (about 10 ms).
 
 Layers, outermost first: bubblewrap namespaces with a seccomp filter and an
-unprivileged uid (`toolthink.tool.isolation`); resource limits via ``prlimit``
+unprivileged uid (`toolthink.tool.isolation`); resource limits that each interpreter sets on itself
 (`Limits`); a wall-clock timeout that kills every process of the run; output
 capped in bytes; and a per-run secret that only the tests' side can write,
 which alone decides pass or fail (`toolthink.tool.report`). By default the
