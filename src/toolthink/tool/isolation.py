@@ -12,8 +12,12 @@ the command line:
   disabled; and a seccomp filter that denies ptrace, cross-process memory access,
   ``pidfd_getfd`` and a few kernel interfaces tests never need. The launcher is the pid
   namespace's init (``--as-pid-1``): it reaps every orphan of a run, and no
-  signal from a run reaches it. It alone keeps CAP_SYS_ADMIN, in the sandbox's
-  own user namespace, to move to a fresh IPC namespace before each run (SysV
+  signal from a run reaches it. With the capability below it also forks a
+  zygote (`toolthink.tool._zygote`) as init of a nested pid namespace, where
+  every process of every run lives and the launcher has no pid; the zygote
+  forks the separate mode's candidates and reaps and ends the runs' processes.
+  They alone keep CAP_SYS_ADMIN, in the sandbox's own user namespace, to move
+  to a fresh IPC namespace before each run (SysV
   shared memory, semaphores and message queues, POSIX message queues); POSIX
   shared memory lives in ``/dev/shm``, emptied between runs. No run inherits a
   capability (`toolthink.tool._launcher`).

@@ -223,7 +223,8 @@ class _Worker:
         ipc = "ipc" if self.plan.ipc_per_run else "shared-ipc"
         args = ["-I", "-S", "-B", "-c", _script("_launcher.py"), self.plan.kill_scope,
                 _script("_harness.py"), ipc, _script("_tests_runner.py"), _script("_proxies.py"),
-                _script("_candidate.py"), _script("_wire.py"), self.first.value]  # fmt: skip
+                _script("_candidate.py"), _script("_wire.py"), self.first.value,
+                _script("_zygote.py")]  # fmt: skip
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sandbox)
         try:
             self.proc = subprocess.Popen(
