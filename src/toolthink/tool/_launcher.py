@@ -796,9 +796,18 @@ def main() -> None:
                 proc = spawn(kind)
             _write_frame(1, result)
     finally:
-        if proc.status is None:  # never used: kill and reap it
-            proc.discard()
-        _reap()
+        _end(proc)
+
+
+def _end(proc: Any) -> None:
+    """Kill and reap the interpreter waiting for a job, any child, and the zygote."""
+    if proc.status is None:  # never used
+        proc.discard()
+    _reap()
+    for zygote in _ZYGOTE:  # it exits when its socket closes: reap it (and count its CPU)
+        zygote.close()
+        with contextlib.suppress(ChildProcessError):
+            os.wait()
 
 
 if __name__ == "__main__":
