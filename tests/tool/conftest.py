@@ -98,8 +98,13 @@ def pool(sandbox_config: SandboxConfig) -> Iterator[SandboxPool]:
 
 @pytest.fixture(scope="session")
 def bwrap_config() -> SandboxConfig:
-    """One worker that must be bubblewrap (skip, or fail under TOOLTHINK_REQUIRE_BWRAP=1)."""
-    config = SandboxConfig(workers=1, isolation="bwrap", uid=ABUSE_UID)
+    """One worker that must be bubblewrap (skip, or fail under TOOLTHINK_REQUIRE_BWRAP=1).
+
+    The tests in the candidate's process: the red-team suites that use it
+    (test_secret, test_abuse) attack the one-process harness's guard;
+    test_tests_process evolves it to the separate mode.
+    """
+    config = SandboxConfig(workers=1, isolation="bwrap", uid=ABUSE_UID, tests_process="same")
     try:
         config.plan()
     except SandboxUnavailableError as exc:

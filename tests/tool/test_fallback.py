@@ -71,7 +71,9 @@ def test_the_fallback_applies_the_limits(fallback_pool: SandboxPool) -> None:
 def test_a_process_limit_too_small_to_run_is_a_sandbox_error() -> None:
     from toolthink.tool import Limits  # noqa: PLC0415
 
-    config = SandboxConfig(workers=1, bwrap=MISSING, uid=FALLBACK_UID, limits=Limits(processes=1))
+    # The one-process harness needs a thread; the separate tests' process starts none.
+    config = SandboxConfig(workers=1, bwrap=MISSING, uid=FALLBACK_UID, limits=Limits(processes=1),
+                           tests_process="same")  # fmt: skip
     with SandboxPool(config) as pool:
         report = pool.run("def f():\n    return 1\n", "assert f() == 1\n", timeout=5)
     assert report.outcome is TestOutcome.SANDBOX_ERROR

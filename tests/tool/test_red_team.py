@@ -16,6 +16,7 @@ import pytest
 
 from tests.tool.conftest import CAN_SEE_PROCESSES
 from toolthink.tool import SandboxConfig, SandboxPool, TestOutcome, run_tests
+from toolthink.tool.boundary import TestsProcess
 
 WRONG = "def add(a, b):\n    return a - b\n"
 TESTS = "assert add(1, 2) == 3\n"
@@ -51,12 +52,21 @@ HOOK_TRIGGERS = {
 }  # fmt: skip
 
 
+@pytest.fixture(params=["same", "separate"])
+def either_pool(
+    request: pytest.FixtureRequest, bwrap_config: SandboxConfig
+) -> Iterator[SandboxPool]:
+    """A new one-worker bubblewrap pool in each tests process (`toolthink.tool.boundary`)."""
+    with SandboxPool(attrs.evolve(bwrap_config, tests_process=request.param)) as new:
+        yield new
+
+
 @pytest.mark.parametrize("trigger", HOOK_TRIGGERS)
 def test_a_candidate_audit_hook_cannot_read_the_pass_line(
-    fresh_pool: SandboxPool, trigger: str
+    either_pool: SandboxPool, trigger: str
 ) -> None:
     code = HOOK + HOOK_TRIGGERS[trigger] + WRONG
-    report = fresh_pool.run_batch([(code, TESTS)], timeout=10)[0]
+    report = either_pool.run_batch([(code, TESTS)], timeout=10)[0]
     assert report.outcome is TestOutcome.FAILED, report
     one_shot = run_tests(code, TESTS, timeout=10)  # the process-wide pool
     assert one_shot.outcome is TestOutcome.FAILED, one_shot
@@ -132,9 +142,10 @@ MEMORY = textwrap.dedent(r"""
 """)
 
 
-@pytest.fixture(scope="module")
-def fallback_pool() -> Iterator[SandboxPool]:
-    with SandboxPool(SandboxConfig(workers=1, isolation="process")) as pool:
+@pytest.fixture(scope="module", params=["same", "separate"])
+def fallback_pool(request: pytest.FixtureRequest) -> Iterator[SandboxPool]:
+    config = SandboxConfig(workers=1, isolation="process", tests_process=request.param)
+    with SandboxPool(config) as pool:
         yield pool
 
 
@@ -148,7 +159,9 @@ def test_the_fallback_cannot_read_its_own_memory(fallback_pool: SandboxPool, ope
 
 
 # SysV shared memory and message queues made by a child of run 1 (which, a
-# fresh interpreter without the guard, may use ctypes) read back by run 2.
+# fresh interpreter without the guard, may use ctypes) read back by run 2; with
+# the tests apart, the tests' process (forked from the launcher) makes and
+# looks for objects of its own too.
 SYSV_WRITE = textwrap.dedent('''
     import subprocess, sys
     CHILD = """
@@ -160,31 +173,63 @@ SYSV_WRITE = textwrap.dedent('''
     ctypes.memmove(libc.shmat(shmid, None, 0), b"left by run 1", 13)
     assert libc.msgget(0x70018, 0o1666) >= 0
     """
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD])
+    rc = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD]).returncode
 ''')
 SYSV_READ = textwrap.dedent('''
     import subprocess, sys
     CHILD = """
     import ctypes, sys
     libc = ctypes.CDLL(None, use_errno=True)
-    sys.exit(0 if libc.shmget(0x70017, 0, 0) < 0 and libc.msgget(0x70018, 0) < 0 else 1)
+    sys.exit(0 if all(libc.shmget(key, 0, 0) < 0 for key in (0x70017, 0x70019))
+             and libc.msgget(0x70018, 0) < 0 else 1)
     """
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD])
+    rc = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD]).returncode
+''')
+TESTS_WRITE = ("import ctypes\nlibc = ctypes.CDLL(None)\n"
+               "assert libc.shmget(0x70019, 4096, 0o1666) >= 0\nassert rc == 0\n")  # fmt: skip
+TESTS_READ = ("import ctypes\nlibc = ctypes.CDLL(None)\n"
+              "assert libc.shmget(0x70017, 0, 0) < 0 and libc.shmget(0x70019, 0, 0) < 0\n"
+              "assert rc == 0\n")  # fmt: skip
+
+
+def test_ipc_objects_do_not_reach_the_next_run(either_pool: SandboxPool) -> None:
+    apart = either_pool.config.tests_process is TestsProcess.SEPARATE
+    # (In the candidate's process the guard refuses ctypes to the tests as well.)
+    first = either_pool.run(SYSV_WRITE, TESTS_WRITE if apart else "assert rc == 0\n", timeout=20)
+    second = either_pool.run(SYSV_READ, TESTS_READ if apart else "assert rc == 0\n", timeout=20)
+    assert first.passed, first.feedback
+    assert second.passed, "run 2 saw run 1's SysV IPC objects: " + second.feedback
+
+
+def test_no_capability_reaches_a_run(either_pool: SandboxPool) -> None:
+    # The launcher keeps CAP_SYS_ADMIN (sandbox user namespace) for its IPC
+    # namespaces; sethostname needs it in that namespace too. The tests try it
+    # as well: with the tests apart they run in a fork of the launcher.
+    code = "import socket\ntry:\n    socket.sethostname('x')\nexcept PermissionError:\n    ok = 1\n"
+    tests = ("import socket\ntry:\n    socket.sethostname('y')\n    mine = 0\n"
+             "except PermissionError:\n    mine = 1\nassert ok and mine\n")  # fmt: skip
+    report = either_pool.run(code, tests, timeout=10)
+    assert report.passed, report.feedback
+
+
+PIDFD_GETFD = textwrap.dedent('''
+    import subprocess, sys
+    CHILD = """
+    import ctypes, os, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    got = libc.syscall(438, os.pidfd_open(os.getpid()), 1, 0)  # pidfd_getfd
+    sys.exit(0 if (got, ctypes.get_errno()) == (-1, 1) else 1)  # EPERM
+    """
+    rc = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD]).returncode
 ''')
 
 
-def test_ipc_objects_do_not_reach_the_next_run(fresh_pool: SandboxPool) -> None:
-    first, second = (fresh_pool.run(code, "assert done.returncode == 0\n", timeout=20)
-                     for code in (SYSV_WRITE, SYSV_READ))  # fmt: skip
-    assert first.passed, first.feedback
-    assert second.passed, "run 2 saw run 1's SysV IPC objects"
-
-
-def test_no_capability_reaches_a_run(fresh_pool: SandboxPool) -> None:
-    # The launcher keeps CAP_SYS_ADMIN (sandbox user namespace) for its IPC
-    # namespaces; sethostname needs it in that namespace too.
-    code = "import socket\ntry:\n    socket.sethostname('x')\nexcept PermissionError:\n    ok = 1\n"
-    report = fresh_pool.run(code, "assert ok\n", timeout=10)
+def test_pidfd_getfd_is_denied(either_pool: SandboxPool) -> None:
+    # On its own process the kernel's ptrace check always allows it: only the
+    # seccomp filter refuses (EPERM), so a run could not take another's
+    # descriptors even from a dumpable process. (In a child: the guard of the
+    # candidate's process refuses ctypes.)
+    report = either_pool.run(PIDFD_GETFD, "assert rc == 0\n", timeout=10)
     assert report.passed, report.feedback
 
 
@@ -226,4 +271,55 @@ def test_a_sandbox_run_as_root_keeps_no_capability(bwrap_config: SandboxConfig) 
     code = "import socket\ntry:\n    socket.sethostname('x')\nexcept PermissionError:\n    ok = 1\n"
     with SandboxPool(config) as pool:
         report = pool.run(code, "assert ok\n", timeout=10)
+    assert report.passed, report.feedback
+
+
+# The separate mode's candidates are forked from the zygote (pid 1 of the
+# sandbox, `toolthink.tool._zygote`): a run must not be able to stop or kill it
+# and so fail the next run, and it must hold nothing of any job.
+ATTACK_ZYGOTE = textwrap.dedent("""
+    import os, signal
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGSTOP, signal.SIGKILL,
+                   signal.SIGHUP, signal.SIGUSR1, signal.SIGSEGV, signal.SIGCHLD):
+        for pid in (1, os.getppid()):
+            try:
+                os.kill(pid, number)
+            except OSError:
+                pass
+""")
+FORKED = ("import os, sys\nparent = os.getppid()\npreloaded = 'typing' in sys.modules\n"
+          "def add(a, b):\n    return a + b\n")  # fmt: skip
+
+
+@pytest.fixture
+def separate_bwrap(bwrap_config: SandboxConfig) -> Iterator[SandboxPool]:
+    with SandboxPool(attrs.evolve(bwrap_config, tests_process="separate")) as new:
+        yield new
+
+
+def test_a_run_cannot_stop_or_kill_the_zygote(separate_bwrap: SandboxPool) -> None:
+    attack = separate_bwrap.run(ATTACK_ZYGOTE + FORKED, "assert add(1, 2) == 3\n", timeout=10)
+    assert attack.passed, attack.feedback
+    report = separate_bwrap.run(FORKED, "assert add(1, 2) == 3\nassert parent == 1\n"
+                                "assert preloaded\n", timeout=10)  # fmt: skip
+    assert report.passed, report.feedback
+
+
+def test_a_forked_candidate_finds_no_earlier_job(separate_bwrap: SandboxPool) -> None:
+    marker = "toolthink-marker-" + "7" * 12
+    first = separate_bwrap.run(FORKED, f"assert add(1, 2) == 3, {marker!r}\n", timeout=10)
+    assert first.passed, first.feedback
+    scan = textwrap.dedent("""
+        import gc
+        needle = "toolthink-" + "marker-" + "7" * 12  # (the code's source holds no copy)
+        def strings(obj):
+            if isinstance(obj, dict):
+                yield from (x for pair in obj.items() for x in pair)
+            elif isinstance(obj, (list, tuple, set, frozenset)):
+                yield from obj
+        found = any(isinstance(x, str) and x is not needle and needle in x
+                    for obj in gc.get_objects() for x in strings(obj))
+    """)
+    report = separate_bwrap.run(scan + FORKED, "assert parent == 1\nassert not found\n",
+                                timeout=10)  # fmt: skip
     assert report.passed, report.feedback

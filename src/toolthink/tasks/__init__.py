@@ -20,7 +20,7 @@ from __future__ import annotations
 from toolthink.tasks.convention import CHECK_FUNCTION
 from toolthink.tasks.corpus import load_embedded_corpus
 from toolthink.tasks.humanevalfix import load_humanevalfix
-from toolthink.tasks.mbpp import MBPP_KNOWN_BROKEN, load_mbpp
+from toolthink.tasks.mbpp import MBPP_KNOWN_BROKEN, MBPP_ORDER_DEPENDENT, load_mbpp
 from toolthink.tasks.quixbugs import load_quixbugs
 from toolthink.tasks.sources import DatasetFormatError, DatasetNotFoundError
 from toolthink.tasks.task import Problem, Provenance, RepairTask
@@ -28,6 +28,7 @@ from toolthink.tasks.task import Problem, Provenance, RepairTask
 __all__ = [
     "CHECK_FUNCTION",
     "MBPP_KNOWN_BROKEN",
+    "MBPP_ORDER_DEPENDENT",
     "DatasetFormatError",
     "DatasetNotFoundError",
     "Problem",

@@ -102,12 +102,17 @@ arbitrary read finds the secret). Such bugs are found and fixed in CPython
 every year, and the deployed interpreter (Debian's 3.11.2) lacks fixes made
 since: gh-103987, mmap's use after free (fixed in 3.11.4), forged a pass until
 ``mmap`` was refused here. Refusing modules one by one closes the bugs we know
-of, not the others. What would be sound is to keep the verdict out of the
-candidate's process: run the candidate's functions in one process and the
-tests in another, which calls them and receives their results as plain data
-(marshal of basic types, never objects), so that corrupting the candidate's
-interpreter cannot reach the code that decides. That is not implemented; a
-reward from this harness is trustworthy only as far as the interpreter is.
+of, not the others. That is why this harness is no longer the default: with
+``tests_process="separate"`` (`toolthink.tool.boundary`) the candidate's
+module runs in an interpreter of its own (`toolthink.tool._candidate`) and the
+tests in a process forked from the launcher (`toolthink.tool._tests_runner`),
+which receives the candidate's results as plain data and alone holds the
+secret, so corrupting the candidate's interpreter cannot reach the code that
+decides. This harness still runs the tests that need the candidate's objects
+(tests defining classes or making instances of the candidate's, about 1% of
+the data: `toolthink.tool.boundary.choose_tests_process`), and every run of a
+``tests_process="same"`` sandbox; a reward from it is trustworthy only as far
+as the interpreter is.
 
 The frame rules above are those of CPython 3.10 and 3.11, the only versions
 the sandbox starts (`toolthink.tool.isolation`): from 3.12 a ``sys.monitoring``

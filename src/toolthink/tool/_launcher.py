@@ -1,10 +1,21 @@
 """The launcher: lives inside one sandbox and starts a fresh interpreter per run.
 
 `toolthink.tool.sandbox` starts it once per worker as
-``python -I -S -B -c <this source> <kill scope> <harness source> <ipc>`` inside the
-sandbox (see `toolthink.tool.isolation`; ``<ipc>`` is ``ipc`` for an IPC
-namespace per run). It is not imported by toolthink: it runs
-on the sandbox's interpreter with the standard library only.
+``python -I -S -B -c <this source> <kill scope> <harness source> <ipc>
+<separate mode's sources...> <first kind>`` inside the sandbox (see
+`toolthink.tool.isolation`; ``<ipc>`` is ``ipc`` for an IPC namespace per
+run; `main` lists the rest). It is not imported by toolthink: it runs on the
+sandbox's interpreter with the standard library only. Before anything else it
+makes itself non-dumpable (no run reaches its descriptors or memory, see
+`_Kernel.make_nondumpable`), or the sandbox does not start.
+
+Each job runs in one of two kinds of interpreter (the job's ``tests_process``,
+`toolthink.tool.boundary`): the one-process harness (``same``, below), or a
+`toolthink.tool._tests_runner.Pair` (``separate``): the candidate's own
+interpreter, started ahead like the harness's, and the tests' process forked
+from this launcher for the job. Everything below holds for both: the refusal
+of tests without an ``assert``, the fresh IPC namespace (both processes of a
+``separate`` run share it), the kill and reap of every process of the run.
 
 Protocol: jobs arrive on fd 0 and results leave on fd 1, one frame each (a 4-byte
 big-endian length, then UTF-8 JSON). For each job the launcher
@@ -24,7 +35,10 @@ big-endian length, then UTF-8 JSON). For each job the launcher
    ``kill(-1, SIGKILL)``, which reaches double-forked and ``setsid`` children
    too; with ``session`` (the fallback, where the launcher is a child
    subreaper) the process group. Orphans are re-parented to the launcher
-   either way, so none stays defunct, whatever the host's pid 1 does;
+   either way, so none stays defunct, whatever the host's pid 1 does. Under
+   bubblewrap with CAP_SYS_ADMIN the runs live in a nested pid namespace
+   whose init is the zygote (`_split`, `toolthink.tool._zygote`): there the
+   zygote reaps the orphans and sends the ``kill(-1)`` on request;
 4. empties the working folder and /dev/shm, moves to a fresh IPC namespace
    (``pidns``), starts the next interpreter, and answers with the exit status,
    flags and captured bytes.
@@ -48,6 +62,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import struct
 import sys
 import time
@@ -73,6 +88,24 @@ class _Interpreter:
         self.pidfd = _pidfd(pid)
         self.status: int | None = None
 
+    def start(self, job: dict[str, Any], compiled: _Compiled, *_unused: object) -> None:
+        """Send the interpreter its job (it sets its limits itself, see `_rlimits`)."""
+        _send(self, job, compiled)
+
+    def settle(self) -> tuple[bytes, bool]:
+        """Nothing to end besides the interpreter (see `toolthink.tool._tests_runner.Pair`)."""
+        return b"", False
+
+    def discard(self) -> None:
+        """Kill and reap an interpreter started for a job that never came."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        for fd in (self.job, self.out, self.rec, self.pidfd):
+            if fd is not None:
+                os.close(fd)
+
 
 def _pidfd(pid: int) -> int | None:
     try:
@@ -93,18 +126,62 @@ def _pipe() -> tuple[int, int]:
 # The interpreter's -c program: it reads the harness's code, compiled once by the
 # launcher (`_compiled_harness`), from the head of its stdin and runs it as
 # __main__ (2 ms of CPU saved per run: the harness's source is not compiled).
-_BOOT = """\
-import marshal, os
+_READ_CODE = """\
+import marshal, os, sys
 def _exactly(size):
     data = b""
     while len(data) < size:
-        chunk = os.read(0, size - len(data))
+        chunk = os.read(FD, size - len(data))
         if not chunk:
             os._exit(3)
         data += chunk
     return data
-exec(marshal.loads(_exactly(int.from_bytes(_exactly(4), "big"))))
+def _code():
+    return marshal.loads(_exactly(int.from_bytes(_exactly(4), "big")))
 """
+_BOOT = _READ_CODE.replace("FD", "0") + "exec(_code())\n"
+
+
+# The candidate's -c program (the separate mode, `toolthink.tool._tests_runner.Pair`):
+# it reads the wire's and the candidate's code, compiled once (`_candidate_code`),
+# from the head of its request channel (fd 62), imports the modules named in its
+# argv (a guess at what the job needs: the last job's), then runs the candidate.
+_CANDIDATE_BOOT = _READ_CODE.replace("FD", "62") + """\
+_wire, _main = _code(), _code()
+for _name in sys.argv[1:]:
+    try:
+        __import__(_name)
+    except BaseException:
+        pass
+_module = type(sys)("_toolthink_wire")
+exec(_wire, _module.__dict__)
+sys.modules["_toolthink_wire"] = _module
+del _exactly, _code, _wire, _module
+exec(_main, {"__name__": "__main__", "__builtins__": __builtins__})
+"""
+# Modules a prestarted candidate may import before its job (`_preload`): the
+# standard library's most named by the benchmarks' code and tests. `typing`
+# alone costs 11 ms of CPU, more than an interpreter start.
+_PRELOADABLE = frozenset({"typing", "collections", "math", "itertools", "functools", "re",
+                          "heapq", "bisect", "string", "operator", "statistics", "fractions",
+                          "decimal", "datetime", "copy", "random", "hashlib", "json"})  # fmt: skip
+
+
+def _preload(imports: set[str] | frozenset[str]) -> list[str]:
+    """The modules to import in the next candidate ahead of its job: the last job's, known ones.
+
+    Under GRPO a worker runs the same task's tests many times in a row, so the
+    last job's imports are the best guess; a wrong guess costs CPU, not safety
+    (the candidate holds nothing of the job until it arrives).
+    """
+    return sorted(_PRELOADABLE & imports)
+
+
+def _candidate_code(wire_source: str, candidate_source: str) -> bytes:
+    """The wire's and the candidate's code, marshalled, each with its length in front."""
+    blobs = [marshal.dumps(compile(source, name, "exec", dont_inherit=True, optimize=2))
+             for source, name in ((wire_source, "<wire>"), (candidate_source, "<candidate>"))]
+    return b"".join(len(blob).to_bytes(4, "big") + blob for blob in blobs)
 
 
 def _compiled_harness(source: str) -> bytes:
@@ -114,6 +191,7 @@ def _compiled_harness(source: str) -> bytes:
 
 
 def _spawn(python: str, harness: bytes) -> _Interpreter:
+    """Start ``python -I -S -B -u -c <_BOOT>`` on fresh pipes; hand it the harness's code."""
     job_r, job_w = _pipe()
     out_r, out_w = _pipe()
     rec_r, rec_w = _pipe()
@@ -234,6 +312,13 @@ def _compile_tests(tests: str) -> _Compiled | _Refusal:
     return result
 
 
+def _job_imports(job: dict[str, Any]) -> set[str]:
+    """Top-level names of the modules a job's code and tests import (cached for the tests)."""
+    compiled = _compiled.get(job["tests"])
+    tests = compiled[2] if isinstance(compiled, tuple) else frozenset()
+    return set(tests) | _code_imports(job["code"])
+
+
 def _rlimits(limits: dict[str, int], timeout: float) -> list[tuple[int, int, int]]:
     """``(resource, soft, hard)`` for the harness to set on itself before the run."""
     cpu = math.ceil(timeout) + 1
@@ -250,9 +335,11 @@ def _rlimits(limits: dict[str, int], timeout: float) -> list[tuple[int, int, int
     ]
 
 
-_PR_SET_CHILD_SUBREAPER = 36  # include/uapi/linux/prctl.h
+_PR_SET_DUMPABLE = 4  # include/uapi/linux/prctl.h
+_PR_SET_CHILD_SUBREAPER = 36
 _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _CLONE_NEWIPC = 0x08000000  # include/uapi/linux/sched.h
+_CLONE_NEWPID = 0x20000000
 _CAP_VERSION_3 = 0x20080522  # include/uapi/linux/capability.h
 
 
@@ -275,6 +362,28 @@ class _Kernel:
             msg = f"{what} failed: {os.strerror(errno)}"
             raise OSError(errno, msg)
 
+    def make_nondumpable(self) -> None:
+        """``prctl(PR_SET_DUMPABLE, 0)``: no process of a run reaches our descriptors or memory.
+
+        Jobs and secrets pass through the launcher, and the tests' process is
+        forked from it (forks keep the flag; an exec'd interpreter loses it):
+        ``pidfd_getfd`` would hand a run their descriptors (the verdict
+        channel, the pipes to the host), ``/proc/<pid>/mem`` (in the fallback)
+        their memory. Both need ptrace access, which the kernel refuses to a
+        non-dumpable target without ``CAP_SYS_PTRACE``; the seccomp filter
+        denies ``pidfd_getfd`` too (`toolthink.tool.isolation`).
+        """
+        self._check(self.libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
+
+    def drop_capabilities(self) -> None:
+        """Empty every capability set of this process (the forked tests' process).
+
+        The launcher keeps CAP_SYS_ADMIN for `new_ipc_namespace`; a fork
+        inherits it, and the tests' process needs none.
+        """
+        header = (self.ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+        self._check(self.libc.capset(header, (self.ctypes.c_uint32 * 6)()), "capset")
+
     def become_subreaper(self) -> None:
         """Orphans of our children become ours (not pid 1's), so we can reap them."""
         self._check(self.libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "PR_SET_CHILD_SUBREAPER")
@@ -295,6 +404,10 @@ class _Kernel:
         self._check(self.libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
                     "PR_CAP_AMBIENT_CLEAR_ALL")  # fmt: skip
 
+    def new_pid_namespace(self) -> None:
+        """Our next child is init of a new pid namespace, and every later one lives there."""
+        self._check(self.libc.unshare(_CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+
     def new_ipc_namespace(self) -> None:
         """Move to a fresh IPC namespace: what later children create, no earlier run saw.
 
@@ -306,7 +419,13 @@ class _Kernel:
 
 
 def _reap() -> None:
-    """Collect every finished child: the launcher is pid 1 or a subreaper, so orphans are ours."""
+    """Collect every finished child: the launcher is a subreaper, so orphans are ours.
+
+    The candidates forked by the zygote, and their orphans, are the zygote's:
+    it reaps them when asked (so that none still counts as alive for `_others_alive`).
+    """
+    if _ZYGOTE:
+        _ask_zygote(b"R")
     while True:
         try:
             pid, _status = os.waitpid(-1, os.WNOHANG)
@@ -318,6 +437,8 @@ def _reap() -> None:
 
 def _others_alive(scope: str, pgid: int) -> bool:
     """Whether any process of the run besides the launcher (and pid 1) is alive."""
+    if _ZYGOTE:
+        return _ask_zygote(b"A")
     try:
         if scope == "pidns":
             os.kill(-1, 0)
@@ -334,6 +455,11 @@ def _kill_rest(scope: str, pgid: int) -> None:
     """SIGKILL every other process of the run, and reap it, until none is left (at most ~1 s)."""
     for _ in range(1000):
         _reap()
+        if _ZYGOTE:
+            if not _ask_zygote(b"K"):
+                return
+            time.sleep(0.001)
+            continue
         try:
             if scope == "pidns":
                 os.kill(-1, signal.SIGKILL)
@@ -424,6 +550,7 @@ def _send(proc: _Interpreter, job: dict[str, Any], compiled: _Compiled) -> None:
         "timeout": float(job["timeout"]),
         "max_failures": job["max_failures"],
         "explain_seconds": job["explain_seconds"],
+        "limits": job["limits"],  # the separate tests' process limits the code's with them
     })
     try:
         _write_all(proc.job, payload)
@@ -472,13 +599,17 @@ def _lingering(scope: str, pgid: int) -> bool:
     return alive
 
 
-def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> dict[str, Any]:
-    """Run one job on the waiting interpreter; return the launcher's result frame."""
+def _run(proc: Any, job: dict[str, Any], scope: str, workdir: str,
+         kernel: _Kernel) -> dict[str, Any]:  # fmt: skip
+    """Run one job on the waiting interpreter; return the launcher's result frame.
+
+    ``proc`` is an `_Interpreter`, or a `toolthink.tool._tests_runner.Pair`.
+    """
     started = time.monotonic()
     compiled = _compile_tests(job["tests"])
     if isinstance(compiled, dict):
         return {**compiled, "wall": 0.0}
-    _send(proc, job, compiled)
+    proc.start(job, compiled, _rlimits(job["limits"], float(job["timeout"])), kernel)
     capture = _Capture(proc, job["limits"]["output_bytes"])
     exited, timed_out, overflow = _watch(proc, capture, time.monotonic() + float(job["timeout"]))
     if proc.pidfd is not None:
@@ -488,7 +619,9 @@ def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> d
         os.kill(proc.pid, signal.SIGKILL)
     if proc.status is None:  # reap it first: a zombie still answers kill(-1, 0)
         proc.status = os.waitstatus_to_exitcode(os.waitpid(proc.pid, 0)[1])
-    leftover = exited and not timed_out and overflow is None and _lingering(scope, proc.pid)
+    extra, stayed = proc.settle()
+    leftover = exited and not timed_out and overflow is None and (
+        stayed or _lingering(scope, proc.pid))
     _kill_rest(scope, proc.pid)
     wall = time.monotonic() - started
     capture.drain(_DRAIN_SECONDS)
@@ -505,7 +638,7 @@ def _run(proc: _Interpreter, job: dict[str, Any], scope: str, workdir: str) -> d
         "overflow": overflow,
         "leftover": leftover,
         "output": capture.text(proc.out, job["limits"]["output_bytes"]),
-        "records": capture.text(proc.rec, _RECORDS_LIMIT),
+        "records": capture.text(proc.rec, _RECORDS_LIMIT) + extra.decode("utf-8", "replace"),
         "wall": wall,
         "dirty": not clean,
     }
@@ -543,69 +676,138 @@ def _write_frame(fd: int, frame: dict[str, Any]) -> None:
     _write_all(fd, _HEADER.pack(len(body)) + body)
 
 
-def _set_up(scope: str, ipc: str) -> _Kernel | None:
-    """Make orphans ours; under bubblewrap, ready a fresh IPC namespace per run.
+def _set_up(scope: str, ipc: str) -> tuple[_Kernel, bool]:
+    """Make this process non-dumpable and orphans ours; ready an IPC namespace per run.
 
     Returns:
-        The system calls for `_Kernel.new_ipc_namespace` (scope ``pidns`` and
-        ``ipc`` is ``"ipc"``), else None.
+        The system calls, and whether to call `_Kernel.new_ipc_namespace`
+        before each run (scope ``pidns`` and ``ipc`` is ``"ipc"``).
 
     Raises:
         OSError: A call failed (the sandbox then does not start).
     """
     kernel = _Kernel()
+    kernel.make_nondumpable()
     if scope != "pidns":
         kernel.become_subreaper()
-        return None
+        return kernel, False
     if os.getpid() != 1:  # bwrap --as-pid-1: orphans are reparented to us
         msg = f"the launcher must be pid 1 of its namespace, not {os.getpid()}"
         raise OSError(msg)
     if ipc != "ipc":
-        return None
+        return kernel, False
     kernel.keep_capabilities_here()
     kernel.new_ipc_namespace()
-    return kernel
+    return kernel, True
+
+
+_ZYGOTE: list[socket.socket] = []  # the launcher's socket to the zygote, if it has one
+
+
+def _split(kernel: _Kernel, candidate: bytes, ipc_per_run: bool, source: str) -> socket.socket:
+    """Fork the zygote as init of a new pid namespace; return our socket to it.
+
+    Every later child of the launcher (the runs' processes) goes to that
+    namespace too, where the launcher has no pid (`toolthink.tool._zygote`).
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    size = int.from_bytes(candidate[:4], "big")
+    codes = (candidate[4 : 4 + size], candidate[8 + size :])
+    kernel.new_pid_namespace()
+    if os.fork() == 0:  # never returns
+        ours.close()
+        _module("_toolthink_zygote", source).serve(theirs, codes, kernel, ipc_per_run)
+    theirs.close()
+    return ours
+
+
+def _ask_zygote(request: bytes) -> bool:
+    """Send ``request`` (`toolthink.tool._zygote`); whether the answer is ``1``."""
+    zygote = _ZYGOTE[0]
+    zygote.sendall(request)
+    return zygote.recv(1) == b"1"
+
+
+def _module(name: str, source: str, **names: Any) -> Any:
+    """Exec ``source`` as a module named ``name`` whose globals start with ``names``."""
+    module = type(sys)(name)
+    module.__dict__.update(names)
+    exec(source, module.__dict__)
+    return module
 
 
 def main() -> None:
-    """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete)."""
+    """Serve jobs until the host closes fd 0 (or a run leaves files it cannot delete).
+
+    argv: the kill scope, the harness's source, ``ipc`` (or not), then the
+    sources of the separate tests' process: `toolthink.tool._tests_runner`,
+    `toolthink.tool._proxies`, `toolthink.tool._candidate` and
+    `toolthink.tool._wire`; last, the kind of interpreter to start ahead of
+    the first job (``same`` or ``separate``). A job's ``tests_process`` says
+    which kind runs it; the next one is started ahead as the last job's kind.
+    """
     scope, harness, ipc = sys.argv[1], _compiled_harness(sys.argv[2]), sys.argv[3]
+    runner_source, proxies_source, candidate_source, wire_source = sys.argv[4:8]
     workdir = os.getcwd()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     python = sys.executable
     try:
-        kernel = _set_up(scope, ipc)
+        kernel, ipc_per_run = _set_up(scope, ipc)
     except OSError as exc:
         _write_frame(1, {"ready": False, "error": str(exc)})
         return
-    proc = _spawn(python, harness)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a run may send it: no KeyboardInterrupt here
+    candidate = _candidate_code(wire_source, candidate_source)
+    zygote = None
+    if scope == "pidns" and ipc_per_run:  # before any job: the zygote must never hold one
+        zygote = _split(kernel, candidate, ipc_per_run, sys.argv[9])
+        _ZYGOTE.append(zygote)
+    wire = _module("_toolthink_wire", wire_source)
+    proxies = _module("_toolthink_proxies", proxies_source, wire=wire)
+    runner = _module("_toolthink_tests_runner", runner_source, proxies=proxies, pipe=_pipe)
+    imports: set[str] = set()  # the last job's
+
+    def spawn(kind: str) -> Any:
+        if kind == "separate":
+            return runner.Pair(python, _CANDIDATE_BOOT, candidate, _preload(imports), zygote)
+        return _spawn(python, harness)
+
+    kind = "separate" if sys.argv[8:9] == ["separate"] else "same"
+    proc = spawn(kind)
     _write_frame(1, {"ready": True})
     try:
         while True:
             job = _read_frame(0)
             if job is None:
                 break
-            result = _run(proc, job, scope, workdir)
+            wanted = "separate" if job.get("tests_process") == "separate" else "same"
+            if wanted != kind:
+                proc.discard()
+                kind = wanted
+                proc = spawn(kind)
+            result = _run(proc, job, scope, workdir, kernel)
+            imports = _job_imports(job)
             if result.get("dirty"):
                 _write_frame(1, result)
                 return  # the host starts a fresh sandbox
             if "status" in result:  # the interpreter was used: the next run gets a new one
-                if kernel is not None:
+                if ipc_per_run:
                     kernel.new_ipc_namespace()
-                proc = _spawn(python, harness)
+                proc = spawn(kind)
             _write_frame(1, result)
     finally:
         _end(proc)
 
 
-def _end(proc: _Interpreter) -> None:
-    """Kill and reap the interpreter waiting for a job (unless already reaped), and any child."""
-    if proc.status is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(proc.pid, 0)
+def _end(proc: Any) -> None:
+    """Kill and reap the interpreter waiting for a job, any child, and the zygote."""
+    if proc.status is None:  # never used
+        proc.discard()
     _reap()
+    for zygote in _ZYGOTE:  # it exits when its socket closes: reap it (and count its CPU)
+        zygote.close()
+        with contextlib.suppress(ChildProcessError):
+            os.wait()
 
 
 if __name__ == "__main__":

@@ -9,11 +9,15 @@ the command line:
   prefix) read-only; a read-only root and ``/dev`` with private, size-capped
   ``/tmp`` and ``/dev/shm`` (the only writable places, emptied between runs);
   no ``/proc``; ``--die-with-parent``; nested user namespaces
-  disabled; and a seccomp filter that denies ptrace, cross-process memory access
-  and a few kernel interfaces tests never need. The launcher is the pid
+  disabled; and a seccomp filter that denies ptrace, cross-process memory access,
+  ``pidfd_getfd`` and a few kernel interfaces tests never need. The launcher is the pid
   namespace's init (``--as-pid-1``): it reaps every orphan of a run, and no
-  signal from a run reaches it. It alone keeps CAP_SYS_ADMIN, in the sandbox's
-  own user namespace, to move to a fresh IPC namespace before each run (SysV
+  signal from a run reaches it. With the capability below it also forks a
+  zygote (`toolthink.tool._zygote`) as init of a nested pid namespace, where
+  every process of every run lives and the launcher has no pid; the zygote
+  forks the separate mode's candidates and reaps and ends the runs' processes.
+  They alone keep CAP_SYS_ADMIN, in the sandbox's own user namespace, to move
+  to a fresh IPC namespace before each run (SysV
   shared memory, semaphores and message queues, POSIX message queues); POSIX
   shared memory lives in ``/dev/shm``, emptied between runs. No run inherits a
   capability (`toolthink.tool._launcher`).
@@ -395,15 +399,25 @@ def _seccomp_fd(program: bytes | None) -> int | None:
 
 # Seccomp: deny a short list of system calls with EPERM, allow the rest.
 # ptrace and process_vm_* would let a process read another's memory (the
-# harness's secret); perf_event_open, bpf, userfaultfd, io_uring and the
-# keyring are kernel attack surface no test needs. Numbers: arch/x86/entry/
-# syscalls/syscall_64.tbl and include/uapi/asm-generic/unistd.h (aarch64).
+# harness's secret); pidfd_getfd would hand a run another process's
+# descriptors (the launcher's pipes to the host, the tests' process's verdict
+# channel), process_madvise and process_mrelease act on another's memory, kcmp
+# compares another's descriptors: no process of the sandbox needs them (the
+# launcher uses pidfd_open only, to wait). The launcher and the tests' process
+# are non-dumpable as well, which the kernel's ptrace access check for all of
+# these refuses already; the filter holds if that ever fails. perf_event_open,
+# bpf, userfaultfd, io_uring and the keyring are kernel attack surface no test
+# needs. Numbers: arch/x86/entry/syscalls/syscall_64.tbl and
+# include/uapi/asm-generic/unistd.h (aarch64).
 _DENIED = ("ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open", "bpf",
            "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
-           "keyctl", "add_key", "request_key")  # fmt: skip
+           "keyctl", "add_key", "request_key", "pidfd_getfd", "process_madvise",
+           "process_mrelease", "kcmp")  # fmt: skip
 _SYSCALLS = {
-    "x86_64": (0xC000003E, (101, 310, 311, 298, 321, 323, 425, 426, 427, 250, 248, 249)),
-    "aarch64": (0xC00000B7, (117, 270, 271, 241, 280, 282, 425, 426, 427, 219, 217, 218)),
+    "x86_64": (0xC000003E, (101, 310, 311, 298, 321, 323, 425, 426, 427, 250, 248, 249,
+                            438, 440, 448, 312)),
+    "aarch64": (0xC00000B7, (117, 270, 271, 241, 280, 282, 425, 426, 427, 219, 217, 218,
+                             438, 440, 448, 272)),
 }
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ_K = 0x15
@@ -418,7 +432,8 @@ _X32_SYSCALL_BIT = 0x40000000
 def seccomp_filter(machine: str | None = None) -> bytes | None:
     """Return the sandbox's seccomp program (classic BPF, ``struct sock_filter[]``).
 
-    Denies with EPERM: ptrace, process_vm_readv/writev, perf_event_open, bpf,
+    Denies with EPERM: ptrace, process_vm_readv/writev, pidfd_getfd,
+    process_madvise, process_mrelease, kcmp, perf_event_open, bpf,
     userfaultfd, io_uring_* and the keyring calls; a foreign system-call ABI (i386
     or x32 on x86_64) is denied entirely. Everything else is allowed.
 

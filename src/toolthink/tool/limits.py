@@ -17,7 +17,7 @@ def _positive(_instance: object, attribute: attrs.Attribute[int], value: int) ->
 
 @attrs.frozen
 class Limits:
-    """Limits applied to every interpreter of a run (``prlimit``) and to its output.
+    """Limits each process of a run sets on itself (``setrlimit``), and its output cap.
 
     The CPU-time limit is derived from the run's timeout (``ceil(timeout) + 1``
     seconds), so it only binds a run that burns CPU in several threads at once.

@@ -2,11 +2,13 @@
 
 Pass or fail is decided here, on the host, from one thing only: a line
 ``V <secret> PASS`` on the harness's record channel, where ``<secret>`` is the
-run's random secret that only the harness's guard knows (`toolthink.tool._harness`).
-The guard writes it only when the tests ran to the end *and ran at least one
-``assert``* (``V <secret> EMPTY`` otherwise: `TestOutcome.NO_ASSERTIONS`).
-The run passes when that line is present, no ``V <secret> FAIL`` line is, and
-the run neither timed out, overflowed its output cap nor left processes behind.
+run's random secret that only the harness's guard knows (`toolthink.tool._harness`),
+or, with the tests in a process of their own, only that process
+(`toolthink.tool._tests_runner`). Either writes it only when the tests ran to
+the end *and ran at least one ``assert``* (``V <secret> EMPTY`` otherwise:
+`TestOutcome.NO_ASSERTIONS`). The run passes when that line is present, no
+``V <secret> FAIL`` line is, and the run neither timed out, overflowed its
+output cap nor left processes behind.
 The exit status and stdout never count: ``sys.exit(0)`` before the asserts
 exits with status 0, and a program can print anything.
 """
@@ -22,6 +24,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from toolthink.tool.boundary import TestsProcess
 from toolthink.tool.isolation import Isolation
 
 __all__ = ["TestFailure", "TestOutcome", "TestReport", "read_report"]
@@ -104,6 +107,8 @@ class TestReport:
             (``output``/``records``), the compiler's message for
             `TestOutcome.BAD_TESTS`, why no assertion ran for
             `TestOutcome.NO_ASSERTIONS`, what broke for `TestOutcome.SANDBOX_ERROR`.
+        tests_process: Where the tests ran (`toolthink.tool.boundary`): in the
+            candidate's process, or in one of their own.
     """
 
     __test__: ClassVar[bool] = False
@@ -119,6 +124,7 @@ class TestReport:
     location: tuple[int | None, int | None] | None = None
     failures_complete: bool = True
     details: str = ""
+    tests_process: TestsProcess = TestsProcess.SAME
 
 
 _DUMP_HEADERS = ("Timeout (", "Fatal Python error")
@@ -260,6 +266,7 @@ def read_report(
     tests: str,
     isolation: Isolation,
     render: Callable[[TestReport], str],
+    tests_process: TestsProcess = TestsProcess.SAME,
 ) -> TestReport:
     """Turn the launcher's answer for one run into a `TestReport`.
 
@@ -270,6 +277,7 @@ def read_report(
         isolation: The isolation the run had.
         render: ``render(report) -> str``, the feedback writer
             (`toolthink.tool.feedback.FeedbackWriter`).
+        tests_process: Where the tests ran (`toolthink.tool.boundary`).
 
     Returns:
         The report, with its feedback text filled in.
@@ -296,5 +304,6 @@ def read_report(
         location=_location(records_text),
         failures_complete=reading.complete,
         details=reading.details,
+        tests_process=tests_process,
     )
     return attrs.evolve(report, feedback=render(report))

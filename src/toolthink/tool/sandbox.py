@@ -12,10 +12,14 @@ keeps the next one started ahead. Start-up of the sandbox is paid once per
 worker; each run pays one interpreter start (about 10 ms).
 
 Layers, outermost first: bubblewrap namespaces with a seccomp filter and an
-unprivileged uid (`toolthink.tool.isolation`); resource limits via ``prlimit``
+unprivileged uid (`toolthink.tool.isolation`); resource limits that each interpreter sets on itself
 (`Limits`); a wall-clock timeout that kills every process of the run; output
-capped in bytes; and a per-run secret that only the harness's guard can write,
-which alone decides pass or fail (`toolthink.tool.report`).
+capped in bytes; and a per-run secret that only the tests' side can write,
+which alone decides pass or fail (`toolthink.tool.report`). By default the
+tests run in a process of their own and call the candidate's functions through
+a plain-data boundary, so nothing the candidate's process does reaches the
+tests or the verdict (`toolthink.tool.boundary`); tests that need objects to
+cross run in the candidate's process, under the harness's guard.
 
 Example:
     >>> from toolthink.tool import SandboxPool
@@ -53,6 +57,7 @@ from typing import IO, Any
 
 import attrs
 
+from toolthink.tool.boundary import TestsProcess, choose_tests_process
 from toolthink.tool.feedback import FeedbackWriter
 from toolthink.tool.isolation import Isolation, IsolationPlan, plan_isolation, seccomp_fd
 from toolthink.tool.limits import Limits
@@ -99,6 +104,14 @@ def _workers(_instance: object, _attribute: object, value: int | None) -> None:
         raise ValueError(msg)
 
 
+def _tests_process(value: object) -> TestsProcess:
+    try:
+        return TestsProcess(value)
+    except ValueError:
+        msg = f"tests_process must be 'separate' or 'same', got {value!r}"
+        raise ValueError(msg) from None
+
+
 def _at_least(low: float) -> Any:
     def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
@@ -135,6 +148,13 @@ class SandboxConfig:
             first failure, running the rest of the tests to list each failing
             one (within the run's timeout); 0 lists the first failure only.
         max_feedback_chars: Cap on the feedback text, characters.
+        tests_process: ``"separate"`` (the default: the tests run in a process
+            of their own and call the candidate's functions through a plain-data
+            boundary; tests that need objects to cross fall back to ``"same"``,
+            see `toolthink.tool.boundary`) or ``"same"`` (code and tests in one
+            module and process). The default follows issue 14's rule: its
+            calibration holds and a run costs 1.08-1.19x one in ``"same"``
+            (benchmarks/README.md), under the 1.5x allowed.
     """
 
     workers: int | None = attrs.field(default=None, validator=_workers)
@@ -147,6 +167,9 @@ class SandboxConfig:
     max_failures: int = attrs.field(default=5, validator=_at_least(1))
     explain_seconds: float = attrs.field(default=1.0, validator=_at_least(0))
     max_feedback_chars: int = attrs.field(default=2000, validator=_at_least(1))
+    tests_process: TestsProcess = attrs.field(
+        default=TestsProcess.SEPARATE, converter=_tests_process
+    )
 
     def plan(self) -> IsolationPlan:
         """Check (once per process) how sandboxes start with this configuration."""
@@ -171,11 +194,16 @@ class _Worker:
     """One sandbox: a launcher inside bubblewrap (or a plain process), and its pipes."""
 
     def __init__(
-        self, plan: IsolationPlan, fallback_uids: int, launch: Callable[[_Worker], None]
+        self,
+        plan: IsolationPlan,
+        fallback_uids: int,
+        launch: Callable[[_Worker], None],
+        first: TestsProcess,
     ) -> None:
         self.plan = plan
         self.fallback_uids = fallback_uids
         self.launch = launch  # calls start() from a thread that lives as long as the pool
+        self.first = first  # the kind of interpreter the launcher starts ahead of the first job
         self.proc: subprocess.Popen[bytes] | None = None
         self.workdir: str | None = None
         self.errors: IO[bytes] | None = None
@@ -194,7 +222,9 @@ class _Worker:
         fd = seccomp_fd(self.plan)
         ipc = "ipc" if self.plan.ipc_per_run else "shared-ipc"
         args = ["-I", "-S", "-B", "-c", _script("_launcher.py"), self.plan.kill_scope,
-                _script("_harness.py"), ipc]  # fmt: skip
+                _script("_harness.py"), ipc, _script("_tests_runner.py"), _script("_proxies.py"),
+                _script("_candidate.py"), _script("_wire.py"), self.first.value,
+                _script("_zygote.py")]  # fmt: skip
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sandbox)
         try:
             self.proc = subprocess.Popen(
@@ -360,8 +390,8 @@ class SandboxPool:
         self.config = config if config is not None else SandboxConfig()
         self.plan = self.config.plan()
         self.size = self.config.workers or default_workers()
-        self._workers = [_Worker(self.plan, self.config.fallback_uids, self._launch)
-                         for _ in range(self.size)]  # fmt: skip
+        self._workers = [_Worker(self.plan, self.config.fallback_uids, self._launch,
+                                 self.config.tests_process) for _ in range(self.size)]  # fmt: skip
         # Last in, first out: sequential runs reuse the warm sandbox, and
         # workers no run needed are never started.
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
@@ -442,7 +472,9 @@ class SandboxPool:
         self, code: str, tests: str, timeout: float, worker: _Worker | None = None
     ) -> TestReport:
         secret = secrets.token_hex(16)
+        where = choose_tests_process(self.config.tests_process, tests)
         job = {
+            "tests_process": where.value,
             "code": code,
             "tests": tests,
             "secret": secret,
@@ -465,9 +497,8 @@ class SandboxPool:
             self._idle.put(worker)
         writer = FeedbackWriter(timeout, self.config.limits, self.config.max_feedback_chars,
                                 self.config.max_failures, self.config.explain_seconds)  # fmt: skip
-        return read_report(
-            result, secret=secret, tests=tests, isolation=self.plan.isolation, render=writer
-        )
+        return read_report(result, secret=secret, tests=tests, isolation=self.plan.isolation,
+                           render=writer, tests_process=where)  # fmt: skip
 
     def close(self) -> None:
         """End every sandbox (after the runs under way); idempotent."""
