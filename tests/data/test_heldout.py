@@ -21,12 +21,11 @@ from toolthink.jsonl import JsonlError
 from toolthink.tasks import load_embedded_corpus, load_mbpp
 from toolthink.tool import SandboxPool
 
-DATA = Path("/work/shared/data")
-
 
 def test_embedded_file_round_trips_and_is_the_heldout_dataset(
-    tmp_path: Path, sandbox_pool: SandboxPool
+    tmp_path: Path, sandbox_pool: SandboxPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("TOOLTHINK_DATA_DIR", raising=False)  # the embedded set, not MBPP's
     out = tmp_path / "sets" / "heldout.jsonl"
     assert main(["heldout", "--out", str(out)]) == 0
     tasks = read_heldout(out)
@@ -53,15 +52,14 @@ def test_a_bad_line_is_named(tmp_path: Path, sandbox_pool: SandboxPool) -> None:
         read_heldout(path)
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="benchmark folder not present")
 def test_mbpp_heldout_has_300_test_problems_and_no_training_one(
-    sandbox_pool: SandboxPool,
+    sandbox_pool: SandboxPool, data_dir: Path,
 ) -> None:
-    problems = heldout_problems(DATA)
+    problems = heldout_problems(data_dir)
     assert {split_of(p.task_id) for p in problems} == {"test"}
-    tasks = heldout_tasks(DATA, sandbox_pool)
+    tasks = heldout_tasks(data_dir, sandbox_pool)
     assert len(tasks) >= 300
-    train_ids = {p.task_id for p in load_mbpp(DATA) if split_of(p.task_id) == "train"}
+    train_ids = {p.task_id for p in load_mbpp(data_dir) if split_of(p.task_id) == "train"}
     assert len(train_ids) > 300
     assert not train_ids & {t.task_id for t in tasks}
     reports = sandbox_pool.run_batch([(t.buggy_code, t.tests) for t in tasks], timeout=5.0)
