@@ -3,8 +3,9 @@
 One call of `run_episodes` plays a batch of `toolthink.env.RepairEnv` episodes
 to their end: each turn, every live episode's token sequence so far is given to
 a turn sampler with one grammar per row (`toolthink.training.grammars.turn_grammar_for`
-the row's current file; ``model.generate`` with the llguidance processor by
-default, a vLLM server in RL with ``use_vllm``: `toolthink.training.samplers`),
+the row's current file; ``model.generate`` with the llguidance processor,
+reusing each episode's key/value cache, by default, a vLLM server in RL with
+``use_vllm``: `toolthink.training.samplers`),
 the sampled command is applied by the environment
 (all rows' tests in one sandbox batch, `toolthink.env.step_all`), and the next
 turn's input is the previous ids + the sampled ids + the environment's ids
@@ -38,7 +39,8 @@ from toolthink.tool import SandboxPool
 from toolthink.training.chat import ChatFormat
 from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.grammars import turn_grammar_for
-from toolthink.training.samplers import GenerateSampler, RolloutConfig, TurnSample, TurnSampler
+from toolthink.training.kv_sampler import KVCacheSampler
+from toolthink.training.samplers import RolloutConfig, TurnSample, TurnSampler
 
 __all__ = [
     "Episode",
@@ -258,7 +260,8 @@ def run_episodes(
         chat: The tokenizer's `ChatFormat` (built when None).
         timing: Accumulates generation and sandbox seconds when given.
         sampler: Draws each turn's commands (`toolthink.training.samplers`);
-            default: `GenerateSampler` on ``model``.
+            default: a `toolthink.training.kv_sampler.KVCacheSampler` on
+            ``model`` (each turn reads only the new tokens), built per call.
 
     Returns:
         One `Episode` per task, in the order of ``tasks``.
@@ -277,7 +280,7 @@ def run_episodes(
     pad = tokenizer.pad_token_id
     pad_id = int(pad if isinstance(pad, int) else constraint.eos_token_ids[0])
     end_ids = chat.command_ids("")  # the end-of-turn token(s) alone
-    sampler = sampler or GenerateSampler(model, constraint, pad_id)
+    sampler = sampler or KVCacheSampler(model, constraint, pad_id)  # freed with this call
 
     clock = time.perf_counter()
     jobs = [(t.buggy_code, t.tests) for t in tasks]
