@@ -17,7 +17,9 @@ generation prompt):
    (``logits_to_keep=1``: no LM head over the chunk). Rows with the same cache
    and the same new tokens (a GRPO group's shared prompt) are read once.
 3. **Decode, batched.** The rows' caches are left-aligned into one
-   ``DynamicCache`` with zero keys in the holes, and transformers ``generate``
+   ``StaticCache`` (zero keys in the holes, room for ``max_new_tokens``, so
+   each step writes in place instead of copying the whole cache as
+   ``DynamicCache``'s concatenation does), and transformers ``generate``
    runs from it ("re-use a prompt cache", transformers' KV-cache docs) with
    the left-padded rows as ``input_ids`` (only the last column is uncached),
    an attention mask with zeros on the holes (``generate`` derives position
@@ -46,8 +48,14 @@ from collections.abc import Sequence
 
 import attrs
 import torch
-from transformers import DynamicCache, LogitsProcessorList, PreTrainedModel
-from transformers.cache_utils import DynamicLayer
+from transformers import (
+    DynamicCache,
+    LogitsProcessorList,
+    PretrainedConfig,
+    PreTrainedModel,
+    StaticCache,
+)
+from transformers.cache_utils import DynamicLayer, StaticLayer
 
 from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.samplers import (
@@ -93,12 +101,19 @@ class KVCacheStats:
 
 
 def supports_kv_reuse(model: PreTrainedModel) -> bool:
-    """Whether ``model``'s ``DynamicCache`` is one plain `DynamicLayer` per layer (sliceable)."""
+    """Whether ``model``'s caches are plain full-attention layers (sliceable by column).
+
+    The dynamic cache (prefill) must be one `DynamicLayer` per layer and the
+    static cache (decode) one ``StaticLayer``; sliding windows and linear
+    attention are not.
+    """
     try:
-        cache = DynamicCache(config=model.config)
+        dynamic = DynamicCache(config=model.config)
+        static = StaticCache(config=model.config, max_cache_len=1)
     except (AttributeError, TypeError, ValueError):
         return False
-    return bool(cache.layers) and all(type(layer) is DynamicLayer for layer in cache.layers)
+    return (bool(dynamic.layers) and all(type(layer) is DynamicLayer for layer in dynamic.layers)
+            and all(type(layer) is StaticLayer for layer in static.layers))
 
 
 @attrs.define
@@ -219,13 +234,13 @@ class KVCacheSampler:
 
     def _decode(self, rows: list[list[int]], caches: list[_Layers | None],
                 grammars: Sequence[str], config: RolloutConfig,
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], DynamicCache]:
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], StaticCache]:
         """``generate`` from the rows' caches, left-aligned: sampled ``(B, N)``, scores, cache."""
         device = self.model.device
         width = max(len(row) for row in rows)  # (B, T): the cache holds T - 1 columns
         ids, attention = left_pad(rows, self.pad_id)
-        cache = (_left_aligned(caches, [len(row) - 1 for row in rows], width - 1)
-                 or DynamicCache(config=self.model.config))
+        cache = _left_aligned(caches, [len(row) - 1 for row in rows], width - 1,
+                              config.max_new_tokens, self.model.config)
         processor = self.constraint.processor(list(grammars))
         out = self.model.generate(  # type: ignore[operator]
             input_ids=ids.to(device), attention_mask=attention.to(device), cache=cache,
@@ -238,7 +253,7 @@ class KVCacheSampler:
         return out.sequences[:, width:], tuple(out.scores), cache  # generate grew ``cache``
 
     def _split(self, rows: list[list[int]], samples: list[TurnSample],
-               cache: DynamicCache) -> list[_Cached]:
+               cache: StaticCache) -> list[_Cached]:
         """Copy each row's states (its row and sampled ids but the last) out of ``cache``."""
         width = max(len(row) for row in rows)
         batched = _states(cache)  # (B, H, T - 1 + N, D) each
@@ -253,30 +268,38 @@ class KVCacheSampler:
         return entries
 
 
-def _states(cache: DynamicCache) -> _Layers:
-    """``cache``'s keys and values per layer (`supports_kv_reuse` made them `DynamicLayer` s)."""
+def _states(cache: DynamicCache | StaticCache) -> _Layers:
+    """``cache``'s keys and values per layer (`supports_kv_reuse` checked their kinds)."""
     states = []
     for layer in cache.layers:
-        assert isinstance(layer, DynamicLayer)
+        assert isinstance(layer, DynamicLayer | StaticLayer)
         assert layer.keys is not None
         assert layer.values is not None
         states.append((layer.keys, layer.values))
     return tuple(states)
 
 
-def _left_aligned(caches: Sequence[_Layers | None], lengths: Sequence[int],
-                  width: int) -> DynamicCache | None:
-    """One batched cache of ``width`` columns, row ``i`` right-aligned at its length, zeros left."""
+def _left_aligned(caches: Sequence[_Layers | None], lengths: Sequence[int], width: int,
+                  room: int, config: PretrainedConfig) -> StaticCache:
+    """A batched cache: ``width`` columns, row ``i`` right-aligned at its length, zeros left.
+
+    A ``StaticCache`` of ``width + room`` columns: ``generate`` writes each new
+    token in place, where a ``DynamicCache`` concatenates (copies) the whole
+    cache at every step and layer, which at batch 32 and 2,000 tokens is
+    gigabytes per step.
+    """
+    cache = StaticCache(config=config, max_cache_len=width + room)
     first = next((c for c in caches if c is not None), None)
     if first is None or width == 0:
-        return None
-    layers = []
-    for layer, (k0, v0) in enumerate(first):
+        return cache
+    for index, (k0, v0) in enumerate(first):
         keys = k0.new_zeros((len(caches), k0.shape[1], width, k0.shape[3]))  # (B, H, T, D)
         values = v0.new_zeros((len(caches), v0.shape[1], width, v0.shape[3]))
         for i, (states, length) in enumerate(zip(caches, lengths, strict=True)):
             if states is not None and length:
-                keys[i, :, width - length:] = states[layer][0][0]
-                values[i, :, width - length:] = states[layer][1][0]
-        layers.append((keys, values))
-    return DynamicCache(ddp_cache_data=layers)
+                keys[i, :, width - length:] = states[index][0][0]
+                values[i, :, width - length:] = states[index][1][0]
+        layer = cache.layers[index]
+        assert isinstance(layer, StaticLayer)  # supports_kv_reuse
+        layer.update(keys, values)  # copied into the preallocated tensors
+    return cache
