@@ -12,7 +12,7 @@ from toolthink.tool import SandboxPool
 from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.episodes import Episode, RolloutConfig, run_episodes
 from toolthink.training.grammars import turn_grammar
-from toolthink.training.kv_sampler import KVCacheSampler, supports_kv_reuse
+from toolthink.training.kv_sampler import KVCacheError, KVCacheSampler, supports_kv_reuse
 from toolthink.training.mask_replay import masked_log_probs
 from toolthink.training.rl import replayed_masks
 from toolthink.training.samplers import GenerateSampler
@@ -128,6 +128,26 @@ def test_an_empty_row_is_a_named_error(policy, constraint, tokenizer) -> None:
     sampler = KVCacheSampler(policy, constraint, tokenizer.pad_token_id)
     with pytest.raises(ValueError, match="a row is empty"):
         sampler.sample([[]], [turn_grammar(3)], GREEDY)
+
+
+class CacheDropper:
+    """A model whose forward drops the cache it is given (as ``use_cache=False`` would)."""
+
+    def __init__(self, model: LlamaForCausalLM) -> None:
+        self.model = model
+
+    def __call__(self, **kwargs: object) -> object:
+        kwargs.pop("cache")
+        return self.model(**kwargs)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.model, name)
+
+
+def test_a_model_that_drops_its_cache_is_a_named_error(policy, constraint, tokenizer) -> None:
+    sampler = KVCacheSampler(CacheDropper(policy), constraint, tokenizer.pad_token_id)
+    with pytest.raises(KVCacheError, match="left 0 tokens in its cache, not 29"):
+        sampler.sample([list(range(100, 130))], [turn_grammar(3)], GREEDY)
 
 
 def test_a_sliding_window_model_is_sampled_without_reuse(policy, constraint, tokenizer) -> None:

@@ -32,8 +32,9 @@ generation prompt):
 The log q and ended flag per row come from the same
 `toolthink.training.samplers.turn_samples` as `GenerateSampler`'s. No decode
 loop of our own: prefill is one forward per distinct chunk, decode is
-``generate``. Models whose cache is not a plain ``DynamicLayer`` per layer
-(sliding windows, linear attention) are sampled by a `GenerateSampler`.
+``generate``. Models whose caches are not plain full-attention layers
+(sliding windows, linear attention: `supports_kv_reuse`) are sampled by a
+`GenerateSampler`.
 
 Memory: a live episode keeps ``2 x layers x kv_heads x head_dim`` numbers per
 token: 46 kB per token in float32 for SmolLM2-135M (30 x 3 x 64), about
@@ -57,6 +58,7 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer, StaticLayer
 
+from toolthink.errors import ToolthinkError
 from toolthink.training.constrained import GrammarConstraint
 from toolthink.training.samplers import (
     GenerateSampler,
@@ -67,12 +69,16 @@ from toolthink.training.samplers import (
     turn_samples,
 )
 
-__all__ = ["KVCacheSampler", "KVCacheStats"]
+__all__ = ["KVCacheError", "KVCacheSampler", "KVCacheStats", "supports_kv_reuse"]
 
 logger = logging.getLogger(__name__)
 
 _Layers = tuple[tuple[torch.Tensor, torch.Tensor], ...]
 """Per decoder layer: keys and values, each ``(1, H, L, D)``."""
+
+
+class KVCacheError(ToolthinkError, RuntimeError):
+    """The model did not fill the key/value cache it was given (``use_cache`` forced off)."""
 
 
 @attrs.frozen
@@ -172,6 +178,7 @@ class KVCacheSampler:
 
         Raises:
             ValueError: a row is empty.
+            KVCacheError: the model's forward did not fill the cache it got.
         """
         if self._fallback is not None:
             return self._fallback.sample(rows, grammars, config)
@@ -185,7 +192,11 @@ class KVCacheSampler:
         with torch.no_grad():
             caches = self._prefill(lists)
             self._entries = []  # unmatched caches (finished episodes) are freed here
-            sampled, scores, cache = self._decode(lists, caches, grammars, config)
+            cache = _left_aligned(caches, [len(row) - 1 for row in lists],
+                                  max(len(row) for row in lists) - 1, config.max_new_tokens,
+                                  self.model.config)
+            del caches  # the per-row copies: only the batched cache is needed now
+            sampled, scores = self._decode(lists, cache, grammars, config)
         samples = turn_samples(sampled, scores, self.constraint.eos_token_ids)
         self._entries = self._split(lists, samples, cache)
         return samples
@@ -227,20 +238,21 @@ class KVCacheSampler:
                          else DynamicCache(config=self.model.config))
                 self.model(input_ids=torch.tensor([chunk], dtype=torch.long, device=device),
                            cache=cache, use_cache=True, logits_to_keep=1)
+                if cache.get_seq_length() != start + len(chunk):
+                    msg = (f"{type(self.model).__name__} left {cache.get_seq_length()} tokens "
+                           f"in its cache, not {start + len(chunk)}: sample in eval mode "
+                           "under torch.no_grad, or use GenerateSampler")
+                    raise KVCacheError(msg)
                 self.stats.prefilled += len(chunk)
                 done[key] = _states(cache)
             caches.append(done[key])
         return caches
 
-    def _decode(self, rows: list[list[int]], caches: list[_Layers | None],
-                grammars: Sequence[str], config: RolloutConfig,
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], StaticCache]:
-        """``generate`` from the rows' caches, left-aligned: sampled ``(B, N)``, scores, cache."""
+    def _decode(self, rows: list[list[int]], cache: StaticCache, grammars: Sequence[str],
+                config: RolloutConfig) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """``generate`` from ``cache`` (it grows in place): sampled ``(B, N)`` ids, N scores."""
         device = self.model.device
-        width = max(len(row) for row in rows)  # (B, T): the cache holds T - 1 columns
-        ids, attention = left_pad(rows, self.pad_id)
-        cache = _left_aligned(caches, [len(row) - 1 for row in rows], width - 1,
-                              config.max_new_tokens, self.model.config)
+        ids, attention = left_pad(rows, self.pad_id)  # (B, T): the cache holds T - 1 columns
         processor = self.constraint.processor(list(grammars))
         out = self.model.generate(  # type: ignore[operator]
             input_ids=ids.to(device), attention_mask=attention.to(device), cache=cache,
@@ -250,7 +262,7 @@ class KVCacheSampler:
             return_dict_in_generate=True, output_scores=True, **sampling_kwargs(config),
         )
         processor.finish(out.sequences)
-        return out.sequences[:, width:], tuple(out.scores), cache  # generate grew ``cache``
+        return out.sequences[:, ids.shape[1]:], tuple(out.scores)
 
     def _split(self, rows: list[list[int]], samples: list[TurnSample],
                cache: StaticCache) -> list[_Cached]:
@@ -283,6 +295,7 @@ def _left_aligned(caches: Sequence[_Layers | None], lengths: Sequence[int], widt
                   room: int, config: PretrainedConfig) -> StaticCache:
     """A batched cache: ``width`` columns, row ``i`` right-aligned at its length, zeros left.
 
+    Each row's states are copied once, straight into the preallocated tensors.
     A ``StaticCache`` of ``width + room`` columns: ``generate`` writes each new
     token in place, where a ``DynamicCache`` concatenates (copies) the whole
     cache at every step and layer, which at batch 32 and 2,000 tokens is
@@ -292,14 +305,16 @@ def _left_aligned(caches: Sequence[_Layers | None], lengths: Sequence[int], widt
     first = next((c for c in caches if c is not None), None)
     if first is None or width == 0:
         return cache
-    for index, (k0, v0) in enumerate(first):
-        keys = k0.new_zeros((len(caches), k0.shape[1], width, k0.shape[3]))  # (B, H, T, D)
-        values = v0.new_zeros((len(caches), v0.shape[1], width, v0.shape[3]))
+    k0 = first[0][0]  # (1, H, L, D)
+    cache.early_initialization(len(caches), k0.shape[1], k0.shape[3], k0.dtype, k0.device)
+    for index, layer in enumerate(cache.layers):
+        assert isinstance(layer, StaticLayer)  # supports_kv_reuse
+        keys, values = layer.keys, layer.values  # (B, H, width + room, D) zeros
+        assert keys is not None
+        assert values is not None
         for i, (states, length) in enumerate(zip(caches, lengths, strict=True)):
             if states is not None and length:
-                keys[i, :, width - length:] = states[index][0][0]
-                values[i, :, width - length:] = states[index][1][0]
-        layer = cache.layers[index]
-        assert isinstance(layer, StaticLayer)  # supports_kv_reuse
-        layer.update(keys, values)  # copied into the preallocated tensors
+                keys[i, :, width - length:width] = states[index][0][0]
+                values[i, :, width - length:width] = states[index][1][0]
+        layer.cumulative_length.fill_(width)  # what ``update`` would have counted
     return cache
