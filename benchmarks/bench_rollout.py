@@ -136,11 +136,11 @@ def main() -> None:
     tokenizer = load_embedded_tokenizer()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    models = {"old": load_embedded_model(), "new": load_embedded_model()}
-    models["new-bf16"] = load_embedded_model(dtype=torch.bfloat16) if "new-bf16" in args.paths \
-        else models["new"]
+    fp32 = load_embedded_model() if {"old", "new"} & set(args.paths) else None
+    bf16 = load_embedded_model(dtype=torch.bfloat16) if "new-bf16" in args.paths else None
+    models = {"old": fp32, "new": fp32, "new-bf16": bf16}  # old and new share the weights
     constraint = GrammarConstraint.for_tokenizer(
-        tokenizer, vocab_size=int(models["old"].config.vocab_size))
+        tokenizer, vocab_size=int((fp32 or bf16).config.vocab_size))  # type: ignore[union-attr]
     tasks = tasks_for(max(args.tasks, *args.batches))
     env = EnvConfig(max_turns=args.turns)
     config = RolloutConfig(max_new_tokens=args.max_new_tokens,

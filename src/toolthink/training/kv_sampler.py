@@ -201,41 +201,40 @@ class KVCacheSampler:
         self._entries = self._split(lists, samples, cache)
         return samples
 
-    def _match(self, row: list[int], used: set[int]) -> int | None:
-        """Index of the longest unused kept cache whose ids are a prefix of ``row``."""
-        best: int | None = None
-        for index, entry in enumerate(self._entries):
-            n = len(entry.ids)
-            if (index not in used and n <= len(row) and row[:n] == list(entry.ids)
-                    and (best is None or n > len(self._entries[best].ids))):
-                best = index
-        return best
-
     def _prefill(self, rows: list[list[int]]) -> list[_Layers | None]:
-        """Per row, the states of ``row[:-1]``, reading only what no kept cache holds."""
-        used: set[int] = set()
-        done: dict[tuple[int | None, tuple[int, ...]], _Layers | None] = {}
+        """Per row, the states of ``row[:-1]``, reading only what no kept cache holds.
+
+        Each kept cache is dropped as soon as its row has read on (the grown
+        copy replaces it), and those no row continues when this returns, so
+        the kept and the grown states of one turn are not all alive at once.
+        """
+        pool: list[_Cached | None] = list(self._entries)
+        self._entries = []
+        fresh: dict[tuple[int, ...], _Layers | None] = {}  # rows read from scratch, by chunk
         device = self.model.device
         caches: list[_Layers | None] = []
         for row in rows:
-            index = self._match(row, used)
-            if index is None:
+            index = _longest_prefix(pool, row)
+            base = None
+            if index is not None:
+                base, pool[index] = pool[index], None
+            if base is None:
                 self.stats.fresh_rows += 1
-                start, base = 0, None
+                start = 0
+                if tuple(row[:-1]) in fresh:
+                    self.stats.shared += len(row) - 1
+                    caches.append(fresh[tuple(row[:-1])])
+                    continue
             else:
-                used.add(index)
-                base = self._entries[index]
                 start = len(base.ids) - 1
                 self.stats.reused += start
-            chunk = tuple(row[start:-1])
-            key = (index, chunk)
-            if key in done:
-                self.stats.shared += len(chunk)
-            elif not chunk:
-                done[key] = base.layers if base is not None else None
+            chunk = row[start:-1]
+            if not chunk:
+                states = base.layers if base is not None else None
             else:
                 cache = (DynamicCache(ddp_cache_data=base.layers) if base is not None
                          else DynamicCache(config=self.model.config))
+                base = None  # the cache's concatenation copies the states: free the old ones
                 self.model(input_ids=torch.tensor([chunk], dtype=torch.long, device=device),
                            cache=cache, use_cache=True, logits_to_keep=1)
                 if cache.get_seq_length() != start + len(chunk):
@@ -244,8 +243,10 @@ class KVCacheSampler:
                            "under torch.no_grad, or use GenerateSampler")
                     raise KVCacheError(msg)
                 self.stats.prefilled += len(chunk)
-                done[key] = _states(cache)
-            caches.append(done[key])
+                states = _states(cache)
+            if start == 0:
+                fresh[tuple(chunk)] = states
+            caches.append(states)
         return caches
 
     def _decode(self, rows: list[list[int]], cache: StaticCache, grammars: Sequence[str],
@@ -278,6 +279,19 @@ class KVCacheSampler:
                            for keys, values in batched)
             entries.append(_Cached(tuple(row) + tuple(tokens), layers))
         return entries
+
+
+def _longest_prefix(pool: Sequence[_Cached | None], row: list[int]) -> int | None:
+    """Index of the longest kept cache in ``pool`` whose ids are a prefix of ``row``."""
+    best: int | None = None
+    longest = -1
+    for index, entry in enumerate(pool):
+        if entry is None:
+            continue
+        n = len(entry.ids)
+        if longest < n <= len(row) and row[:n] == list(entry.ids):
+            best, longest = index, n
+    return best
 
 
 def _states(cache: DynamicCache | StaticCache) -> _Layers:
