@@ -73,7 +73,7 @@ files = st.lists(line_text, max_size=12)
 
 
 class DeviceProbe:
-    """A model that reports the ``meta`` device and checks that ``generate`` gets its inputs there.
+    """A model that reports the ``meta`` device and checks that its calls get their inputs there.
 
     Without a GPU, this is how a test tells "inputs moved to ``model.device``"
     from "inputs left on the CPU". Meta tensors hold no values, so the wrapped
@@ -83,7 +83,8 @@ class DeviceProbe:
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self.calls = 0
+        self.calls = 0  # generate calls
+        self.forwards = 0  # forward calls (a cache-reusing sampler's prefill)
 
     @property
     def device(self) -> torch.device:
@@ -98,6 +99,11 @@ class DeviceProbe:
                                    attention_mask=torch.ones(attention_mask.shape,
                                                              dtype=torch.long),
                                    **kwargs)
+
+    def __call__(self, *, input_ids: torch.Tensor, **kwargs: Any) -> Any:
+        assert input_ids.device.type == "meta", f"input_ids on {input_ids.device}"
+        self.forwards += 1
+        return self.model(input_ids=torch.zeros(input_ids.shape, dtype=torch.long), **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)

@@ -110,7 +110,7 @@ def test_generation_inputs_go_to_the_model_device(policy, tokenizer) -> None:
         (episode,) = run_episodes(probe, tokenizer, easy_tasks(1), sandbox=pool,
                                   env_config=EnvConfig(max_turns=1),
                                   config=RolloutConfig(max_new_tokens=4))
-    assert probe.calls == 1
+    assert probe.calls == probe.forwards == 1  # the prompt's prefill, then generate
     assert len(episode.completion_ids) == len(episode.logprobs) >= 1
 
 

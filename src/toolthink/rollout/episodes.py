@@ -3,8 +3,9 @@
 One call of `run_episodes` plays a batch of `toolthink.env.RepairEnv` episodes
 to their end: each turn, every live episode's token sequence so far is given to
 a turn sampler with one grammar per row (`toolthink.rollout.grammars.turn_grammar_for`
-the row's current file; ``model.generate`` with the llguidance processor by
-default, a vLLM server in RL with ``use_vllm``: `toolthink.rollout.samplers`),
+the row's current file; ``model.generate`` with the llguidance processor,
+reusing each episode's key/value cache, by default, a vLLM server in RL with
+``use_vllm``: `toolthink.rollout.samplers`),
 the sampled command is applied by the environment
 (all rows' tests in one sandbox batch, `toolthink.env.step_all`), and the next
 turn's input is the previous ids + the sampled ids + the environment's ids
@@ -38,6 +39,7 @@ from toolthink.errors import ToolthinkError
 from toolthink.rollout.chat import ChatFormat
 from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.grammars import turn_grammar_for
+from toolthink.rollout.kv_sampler import KVCacheSampler
 from toolthink.rollout.samplers import GenerateSampler, RolloutConfig, TurnSample, TurnSampler
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
@@ -284,7 +286,8 @@ def run_episodes(
         chat: The tokenizer's `ChatFormat` (built when None).
         timing: Accumulates generation and sandbox seconds when given.
         sampler: Draws each turn's commands (`toolthink.rollout.samplers`);
-            default: `GenerateSampler` on ``model``.
+            default: a `toolthink.rollout.kv_sampler.KVCacheSampler` on
+            ``model`` (each turn reads only the new tokens), built per call.
         on_turn: Called with each `Turn` right after the environment stepped it
             (every live episode once per turn, in ``tasks`` order).
 
@@ -303,7 +306,9 @@ def run_episodes(
     )
     timing = timing if timing is not None else RolloutTiming()
     end_ids = chat.command_ids("")  # the end-of-turn token(s) alone
-    sampler = sampler or GenerateSampler.for_model(model, tokenizer, constraint)
+    pad = tokenizer.pad_token_id
+    pad_id = int(pad if isinstance(pad, int) else constraint.eos_token_ids[0])
+    sampler = sampler or KVCacheSampler(model, constraint, pad_id)  # freed with this call
 
     clock = time.perf_counter()
     jobs = [(t.buggy_code, t.tests) for t in tasks]

@@ -9,12 +9,15 @@ direct-answer baseline (`toolthink.evaluation.direct`) passes None, so every
 backend serves both modes. The environment, the token budget, `Episode` and
 its invariants do not depend on which sampler drew the tokens.
 
-Two samplers exist:
+Three samplers exist:
 
 * `GenerateSampler`: transformers ``generate`` with the llguidance logits
-  processor (`toolthink.rollout.constrained`), on the policy's own device.
-  The default everywhere. Rows without a grammar are generated in a call of
-  their own, without the processor.
+  processor (`toolthink.rollout.constrained`), on the policy's own device;
+  each turn reads every row again, left-padded to the longest. Rows without a
+  grammar are generated in a call of their own, without the processor.
+* `toolthink.rollout.kv_sampler.KVCacheSampler`: the same ``generate`` call,
+  but each episode's key/value cache is kept between turns and only the new
+  tokens are read. The default of `toolthink.rollout.episodes.run_episodes`.
 * `toolthink.rollout.vllm_server.VLLMServerSampler`: a vLLM server's
   ``/v1/completions`` with the grammar as structured output, through TRL's
   ``VLLMClient`` (``use_vllm: true``, ``vllm_mode: server`` in RL).
@@ -32,7 +35,8 @@ from transformers import LogitsProcessorList, PreTrainedModel, PreTrainedTokeniz
 from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.validators import positive_int
 
-__all__ = ["GenerateSampler", "RolloutConfig", "TurnSample", "TurnSampler"]
+__all__ = ["GenerateSampler", "RolloutConfig", "TurnSample", "TurnSampler", "sampling_kwargs",
+           "turn_samples"]
 
 TurnSample = tuple[list[int], list[float], bool]
 """One row's turn: sampled ids (EOS included when it ended), log q per id (nats), ended with EOS."""
@@ -89,6 +93,14 @@ class TurnSampler(Protocol):
         process must keep calling `sample` until no process has a live episode).
         """
         ...
+
+
+def sampling_kwargs(config: RolloutConfig) -> dict[str, Any]:
+    """``generate`` keyword arguments for ``config``'s sampling (greedy when temperature is 0)."""
+    if config.temperature > 0:
+        return {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p,
+                "top_k": config.top_k}
+    return {"do_sample": False}
 
 
 def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,11 +177,7 @@ class GenerateSampler:
         ids, attention = left_pad(rows, self.pad_id)
         device = self.model.device
         processor = None if grammars is None else self.constraint.processor(grammars)
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p,
-             "top_k": config.top_k}
-            if config.temperature > 0 else {"do_sample": False}
-        )
+        sampling = sampling_kwargs(config)
         with torch.no_grad():
             out = self.model.generate(  # type: ignore[operator]
                 input_ids=ids.to(device), attention_mask=attention.to(device),
@@ -180,21 +188,38 @@ class GenerateSampler:
             )
         if processor is not None:
             processor.finish(out.sequences)
-        sampled = out.sequences[:, ids.shape[1]:]  # (B, N) on the model's device
-        # log q of each sampled token, one step at a time on the model's device: stacking the
-        # (B, V) scores the sampler drew from into one (B, N, V) float32 tensor and copying it
-        # to the CPU moves B*N*V numbers to keep B*N
-        logq = torch.stack([
-            torch.log_softmax(step.float(), dim=-1).gather(-1, sampled[:, t:t + 1]).squeeze(-1)
-            for t, step in enumerate(out.scores)
-        ], dim=1).cpu()  # (B, N); generate returns one (B, V) score per new token
-        new = sampled.cpu()
-        eos = set(self.constraint.eos_token_ids)
-        results: list[TurnSample] = []
-        for row in range(new.shape[0]):
-            tokens = new[row].tolist()
-            end = next((i + 1 for i, t in enumerate(tokens) if t in eos), None)
-            ended = end is not None
-            tokens = tokens[: end if end is not None else len(tokens)]
-            results.append((tokens, logq[row, : len(tokens)].tolist(), ended))
-        return results
+        return turn_samples(out.sequences[:, ids.shape[1]:], out.scores,
+                            self.constraint.eos_token_ids)
+
+
+def turn_samples(sampled: torch.Tensor, scores: Sequence[torch.Tensor],
+                 eos_token_ids: Sequence[int]) -> list[TurnSample]:
+    """Cut ``generate`` output into one `TurnSample` per row.
+
+    Args:
+        sampled: ``(B, N)`` new token ids (padding after a row's EOS), any device.
+        scores: N ``(B, V)`` processed scores the sampler drew from
+            (``output_scores=True``): log q is their log softmax.
+        eos_token_ids: Tokens that end a command.
+
+    Returns:
+        B samples: ids up to and including the first EOS (all N when none),
+        their log q (nats), and whether an EOS ended the row.
+    """
+    # log q of each sampled token, one step at a time on the model's device: stacking the
+    # (B, V) scores the sampler drew from into one (B, N, V) float32 tensor and copying it
+    # to the CPU moves B*N*V numbers to keep B*N
+    logq = torch.stack([
+        torch.log_softmax(step.float(), dim=-1).gather(-1, sampled[:, t:t + 1]).squeeze(-1)
+        for t, step in enumerate(scores)
+    ], dim=1).cpu()  # (B, N); generate returns one (B, V) score per new token
+    new = sampled.cpu()
+    eos = set(eos_token_ids)
+    results: list[TurnSample] = []
+    for row in range(new.shape[0]):
+        tokens = new[row].tolist()
+        end = next((i + 1 for i, t in enumerate(tokens) if t in eos), None)
+        ended = end is not None
+        tokens = tokens[: end if end is not None else len(tokens)]
+        results.append((tokens, logq[row, : len(tokens)].tolist(), ended))
+    return results
