@@ -41,13 +41,13 @@ from transformers import PreTrainedModel
 
 from toolthink.data.corruption import corrupt
 from toolthink.env import EnvConfig
-from toolthink.tasks import RepairTask, load_embedded_corpus
-from toolthink.tool import SandboxPool
-from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.models.embedded import load_embedded_model, load_embedded_tokenizer
+from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.episodes import Episode, RolloutConfig, RolloutTiming, run_episodes
 from toolthink.rollout.kv_sampler import KVCacheSampler
 from toolthink.rollout.samplers import GenerateSampler, TurnSample, TurnSampler
+from toolthink.tasks import RepairTask, load_embedded_corpus
+from toolthink.tool import SandboxPool
 
 EXIT_ALTERNATIVE = "| dell | exit"
 """How ``?command`` lists EXIT in `toolthink.rollout.grammars`' turn grammars."""

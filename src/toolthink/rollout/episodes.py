@@ -40,7 +40,7 @@ from toolthink.rollout.chat import ChatFormat
 from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.grammars import turn_grammar_for
 from toolthink.rollout.kv_sampler import KVCacheSampler
-from toolthink.rollout.samplers import GenerateSampler, RolloutConfig, TurnSample, TurnSampler
+from toolthink.rollout.samplers import RolloutConfig, TurnSample, TurnSampler
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
 
@@ -308,7 +308,7 @@ def run_episodes(
     end_ids = chat.command_ids("")  # the end-of-turn token(s) alone
     pad = tokenizer.pad_token_id
     pad_id = int(pad if isinstance(pad, int) else constraint.eos_token_ids[0])
-    sampler = sampler or KVCacheSampler(model, constraint, pad_id)  # freed with this call
+    turns: TurnSampler = sampler or KVCacheSampler(model, constraint, pad_id)  # freed with it
 
     clock = time.perf_counter()
     jobs = [(t.buggy_code, t.tests) for t in tasks]
@@ -326,7 +326,7 @@ def run_episodes(
             if not episode.done:
                 _cut_at_budget(episode, config, env_config)
         active = [e for e in live if not e.done]
-        if not sampler.keep_going(len(active)):  # a shared sampler waits for every process
+        if not turns.keep_going(len(active)):  # a shared sampler waits for every process
             break
         clock = time.perf_counter()
         grammars = []
@@ -334,7 +334,7 @@ def run_episodes(
             assert e.env.editor is not None
             grammars.append(turn_grammar_for(e.env.editor,
                                              restrict_old_text=config.restrict_old_text))
-        sampled = sampler.sample([e.prompt_ids + e.completion_ids for e in active], grammars,
+        sampled = turns.sample([e.prompt_ids + e.completion_ids for e in active], grammars,
                                  config)
         timing.generation += time.perf_counter() - clock
         texts = [_record_command(episode, grammar, turn, tokenizer, end_ids)

@@ -163,13 +163,15 @@ class KVCacheSampler:
         """Tokens whose key/value states are kept now."""
         return sum(len(entry.ids) - 1 for entry in self._entries)
 
-    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str],
+    def sample(self, rows: Sequence[Sequence[int]], grammars: Sequence[str | None],
                config: RolloutConfig) -> list[TurnSample]:
         """Sample one command per row (see `toolthink.rollout.samplers.TurnSampler`).
 
         Args:
             rows: B token-id sequences, each at least 1 token long.
-            grammars: B llguidance Lark grammars.
+            grammars: B llguidance Lark grammars; a row of None (free text, a
+                direct answer) sends the whole call to `GenerateSampler`: one
+                turn has nothing to reuse.
             config: Sampling settings.
 
         Returns:
@@ -182,6 +184,10 @@ class KVCacheSampler:
         """
         if self._fallback is not None:
             return self._fallback.sample(rows, grammars, config)
+        if any(g is None for g in grammars):
+            return GenerateSampler(self.model, self.constraint, self.pad_id).sample(
+                rows, grammars, config)
+        texts = [g for g in grammars if g is not None]
         lists = [list(row) for row in rows]
         if not lists:
             self._entries = []
@@ -196,7 +202,7 @@ class KVCacheSampler:
                                   max(len(row) for row in lists) - 1, config.max_new_tokens,
                                   self.model.config)
             del caches  # the per-row copies: only the batched cache is needed now
-            sampled, scores = self._decode(lists, cache, grammars, config)
+            sampled, scores = self._decode(lists, cache, texts, config)
         samples = turn_samples(sampled, scores, self.constraint.eos_token_ids)
         self._entries = self._split(lists, samples, cache)
         return samples
