@@ -124,6 +124,22 @@ def test_a_bfloat16_policy_samples_finite_log_probs(policy, constraint, tokenize
         assert max(logq) <= 0.0
 
 
+def test_under_bf16_autocast_it_samples_as_without_it(policy, constraint, tokenizer) -> None:
+    # RL on a CPU with native bf16 samples inside the trainer's autocast, where a cached
+    # key is float32 (RoPE) and a value bf16: one StaticCache holds one dtype.
+    rows = [list(range(100, 140)), list(range(200, 225))]
+    grammars = [turn_grammar(3)] * 2
+    plain = KVCacheSampler(policy, constraint, tokenizer.pad_token_id)
+    expected = plain.sample(rows, grammars, GREEDY)
+    sampler = KVCacheSampler(policy, constraint, tokenizer.pad_token_id)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        first = sampler.sample(rows, grammars, GREEDY)
+        again = sampler.sample([r + s[0] + [5, 6] for r, s in zip(rows, first, strict=True)],
+                               grammars, GREEDY)
+    assert [ids for ids, _, _ in first] == [ids for ids, _, _ in expected]
+    assert all(len(ids) == len(logq) >= 1 for ids, logq, _ in again)
+
+
 def test_an_empty_row_is_a_named_error(policy, constraint, tokenizer) -> None:
     sampler = KVCacheSampler(policy, constraint, tokenizer.pad_token_id)
     with pytest.raises(ValueError, match="a row is empty"):

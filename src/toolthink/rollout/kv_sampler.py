@@ -195,7 +195,11 @@ class KVCacheSampler:
         if any(not row for row in lists):
             msg = "a row is empty: every row needs at least its prompt's tokens"
             raise ValueError(msg)
-        with torch.no_grad():
+        # Under autocast (RL's bf16 on CPU) the cached keys come out float32 (RoPE is
+        # computed in float32) and the values bf16, which one StaticCache cannot hold;
+        # sampling runs in the weights' own precision instead (float32 master weights).
+        device_type = self.model.device.type
+        with torch.no_grad(), torch.autocast(device_type, enabled=False):
             caches = self._prefill(lists)
             self._entries = []  # unmatched caches (finished episodes) are freed here
             cache = _left_aligned(caches, [len(row) - 1 for row in lists],
