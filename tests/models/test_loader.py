@@ -38,6 +38,14 @@ def test_missing_adapter_and_model_name_the_flag(tmp_path: Path) -> None:
         load_model(str(tmp_path / "missing-model"))
 
 
+@pytest.mark.parametrize("config", [None, "{}"])
+def test_a_folder_that_is_no_model_is_a_named_error(tmp_path: Path, config: str | None) -> None:
+    if config is not None:  # a config.json transformers cannot place: ValueError inside
+        (tmp_path / "config.json").write_text(config)
+    with pytest.raises(ModelLoadError, match=r"cannot load --model .*a model folder"):
+        load_model(str(tmp_path))
+
+
 @pytest.mark.parametrize(("dtype", "native", "want"), [
     ("auto", "0", torch.float32), ("auto", "1", torch.bfloat16), ("float32", "1", torch.float32),
     ("bfloat16", "1", torch.bfloat16)])

@@ -60,12 +60,30 @@ def test_eval_of_a_direct_adapter_in_coe_mode_exits_2(
     from toolthink.evaluation.cli import main as eval_main  # noqa: PLC0415
 
     status = eval_main(["--model", str(tiny_model_dir), "--adapter", str(direct_run),
-                        "--mode", "both", "--limit", "1", "--device", "cpu",
+                        "--mode", "coe", "--limit", "1", "--device", "cpu",
                         "--out", str(tmp_path / "eval")])
     assert status == 2
     assert ("trained on direct answers but is used for chain-of-edits: evaluate it with "
             "--mode direct") in capsys.readouterr().err
     assert not (tmp_path / "eval" / "results.json").exists()
+
+
+def test_eval_in_both_modes_runs_the_other_mode_on_the_base_model(
+    direct_run: Path, tiny_model_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The demo evaluates its Chain-of-Edits adapter with --mode both: the mode the
+    # adapter was not trained on runs with the adapter off, and the results say so.
+    from toolthink.evaluation.cli import main as eval_main  # noqa: PLC0415
+
+    status = eval_main(["--model", str(tiny_model_dir), "--adapter", str(direct_run),
+                        "--mode", "both", "--limit", "1", "--max-turns", "1", "--device",
+                        "cpu", "--out", str(tmp_path / "eval")])
+    assert status == 0
+    assert "chain-of-edits: " in capsys.readouterr().out
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["settings"]["modes_on_base_model"] == ["chain-of-edits"]
+    assert set(results["modes"]) == {"chain-of-edits", "direct"}
 
 
 def test_coe_adapter_is_refused_for_direct(tmp_path: Path) -> None:

@@ -13,13 +13,15 @@ turns and generated tokens) and writes ``results.json`` and ``episodes.jsonl``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import attrs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -37,7 +39,9 @@ from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
 
 if TYPE_CHECKING:
-    from toolthink.evaluation.evaluator import ModeResult
+    from toolthink.evaluation.evaluator import EvalConfig, ModeResult
+    from toolthink.tasks import RepairTask
+    from toolthink.tool import SandboxPool
 
 __all__ = ["DATA_DIR_ENV", "add_device_arguments", "check_device", "device_spec", "main",
            "make_parser", "parse_ks"]
@@ -205,7 +209,46 @@ def _figures_and_page(out: Path, results: Sequence[ModeResult], *, ks: Sequence[
     console.print(f"results page: {page} (open it in a browser)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _base_model_modes(adapter: str | None, modes: Sequence[str]) -> tuple[str, ...]:
+    """With ``--mode both``, the mode an adapter was not trained on: it runs without the adapter.
+
+    An adapter trained on Chain-of-Edits answers is refused in direct mode (and
+    the reverse, `toolthink.env.FormatMismatchError`); asked for both modes, the
+    other one is evaluated on the base model instead, as the study's base row
+    is (issue 16), and the run's settings say so (``modes_on_base_model``).
+    """
+    if adapter is None or len(modes) < 2 or not Path(adapter).is_dir():
+        return ()
+    from toolthink.env import recorded_format  # noqa: PLC0415
+
+    try:
+        trained = recorded_format(adapter).value
+    except ToolthinkError:
+        return ()  # the loader names the problem
+    return tuple(m for m in modes if m != trained)
+
+
+def _say_base_modes(console: Console, modes: Sequence[str], args: argparse.Namespace) -> None:
+    for mode in modes:
+        console.print(f"{mode}: {args.adapter} was not trained on {mode} answers; that mode "
+                      f"runs on the base model {args.model} (adapter off)")
+
+
+def _evaluate_modes(model: Any, tokenizer: Any, tasks: list[RepairTask], pool: SandboxPool,
+                    config: EvalConfig, *, base_modes: Sequence[str],
+                    **hooks: Any) -> list[ModeResult]:
+    """`evaluate` each mode on the model trained for it (``base_modes``: adapter off)."""
+    from toolthink.evaluation.evaluator import evaluate  # noqa: PLC0415
+
+    results = []
+    for mode in config.modes:
+        with (model.disable_adapter() if mode in base_modes else contextlib.nullcontext()):
+            results += evaluate(model, tokenizer, tasks, sandbox=pool,
+                                config=attrs.evolve(config, modes=(mode,)), **hooks)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one command, read top down)
     """Run ``toolthink eval``; returns the exit status (0 on success, 2 for bad usage).
 
     Every option, path and the device are checked before the model loads.
@@ -227,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from toolthink.env import EnvConfig  # noqa: PLC0415
     from toolthink.evaluation.datasets import load_eval_tasks  # noqa: PLC0415
     from toolthink.evaluation.eval_progress import eval_progress  # noqa: PLC0415
-    from toolthink.evaluation.evaluator import EvalConfig, evaluate  # noqa: PLC0415
+    from toolthink.evaluation.evaluator import EvalConfig  # noqa: PLC0415
     from toolthink.evaluation.report import results_table, write_results  # noqa: PLC0415
     from toolthink.models.loader import load_model  # noqa: PLC0415
     from toolthink.tool import SandboxPool  # noqa: PLC0415
@@ -250,17 +293,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         seed=args.seed)
             if not tasks:
                 usage_error(_PROG, f"no tasks in {args.dataset}: check --data-dir and --limit")
+            base_modes = _base_model_modes(args.adapter, config.modes)
             with console.status(f"loading model {args.model} ({placement})"):
-                model, tokenizer = load_model(args.model, args.adapter, device=args.device,
-                                              dtype=args.dtype, formats=config.modes)
+                model, tokenizer = load_model(
+                    args.model, args.adapter, device=args.device, dtype=args.dtype,
+                    formats=[m for m in config.modes if m not in base_modes])
+            _say_base_modes(console, base_modes, args)
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=False) as bar:
                 progress, on_turn, beat = eval_progress(bar, console, len(tasks) * args.samples,
                                                         config.modes, args.batch)
                 with beat:
-                    results = evaluate(model, tokenizer, tasks, sandbox=pool, config=config,
-                                       progress=progress, on_turn=on_turn)
+                    results = _evaluate_modes(model, tokenizer, tasks, pool, config,
+                                              base_modes=base_modes, progress=progress,
+                                              on_turn=on_turn)
     except ToolthinkError as e:  # a bad model, adapter or data file: usage, as in `repair`
         sys.stderr.write(f"{_PROG}: {e}\n")
         return EXIT_USAGE
@@ -269,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(results_table(results, config.ks, title=title, max_turns=args.max_turns))
     out = Path(args.out)
     settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset,
+                "modes_on_base_model": list(base_modes),
                 "data_dir": data_dir, "tasks_file": args.tasks, "tasks": len(tasks),
                 "samples": args.samples,
                 "ks": list(config.ks), "temperature": temperature, "max_turns": args.max_turns,

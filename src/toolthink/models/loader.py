@@ -190,9 +190,11 @@ def load_model(
             raise AdapterMismatchError(problem)
         lm: Any = AutoModelForCausalLM.from_pretrained(path, dtype=weights)
         tokenizer = AutoTokenizer.from_pretrained(path)
-    except OSError as e:
-        msg = (f"cannot load {option} {model!r} ({e}): pass '{EMBEDDED}', a model folder, or "
-               "a hub id already in the local Hugging Face cache")
+    except (OSError, ValueError, KeyError) as e:  # ValueError: a folder without a known config
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        msg = (f"cannot load {option} {model!r} ({reason}): pass '{EMBEDDED}', a model folder "
+               "(config.json, weights, tokenizer), or a hub id already in the local Hugging "
+               "Face cache")
         raise ModelLoadError(msg) from e
     if adapter is not None:
         lm = _apply_adapter(lm, adapter, trainable=trainable, dropout=adapter_dropout, spec=model)
