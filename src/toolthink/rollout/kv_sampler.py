@@ -44,8 +44,10 @@ either sampler.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import torch
@@ -198,8 +200,7 @@ class KVCacheSampler:
         # Under autocast (RL's bf16 on CPU) the cached keys come out float32 (RoPE is
         # computed in float32) and the values bf16, which one StaticCache cannot hold;
         # sampling runs in the weights' own precision instead (float32 master weights).
-        device_type = self.model.device.type
-        with torch.no_grad(), torch.autocast(device_type, enabled=False):
+        with torch.no_grad(), _without_autocast(self.model.device.type):
             caches = self._prefill(lists)
             self._entries = []  # unmatched caches (finished episodes) are freed here
             cache = _left_aligned(caches, [len(row) - 1 for row in lists],
@@ -302,6 +303,14 @@ def _longest_prefix(pool: Sequence[_Cached | None], row: list[int]) -> int | Non
         if longest < n <= len(row) and row[:n] == list(entry.ids):
             best, longest = index, n
     return best
+
+
+def _without_autocast(device_type: str) -> contextlib.AbstractContextManager[Any]:
+    """Autocast off on ``device_type`` (nothing to turn off where it has none, e.g. ``meta``)."""
+    try:
+        return torch.autocast(device_type, enabled=False)
+    except RuntimeError:  # torch: "unsupported scalarType" for a device without autocast
+        return contextlib.nullcontext()
 
 
 def _states(cache: DynamicCache | StaticCache) -> _Layers:
