@@ -24,9 +24,9 @@ install-dev: $(VENV)/bin/python
 
 # The main job on the embedded defaults.
 # DEMO_ARGS: e.g. --quick, --data-dir ../shared/data (adds QuixBugs, HumanEvalFix).
-# Measured on 2 cores (benchmarks/README.md, "Main job"): --quick 6 min 48 s and
-# 13 min 18 s on 2026-12-03 with the cores shared (load 8-9 and 10-12), 4-6 min on
-# a quiet machine (2026-11-29); the full run 23 min (2026-11-29, load 1.4-2.1).
+# Measured on 2 cores (benchmarks/README.md, "Main job"): --quick 2 min 25 s on
+# 2026-12-03 (load 1.5-2.5; 6-13 min earlier that day with the cores shared by other
+# jobs); the full run 23 min on 2026-11-29, before bf16 and the KV-reusing sampler.
 # Install not included.
 demo: install
 	$(VENV)/bin/toolthink demo $(DEMO_ARGS)
