@@ -123,7 +123,8 @@ def test_the_demo_ends_with_one_results_page_of_every_dataset(
             modes = {m: {"pass_at_k": {"all": {"tasks": 1.0, "pass@1": 0.0}}, "mean_turns": 1.0}
                      for m in ("chain-of-edits", "direct")}
             (out / "results.json").write_text(json.dumps(
-                {"settings": {"dataset": dataset, "ks": [1]}, "modes": modes}))
+                {"settings": {"dataset": dataset, "ks": [1], "modes_on_base_model": ["direct"]},
+                 "modes": modes}))
         return 0
 
     monkeypatch.setattr(stage_runner, "run_process", fake_stage)
@@ -137,7 +138,9 @@ def test_the_demo_ends_with_one_results_page_of_every_dataset(
     assert [row[0] for row in summary["rows"]] == ["embedded", "humanevalfix", "quixbugs"]
     assert [s["stage"] for s in summary["stages"]][:3] == [
         "demonstrations", "supervised fine-tuning", "reinforcement learning"]
-    assert "| embedded | ? | 0.000 | 0.000 | 1.00 |" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "| embedded | ? | 0.000 | 0.000 | 1.00 |" in summary
+    assert "embedded: direct ran on the base model" in summary  # not the RL adapter
 
 
 def test_summary_files_hold_the_table_and_what_a_reader_needs(tmp_path: Path) -> None:

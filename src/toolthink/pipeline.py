@@ -181,6 +181,9 @@ class Summary:
             turns = coe.get("mean_turns")
             cells.append("-" if turns is None else f"{turns:.2f}")
             rows.append(tuple(cells))
+            for mode in results["settings"].get("modes_on_base_model", []):
+                notes.append(f"{dataset}: {mode} ran on the base model (the adapter was not "
+                             f"trained on {mode} answers)")
             note = turns_note(coe.get("exit_rate"), results["settings"].get("max_turns"))
             if note is not None:
                 notes.append(f"{dataset}: {note}")

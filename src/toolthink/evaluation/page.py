@@ -13,8 +13,9 @@ text from the run (task ids, code, commands, feedback) is HTML-escaped. On load
 the script appends ``<p id="page-ready">``, which the headless-browser test reads.
 
 Confidence intervals: when a ``pass_at_k`` row of results.json holds
-``"pass@K_ci": [low, high]`` (fractions) beside ``"pass@K"``, the page shows
-the interval after the value (`interval`); older results have none.
+``"pass@K_low"`` and ``"pass@K_high"`` (the 95 % interval that
+`toolthink.evaluation.metrics.summarize` writes beside ``"pass@K"``), the page
+shows the interval after the value (`interval`); older results have none.
 """
 
 from __future__ import annotations
@@ -53,13 +54,12 @@ def interval(row: Mapping[str, Any], k: int) -> tuple[float, float] | None:
     """The confidence interval of pass@k in a ``pass_at_k`` row, if results.json has one.
 
     Returns:
-        ``(low, high)`` as fractions, from ``row["pass@K_ci"]``; None when absent
-        or not two numbers.
+        ``(low, high)`` in the units of ``row["pass@K"]``, from ``row["pass@K_low"]``
+        and ``row["pass@K_high"]``; None when absent or not numbers.
     """
-    value = row.get(f"pass@{k}_ci")
-    if (isinstance(value, list | tuple) and len(value) == 2
-            and all(isinstance(v, int | float) for v in value)):
-        return float(value[0]), float(value[1])
+    value = (row.get(f"pass@{k}_low"), row.get(f"pass@{k}_high"))
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return float(value[0]), float(value[1])  # type: ignore[arg-type]
     return None
 
 

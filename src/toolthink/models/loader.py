@@ -190,6 +190,8 @@ def load_model(
             raise AdapterMismatchError(problem)
         lm: Any = AutoModelForCausalLM.from_pretrained(path, dtype=weights)
         tokenizer = AutoTokenizer.from_pretrained(path)
+    except ToolthinkError:
+        raise  # named already (AdapterMismatchError is a ValueError too)
     except (OSError, ValueError, KeyError) as e:  # ValueError: a folder without a known config
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         msg = (f"cannot load {option} {model!r} ({reason}): pass '{EMBEDDED}', a model folder "
