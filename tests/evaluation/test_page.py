@@ -130,3 +130,12 @@ def test_an_episode_with_a_field_of_the_wrong_type_names_its_line(
         main([str(copy)])
     assert re.search(r"episodes.jsonl:2 is not a valid episode: field 'turns' is a JSON string",
                      capsys.readouterr().err)
+
+
+def test_the_page_says_which_mode_ran_on_the_base_model(run_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    results = json.loads((copy / "results.json").read_text())
+    results["settings"]["modes_on_base_model"] = ["direct"]
+    (copy / "results.json").write_text(json.dumps(results))
+    assert "(direct: the base model, adapter off)" in _page(copy, tmp_path)

@@ -267,6 +267,9 @@ def _settings(evaluations: Sequence[Evaluation]) -> str:
             lines.append(f"<li>{_e(ev.name)}: episodes file {_e(ev.folder)}</li>")
             continue
         model = str(s.get("model", "?")) + (f" + {s['adapter']}" if s.get("adapter") else "")
+        base = [str(m) for m in s.get("modes_on_base_model") or []]
+        if base:  # `toolthink eval --mode both` with an adapter trained on the other format
+            model += f" ({', '.join(base)}: the base model, adapter off)"
         lines.append(f"<li>{_e(ev.name)}: model {_e(model)}, {_e(s.get('tasks', '?'))} tasks x "
                      f"{_e(s.get('samples', '?'))} samples, temperature "
                      f"{_e(s.get('temperature', '?'))}, max turns {_e(s.get('max_turns', '?'))}"
