@@ -13,15 +13,13 @@ turns and generated tokens) and writes ``results.json`` and ``episodes.jsonl``
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import attrs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -39,9 +37,7 @@ from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
 
 if TYPE_CHECKING:
-    from toolthink.evaluation.evaluator import EvalConfig, ModeResult
-    from toolthink.tasks import RepairTask
-    from toolthink.tool import SandboxPool
+    from toolthink.evaluation.evaluator import ModeResult
 
 __all__ = ["DATA_DIR_ENV", "add_device_arguments", "check_device", "device_spec", "main",
            "make_parser", "parse_ks"]
@@ -234,20 +230,6 @@ def _say_base_modes(console: Console, modes: Sequence[str], args: argparse.Names
                       f"runs on the base model {args.model} (adapter off)")
 
 
-def _evaluate_modes(model: Any, tokenizer: Any, tasks: list[RepairTask], pool: SandboxPool,
-                    config: EvalConfig, *, base_modes: Sequence[str],
-                    **hooks: Any) -> list[ModeResult]:
-    """`evaluate` each mode on the model trained for it (``base_modes``: adapter off)."""
-    from toolthink.evaluation.evaluator import evaluate  # noqa: PLC0415
-
-    results = []
-    for mode in config.modes:
-        with (model.disable_adapter() if mode in base_modes else contextlib.nullcontext()):
-            results += evaluate(model, tokenizer, tasks, sandbox=pool,
-                                config=attrs.evolve(config, modes=(mode,)), **hooks)
-    return results
-
-
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one command, read top down)
     """Run ``toolthink eval``; returns the exit status (0 on success, 2 for bad usage).
 
@@ -270,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one comman
     from toolthink.env import EnvConfig  # noqa: PLC0415
     from toolthink.evaluation.datasets import load_eval_tasks  # noqa: PLC0415
     from toolthink.evaluation.eval_progress import eval_progress  # noqa: PLC0415
-    from toolthink.evaluation.evaluator import EvalConfig  # noqa: PLC0415
+    from toolthink.evaluation.evaluator import EvalConfig, evaluate  # noqa: PLC0415
     from toolthink.evaluation.report import results_table, write_results  # noqa: PLC0415
     from toolthink.models.loader import load_model  # noqa: PLC0415
     from toolthink.tool import SandboxPool  # noqa: PLC0415
@@ -305,9 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one comman
                 progress, on_turn, beat = eval_progress(bar, console, len(tasks) * args.samples,
                                                         config.modes, args.batch)
                 with beat:
-                    results = _evaluate_modes(model, tokenizer, tasks, pool, config,
-                                              base_modes=base_modes, progress=progress,
-                                              on_turn=on_turn)
+                    results = evaluate(model, tokenizer, tasks, sandbox=pool, config=config,
+                                       progress=progress, on_turn=on_turn,
+                                       adapter_off=base_modes)
     except ToolthinkError as e:  # a bad model, adapter or data file: usage, as in `repair`
         sys.stderr.write(f"{_PROG}: {e}\n")
         return EXIT_USAGE

@@ -11,10 +11,11 @@ overall and per bug kind.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import attrs
@@ -164,6 +165,7 @@ def evaluate(
     config: EvalConfig | None = None,
     progress: Callable[[str, int, float], None] | None = None,
     on_turn: Callable[[str, Turn], None] | None = None,
+    adapter_off: Collection[str] = (),
 ) -> list[ModeResult]:
     """Evaluate ``model`` on ``tasks`` in each configured mode.
 
@@ -178,6 +180,8 @@ def evaluate(
             seconds are measured by the same clock as `ModeResult.seconds`.
         on_turn: Called with (mode, `toolthink.rollout.episodes.Turn`) after
             each Chain-of-Edits turn (``Turn.episode`` indexes the batch).
+        adapter_off: Modes played with the adapter disabled (``model`` a peft
+            model): the base model, for a mode the adapter was not trained on.
 
     Returns:
         One `ModeResult` per mode, in the order of ``config.modes``.
@@ -199,32 +203,38 @@ def evaluate(
         [(t.buggy_code, t.tests) for t in tasks], timeout=config.env.timeout)), strict=True))
     results = []
     for mode in config.modes:
-        started = time.perf_counter()
-        if progress:
-            progress(mode, 0, 0.0)
-        records: list[dict[str, Any]] = []
-        for chunk in _chunks(attempts, config.batch):
-            chunk_tasks = [task for task, _ in chunk]
-            if mode == "chain-of-edits":
-                episodes = run_episodes(
-                    model, tokenizer, chunk_tasks, sandbox=sandbox, env_config=config.env,
-                    config=rollout,
-                    on_turn=None if on_turn is None else functools.partial(on_turn, mode))
-                records += [episode_record(task, episode, sample=sample, bug_kind=bug_kind(task),
-                                           initial_feedback=initial[task.task_id])
-                            for (task, sample), episode in zip(chunk, episodes, strict=True)]
-            else:
-                answers = run_direct(model, tokenizer, chunk_tasks, sandbox=sandbox,
-                                     max_new_tokens=config.direct_max_new_tokens,
-                                     temperature=config.temperature, timeout=config.env.timeout)
-                records += [direct_record(task, sample=sample, bug_kind=bug_kind(task),
-                                          text=a.text, code=a.code, passed=a.passed,
-                                          feedback=a.feedback, generated_tokens=a.generated_tokens,
-                                          initial_feedback=initial[task.task_id])
-                            for (task, sample), a in zip(chunk, answers, strict=True)]
+        # A mode the adapter was not trained on runs on the base model (peft's
+        # disable_adapter), as `toolthink eval --mode both` asks for (issue 16).
+        with (model.disable_adapter() if mode in adapter_off  # type: ignore[operator]
+              else contextlib.nullcontext()):
+            started = time.perf_counter()
             if progress:
-                progress(mode, len(chunk), time.perf_counter() - started)
-        result = _score(mode, tasks, records, config, time.perf_counter() - started)
-        logger.info("%s: %s", mode, result.summary.get("all"))
-        results.append(result)
+                progress(mode, 0, 0.0)
+            records: list[dict[str, Any]] = []
+            for chunk in _chunks(attempts, config.batch):
+                chunk_tasks = [task for task, _ in chunk]
+                if mode == "chain-of-edits":
+                    episodes = run_episodes(
+                        model, tokenizer, chunk_tasks, sandbox=sandbox, env_config=config.env,
+                        config=rollout,
+                        on_turn=None if on_turn is None else functools.partial(on_turn, mode))
+                    records += [episode_record(task, episode, sample=sample,
+                                               bug_kind=bug_kind(task),
+                                               initial_feedback=initial[task.task_id])
+                                for (task, sample), episode in zip(chunk, episodes, strict=True)]
+                else:
+                    answers = run_direct(model, tokenizer, chunk_tasks, sandbox=sandbox,
+                                         max_new_tokens=config.direct_max_new_tokens,
+                                         temperature=config.temperature, timeout=config.env.timeout)
+                    records += [direct_record(task, sample=sample, bug_kind=bug_kind(task),
+                                              text=a.text, code=a.code, passed=a.passed,
+                                              feedback=a.feedback,
+                                              generated_tokens=a.generated_tokens,
+                                              initial_feedback=initial[task.task_id])
+                                for (task, sample), a in zip(chunk, answers, strict=True)]
+                if progress:
+                    progress(mode, len(chunk), time.perf_counter() - started)
+            result = _score(mode, tasks, records, config, time.perf_counter() - started)
+            logger.info("%s: %s", mode, result.summary.get("all"))
+            results.append(result)
     return results
