@@ -49,7 +49,7 @@ def test_quick_study_on_the_tiny_model_resumes_after_an_interruption(
     out = tmp_path / "study"
     argv = ["--budget", "quick", "--model", str(tiny_model_dir), "--out", str(out)]
     plan = stages(out, budget=BUDGETS["quick"], data_dir=None, model=str(tiny_model_dir))
-    # Stopped after the Chain-of-Edits SFT, as a kill between stages leaves it.
+    # Stopped after the Chain-of-Edits SFT and its held-out score, as a kill between stages leaves it.
     assert main([*argv, "--stop-after", "4"]) == 0
     finished = {s.title: (s.folder / DONE_FILE).stat().st_mtime_ns for s in plan[:4]}
     assert all(not (s.folder / DONE_FILE).exists() for s in plan[4:])
