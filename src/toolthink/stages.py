@@ -11,9 +11,10 @@ user would type, printed before it runs) that writes into its own folder.
   `StageMismatchError` rather than mix settings;
 - a stage whose folder exists without that file was interrupted: a trainer
   (``resumable``) gets ``--resume_from_checkpoint true`` when the folder holds
-  a ``checkpoint-N`` (transformers resumes from the last one), any other
-  stage runs again from the start (data and evaluation write their files only
-  at the end).
+  a ``checkpoint-N`` (transformers resumes from the last one), an evaluation
+  runs the same command again and resumes from the journal of attempts it
+  keeps in its folder (`toolthink.evaluation.journal`), and a data stage
+  runs again from the start (it writes its files only at the end).
 
 With ``resume=False`` (``toolthink demo``) every stage runs.
 """

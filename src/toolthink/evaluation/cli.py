@@ -37,10 +37,11 @@ from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
 
 if TYPE_CHECKING:
-    from toolthink.evaluation.evaluator import ModeResult
+    from toolthink.evaluation.evaluator import EvalConfig, ModeResult
+    from toolthink.tasks import RepairTask
 
-__all__ = ["DATA_DIR_ENV", "add_device_arguments", "check_device", "device_spec", "main",
-           "make_parser", "parse_ks"]
+__all__ = ["DATA_DIR_ENV", "JOURNAL_FILE", "add_device_arguments", "check_device", "device_spec",
+           "main", "make_parser", "parse_ks"]
 
 DATA_DIR_ENV = "TOOLTHINK_DATA_DIR"
 
@@ -205,6 +206,22 @@ def _figures_and_page(out: Path, results: Sequence[ModeResult], *, ks: Sequence[
     console.print(f"results page: {page} (open it in a browser)")
 
 
+JOURNAL_FILE = "episodes.partial.jsonl"
+"""An evaluation's journal while it runs, in ``--out`` (`toolthink.evaluation.journal`)."""
+
+
+def _journal_key(args: argparse.Namespace, tasks: Sequence[RepairTask], config: EvalConfig,
+                 data_dir: str | None, placement: str) -> dict[str, object]:
+    """The settings that decide what each attempt plays: a journal resumes only under them."""
+    return {"model": args.model, "adapter": args.adapter, "dataset": args.dataset,
+            "tasks_file": args.tasks, "data_dir": data_dir, "limit": args.limit,
+            "task_ids": [t.task_id for t in tasks], "modes": list(config.modes),
+            "samples": config.samples, "temperature": config.temperature,
+            "max_turns": config.env.max_turns, "max_new_tokens": config.max_new_tokens,
+            "direct_max_new_tokens": config.direct_max_new_tokens, "seed": args.seed,
+            "placement": placement}
+
+
 def _base_model_modes(adapter: str | None, modes: Sequence[str]) -> tuple[str, ...]:
     """With ``--mode both``, the mode an adapter was not trained on: it runs without the adapter.
 
@@ -253,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one comman
     from toolthink.evaluation.datasets import load_eval_tasks  # noqa: PLC0415
     from toolthink.evaluation.eval_progress import eval_progress  # noqa: PLC0415
     from toolthink.evaluation.evaluator import EvalConfig, evaluate  # noqa: PLC0415
+    from toolthink.evaluation.journal import EvalJournal  # noqa: PLC0415
     from toolthink.evaluation.report import results_table, write_results  # noqa: PLC0415
     from toolthink.models.loader import load_model  # noqa: PLC0415
     from toolthink.tool import SandboxPool  # noqa: PLC0415
@@ -283,13 +301,19 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one comman
             _say_base_modes(console, base_modes, args)
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
+            journal = EvalJournal(Path(args.out) / JOURNAL_FILE,
+                                  _journal_key(args, tasks, config, data_dir, placement))
+            if any(journal.done(mode) for mode in config.modes):
+                console.print(f"resuming from {journal.path}: " + ", ".join(
+                    f"{mode} {len(journal.done(mode))} of {len(tasks) * args.samples} played"
+                    for mode in config.modes))
             with Progress(*columns, console=console, transient=False) as bar:
                 progress, on_turn, beat = eval_progress(bar, console, len(tasks) * args.samples,
                                                         config.modes, args.batch)
                 with beat:
                     results = evaluate(model, tokenizer, tasks, sandbox=pool, config=config,
                                        progress=progress, on_turn=on_turn,
-                                       adapter_off=base_modes)
+                                       adapter_off=base_modes, journal=journal)
     except ToolthinkError as e:  # a bad model, adapter or data file: usage, as in `repair`
         sys.stderr.write(f"{_PROG}: {e}\n")
         return EXIT_USAGE
@@ -307,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one comman
                 "seed": args.seed, "device": args.device, "dtype": args.dtype,
                 "placement": placement, "argv": list(argv) if argv is not None else sys.argv[1:]}
     write_results(out, results, settings)
+    journal.remove()
     console.print(f"wrote {out / 'results.json'} and {out / 'episodes.jsonl'} "
                   f"(replay: toolthink show {out / 'episodes.jsonl'})")
     _figures_and_page(out, results, ks=config.ks, title=title, args=args, console=console)

@@ -25,6 +25,7 @@ from toolthink.env import PROMPT_VERSION, EnvConfig
 from toolthink.evaluation.datasets import bug_kind
 from toolthink.evaluation.direct import DIRECT_PROMPT_VERSION, run_direct
 from toolthink.evaluation.episode_view import End
+from toolthink.evaluation.journal import EvalJournal
 from toolthink.evaluation.metrics import episode_stats, pass_by_turn_budget, summarize
 from toolthink.evaluation.records import direct_record, episode_record
 from toolthink.rollout.episodes import RolloutConfig, Turn, run_episodes
@@ -166,6 +167,7 @@ def evaluate(
     progress: Callable[[str, int, float], None] | None = None,
     on_turn: Callable[[str, Turn], None] | None = None,
     adapter_off: Collection[str] = (),
+    journal: EvalJournal | None = None,
 ) -> list[ModeResult]:
     """Evaluate ``model`` on ``tasks`` in each configured mode.
 
@@ -182,6 +184,10 @@ def evaluate(
             each Chain-of-Edits turn (``Turn.episode`` indexes the batch).
         adapter_off: Modes played with the adapter disabled (``model`` a peft
             model): the base model, for a mode the adapter was not trained on.
+        journal: Attempts already played (read back, not played again) and
+            where each scored batch is appended (`toolthink.evaluation.journal`):
+            an interrupted evaluation resumes. The mode's ``seconds`` then sum
+            the batches of every run.
 
     Returns:
         One `ModeResult` per mode, in the order of ``config.modes``.
@@ -207,11 +213,18 @@ def evaluate(
         # disable_adapter), as `toolthink eval --mode both` asks for (issue 16).
         with (model.disable_adapter() if mode in adapter_off  # type: ignore[operator]
               else contextlib.nullcontext()):
-            started = time.perf_counter()
+            done = journal.done(mode) if journal else {}
+            earlier = journal.seconds(mode) if journal else 0.0
+            started = time.perf_counter() - earlier
             if progress:
                 progress(mode, 0, 0.0)
-            records: list[dict[str, Any]] = []
-            for chunk in _chunks(attempts, config.batch):
+                if done:
+                    progress(mode, len(done), earlier)
+            played: dict[tuple[str, int], dict[str, Any]] = dict(done)
+            todo = [(t, s) for t, s in attempts if (t.task_id, s) not in done]
+            for chunk in _chunks(todo, config.batch):
+                batch_started = time.perf_counter()
+                records: list[dict[str, Any]] = []
                 chunk_tasks = [task for task, _ in chunk]
                 if mode == "chain-of-edits":
                     episodes = run_episodes(
@@ -232,9 +245,13 @@ def evaluate(
                                               generated_tokens=a.generated_tokens,
                                               initial_feedback=initial[task.task_id])
                                 for (task, sample), a in zip(chunk, answers, strict=True)]
+                if journal:
+                    journal.add(mode, records, time.perf_counter() - batch_started)
+                played.update(((r["task_id"], int(r["sample"])), r) for r in records)
                 if progress:
                     progress(mode, len(chunk), time.perf_counter() - started)
-            result = _score(mode, tasks, records, config, time.perf_counter() - started)
+            in_order = [played[t.task_id, s] for t, s in attempts]
+            result = _score(mode, tasks, in_order, config, time.perf_counter() - started)
             logger.info("%s: %s", mode, result.summary.get("all"))
             results.append(result)
     return results
