@@ -9,9 +9,10 @@ SFT: the embedded SmolLM2-135M-Instruct with a LoRA r16 adapter on all linear
 layers (configs/sft_cpu.yaml's), one batch of 2 embedded-corpus demonstrations
 cut to ``--tokens`` tokens, one step as ``toolthink-train sft`` takes it
 (`sft_step`: forward under accelerate's autocast, the model's loss, backward,
-AdamW step). Four variants: float32 and bf16 autocast (``bf16=True,
-use_cpu=True``), each with the logits of every position (the old path) and of
-the trained positions only (`CommandSFTTrainer`'s default now). One step of
+AdamW step). Four variants (`VARIANTS`): the old path (float32, the logits of
+every position, LoRA dropout 0.05), float32 with the logits of the trained
+positions only and no dropout, bf16 autocast (``bf16=True, use_cpu=True``) with
+the old dropout, and today's default (bf16, trained positions, no dropout). One step of
 each variant per round, after a warm-up round, so that the machine's load
 falls on all of them alike; medians of wall and of this process's CPU seconds
 (less sensitive to other processes on the cores). The learning rate is 0, so
@@ -77,11 +78,24 @@ def sft_step(model: Any, optimizer: Any, batch: dict[str, torch.Tensor], *, bf16
     return float(loss.item())
 
 
-def sft_part(repeats: int, tokens: int) -> None:
+def _peft_model(dropout: float) -> tuple[Any, Any]:
     model, tokenizer = load_model(EMBEDDED, device=None, dtype=torch.float32)
-    model = get_peft_model(model, lora_config(r=16, alpha=32, dropout=0.05,
+    model = get_peft_model(model, lora_config(r=16, alpha=32, dropout=dropout,
                                               targets=["all-linear"]))
     model.train()
+    return model, tokenizer
+
+
+# (precision is bf16, logits at trained positions only, LoRA dropout)
+VARIANTS = ((False, False, 0.05), (False, True, 0.0), (True, True, 0.05), (True, True, 0.0))
+"""The old path (float32, every position, SFT's old dropout 0.05), float32 with today's
+loss and dropout, bf16 with the old dropout, and today's default (bf16, trained
+positions, no LoRA dropout)."""
+
+
+def sft_part(repeats: int, tokens: int) -> None:
+    models = {dropout: _peft_model(dropout) for dropout in sorted({v[2] for v in VARIANTS})}
+    tokenizer = models[0.0][1]
     records = build_embedded_demos(2, seed=0)
     encoded = encode_demos(records, ChatFormat.from_tokenizer(tokenizer), tokens, "truncate")
     rows = [row for row in encoded.dataset if len(row["input_ids"]) == tokens][:2]
@@ -92,30 +106,33 @@ def sft_part(repeats: int, tokens: int) -> None:
     print(f"SFT: a batch of 2 x {tokens} tokens, {trained} trained tokens "
           f"({100 * trained / (2 * (tokens - 1)):.0f} % of the positions)")
     # lr 0: every variant sees the same weights, so the losses are comparable
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
-    variants = [(bf16, only) for bf16 in (False, True) for only in (False, True)]
-    wall: dict[tuple[bool, bool], list[float]] = {v: [] for v in variants}
-    cpu: dict[tuple[bool, bool], list[float]] = {v: [] for v in variants}
-    losses: dict[tuple[bool, bool], float] = {}
+    optimizers = {d: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=0.0)
+                  for d, (m, _) in models.items()}
+    wall: dict[tuple[bool, bool, float], list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[tuple[bool, bool, float], list[float]] = {v: [] for v in VARIANTS}
+    losses: dict[tuple[bool, bool, float], float] = {}
     for round_ in range(repeats + 1):  # round 0 warms up every variant
-        for bf16, only in variants:
+        for variant in VARIANTS:
+            bf16, only, dropout = variant
             started, started_cpu = time.perf_counter(), time.process_time()
-            losses[(bf16, only)] = sft_step(model, optimizer, batch, bf16=bf16, trained_only=only)
+            losses[variant] = sft_step(models[dropout][0], optimizers[dropout], batch,
+                                       bf16=bf16, trained_only=only)
             if round_ > 0:
-                wall[(bf16, only)].append(time.perf_counter() - started)
-                cpu[(bf16, only)].append(time.process_time() - started_cpu)
+                wall[variant].append(time.perf_counter() - started)
+                cpu[variant].append(time.process_time() - started_cpu)
         print(f"  round {round_}: " + ", ".join(
             f"{w[-1]:.1f}" if w and round_ else "-" for w in wall.values()) + f" s (load {load()})",
             flush=True)
-    base, base_cpu = statistics.median(wall[(False, False)]), statistics.median(cpu[(False, False)])
-    print("\n| precision | logits | median wall s/step | speed-up (wall) | median CPU s/step "
-          "| speed-up (CPU) | loss |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for bf16, only in variants:
-        w, c = statistics.median(wall[(bf16, only)]), statistics.median(cpu[(bf16, only)])
+    base, base_cpu = statistics.median(wall[VARIANTS[0]]), statistics.median(cpu[VARIANTS[0]])
+    print("\n| precision | logits | LoRA dropout | median wall s/step | speed-up (wall) "
+          "| median CPU s/step | speed-up (CPU) | loss |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for variant in VARIANTS:
+        bf16, only, dropout = variant
+        w, c = statistics.median(wall[variant]), statistics.median(cpu[variant])
         print(f"| {'bf16 autocast' if bf16 else 'float32'} | "
-              f"{'trained positions' if only else 'every position'} | {w:.2f} | "
-              f"{base / w:.2f}x | {c:.2f} | {base_cpu / c:.2f}x | {losses[(bf16, only)]:.5f} |")
+              f"{'trained positions' if only else 'every position'} | {dropout} | {w:.2f} | "
+              f"{base / w:.2f}x | {c:.2f} | {base_cpu / c:.2f}x | {losses[variant]:.5f} |")
 
 
 def rl_part(steps: int) -> None:

@@ -95,8 +95,8 @@ def load_policy(config: RLConfig) -> tuple[Any, Any, Any]:
     to place, in `RLConfig.policy_dtype` (float32 on a CPU run, where ``bf16``
     autocasts; bfloat16 with ``bf16`` on a GPU); a LoRA adapter's own weights
     stay float32 (peft's ``autocast_adapter_dtype``). An ``adapter`` is trained
-    further with ``config.lora_dropout`` in place of its own (SFT's 0.05), so
-    sampling (eval mode) and the loss see one policy.
+    further with ``config.lora_dropout`` in place of its own (0.05 in older SFT
+    adapters), so sampling (eval mode) and the loss see one policy.
     """
     model, tokenizer = load_model(
         config.model_name_or_path or EMBEDDED, config.adapter or None, device=None,

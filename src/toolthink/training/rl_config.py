@@ -70,8 +70,8 @@ class RLConfig(GRPOConfig):
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_dropout: float = field(
         default=0.0,
-        metadata={"help": "LoRA dropout, also replacing an --adapter's own (SFT uses 0.05): "
-                  "episodes are sampled without dropout."},
+        metadata={"help": "LoRA dropout, also replacing an --adapter's own (older SFT "
+                  "adapters: 0.05): episodes are sampled without dropout."},
     )
     lora_target_modules: str = field(
         default="all-linear", metadata={"help": "peft target_modules (paper: all linear layers)."}

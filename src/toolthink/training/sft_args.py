@@ -76,7 +76,12 @@ class SFTScriptArguments:
     )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale alpha / r)."})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout probability."})
+    lora_dropout: float = field(
+        default=0.0,
+        metadata={"help": "LoRA dropout probability (default 0: the paper gives none; on CPU "
+                  "dropout's masks took a third of a bf16 step, benchmarks/README.md; RL "
+                  "uses 0 too)."},
+    )
     lora_target_modules: list[str] = field(
         default_factory=lambda: ["all-linear"],
         metadata={"help": "Modules given a LoRA adapter (paper: all linear layers)."},
