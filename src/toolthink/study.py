@@ -78,6 +78,9 @@ class StudyBudget:
         max_turns: Commands per evaluation episode (paper: 10).
         max_new_tokens: Tokens per Chain-of-Edits command.
         direct_tokens: Tokens of a direct answer.
+        eval_batch: Attempts generated together in an evaluation (a batch of 32
+            episodes cost 0.65x per episode of batches of 8: benchmarks/README.md,
+            "Rollout").
     """
 
     per_problem: int
@@ -94,6 +97,7 @@ class StudyBudget:
     max_turns: int
     max_new_tokens: int
     direct_tokens: int
+    eval_batch: int = 8
 
 
 BUDGETS = {
@@ -108,7 +112,7 @@ BUDGETS = {
     "full": StudyBudget(per_problem=4, max_edits=5, problems=None, sft_steps=400, sft_batch=2,
                         save_steps=25, max_length=2048, rl_steps=30, rl_turns=3,
                         eval_limit=None, bench_limit=None, max_turns=10, max_new_tokens=96,
-                        direct_tokens=512),
+                        direct_tokens=512, eval_batch=32),
 }
 
 HELDOUT = "heldout"
@@ -220,6 +224,7 @@ def stages(out: Path, *, budget: StudyBudget, data_dir: str | None, model: str =
              *([] if limit is None else ["--limit", str(limit)]),
              "--max-turns", str(budget.max_turns), "--max-new-tokens", str(budget.max_new_tokens),
              "--direct-max-new-tokens", str(budget.direct_tokens), "--seed", str(seed),
+             "--batch", str(budget.eval_batch),
              "--no-figures", "--out", str(folder)], folder)
     first = [heldout, demos_coe, sft_coe, evals.pop(("coe-sft", HELDOUT)),
              evals.pop(("base", HELDOUT)), demos_direct, sft_direct,
