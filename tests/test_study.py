@@ -49,11 +49,17 @@ def test_quick_study_on_the_tiny_model_resumes_after_an_interruption(
     out = tmp_path / "study"
     argv = ["--budget", "quick", "--model", str(tiny_model_dir), "--out", str(out)]
     plan = stages(out, budget=BUDGETS["quick"], data_dir=None, model=str(tiny_model_dir))
-    # Stopped after the Chain-of-Edits SFT and its held-out score, as a kill between stages leaves it.
+    # Stopped after the Chain-of-Edits SFT and its held-out score (a kill between stages).
     assert main([*argv, "--stop-after", "4"]) == 0
     finished = {s.title: (s.folder / DONE_FILE).stat().st_mtime_ns for s in plan[:4]}
     assert all(not (s.folder / DONE_FILE).exists() for s in plan[4:])
     assert not (out / "report.md").exists()
+    # a report of what finished so far: the CoE-SFT row, the rest listed as not evaluated
+    assert main([*argv, "--report-only"]) == 0
+    partial = (out / "report.md").read_text()
+    assert "| coe-sft | heldout |" in partial
+    assert "Not evaluated (the study stopped before): base on heldout, " in partial
+    assert all(not (s.folder / DONE_FILE).exists() for s in plan[4:])  # ran nothing
 
     assert main(argv) == 0
     for stage in plan[:4]:  # not rerun: their completion files are the first run's
@@ -68,6 +74,7 @@ def test_quick_study_on_the_tiny_model_resumes_after_an_interruption(
     assert "base / direct" in report
     assert "Pass rate against the turn budget" in report
     assert "held-out check: every evaluation scored the file's 2 tasks" in report
+    assert "Not evaluated" not in report
     assert (out / "figures" / "pass1_by_model.png").stat().st_size > 0
     assert (out / "figures" / "turn_budget.png").stat().st_size > 0
     for _, _, folder in eval_runs(out, None):

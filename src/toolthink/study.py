@@ -139,6 +139,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of data and training")
     parser.add_argument("--stop-after", type=positive_int, metavar="N",
                         help="run the first N stages only (rerun without it to go on)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: write report.md from the evaluations finished so "
+                        "far (the others are listed as not evaluated)")
     return parser
 
 
@@ -239,6 +242,8 @@ def heldout_check(out: Path, data_dir: str | None) -> str:
     rather than reading the file; this line of the report says they agree
     (task ids, from each evaluation's ``episodes.jsonl``).
     """
+    if not (out / "heldout" / "heldout.jsonl").is_file():
+        return "no held-out file yet"
     expected = {row["id"] for row in read_jsonl(out / "heldout" / "heldout.jsonl")}
     differ = []
     for name, dataset, folder in eval_runs(out, data_dir):
@@ -265,15 +270,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget = BUDGETS[args.budget]
     plan = stages(out, budget=budget, data_dir=args.data_dir, model=args.model, seed=args.seed)
     try:
-        status = run_stages(plan[:args.stop_after], resume=True)
+        status = 0 if args.report_only else run_stages(plan[:args.stop_after], resume=True)
     except ToolthinkError as e:
         sys.stderr.write(f"{_PROG}: {e}\n")
         return 2
     if status:
         return status
-    if args.stop_after is not None and args.stop_after < len(plan):
+    if (not args.report_only and args.stop_after is not None
+            and args.stop_after < len(plan)):
         log.info("\nstopped after %d of %d stages; rerun without --stop-after to go on and "
-                 "write the report", args.stop_after, len(plan))
+                 "write the report (--report-only: a report of what finished)", args.stop_after,
+                 len(plan))
         return 0
     from toolthink.evaluation.study_report import EvalRun, write_study_report  # noqa: PLC0415
 

@@ -45,7 +45,8 @@ def test_report_holds_each_model_with_intervals(tmp_path: Path) -> None:
     assert "| base / CoE | heldout | 48 | 0.0 [0.0, 7.4] | 20 | - | 3.00 | 50 |" in report
     assert "| base / direct | heldout | 48 | 0.0 [0.0, 7.4] | 20 | - | 3.00 | - |" in report
     assert "| coe-sft | heldout | 48 | 10.4 [4.5, 22.2] | 20 | 192 | 3.00 | 50 |" in report
-    assert "direct-sft" not in report  # not finished: no row
+    assert "| direct-sft |" not in report  # not finished: no row, but named as missing
+    assert "Not evaluated (the study stopped before): direct-sft on heldout." in report
     assert "| typo | 24 |" in report
     # t0..t4 passed: edits 1 (t0, t3), 2 (t1, t4), 3 (t2), of 16 tasks each
     assert "| 1 | 16 | 0.0 [0.0, 19.4] | 0.0 [0.0, 19.4] | 12.5 [3.5, 36.0] |" in report

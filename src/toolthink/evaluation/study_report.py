@@ -288,13 +288,16 @@ def write_study_report(
 
     Args:
         out: The study's folder.
-        runs: Its evaluations (unfinished ones are left out of the tables).
+        runs: Its evaluations (unfinished ones are left out of the tables and
+            listed under them as not evaluated).
         heldout: The dataset name of the held-out synthetic set (bug kinds,
             turn budget and tokens figures are drawn on it).
         command: The command line that ran the study.
         settings: What the report states about the run (budget, seed, data).
     """
     rows = read_rows(runs)
+    missing = [f"{run.model} on {run.dataset}" for run in runs
+               if not (run.folder / "results.json").is_file()]
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     ks = sorted({int(key.removeprefix("pass@")) for r in rows
@@ -328,6 +331,8 @@ def write_study_report(
         "their task (the cost of one repair). EXIT %: episodes the model ended with EXIT "
         "rather than being cut by the turn or token budget.", "",
         main_table(rows, ks) if rows else "(no evaluation finished)", "",
+        *([f"Not evaluated (the study stopped before): {', '.join(missing)}.", ""]
+          if missing else []),
         f"## By bug kind ({heldout})", "",
         "A bug made by several edits of different kinds is `mixed`.", "",
         kinds_table(rows, heldout), "",
