@@ -222,7 +222,7 @@ def stages(out: Path, *, budget: StudyBudget, data_dir: str | None, model: str =
         adapter = adapters[name]
         evals[name, dataset] = Stage(
             f"evaluation: {name} on {dataset}", "toolthink.evaluation.cli",
-            ["--model", model, *(["--adapter", str(out / adapter)] if adapter else []),
+            ["--model", model, "--adapter", str(out / adapter) if adapter else "none",
              "--dataset", dataset, *data, "--mode", modes[name],
              *([] if limit is None else ["--limit", str(limit)]),
              "--max-turns", str(budget.max_turns), "--max-new-tokens", str(budget.max_new_tokens),

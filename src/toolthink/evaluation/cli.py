@@ -34,6 +34,7 @@ from toolthink.commands import (
 )
 from toolthink.errors import ToolthinkError
 from toolthink.models.deprecations import silence_upstream_deprecations
+from toolthink.models.shipped import AUTO, adapter_help, resolve_adapter
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
 
 if TYPE_CHECKING:
@@ -106,8 +107,7 @@ def make_parser() -> argparse.ArgumentParser:
                                      formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--model", default="embedded",
                         help="'embedded' (default), a model folder or a cached hub id")
-    parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output; default: "
-                        "none, the base model alone)")
+    parser.add_argument("--adapter", default=AUTO, help=adapter_help())
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="evaluation set (default: embedded, the held-out split of the "
                         "corpus shipped in toolthink)")
@@ -184,6 +184,7 @@ def _check_usage(args: argparse.Namespace) -> float:
     problem = output_folder_problem("--out", args.out)
     if problem is not None:
         usage_error(_PROG, problem)
+    args.adapter = resolve_adapter(args.model, args.adapter)
     if args.adapter is not None and (problem := adapter_folder_problem("--adapter",
                                                                        args.adapter)):
         usage_error(_PROG, problem)

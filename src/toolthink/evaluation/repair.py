@@ -45,6 +45,7 @@ from toolthink.errors import ToolthinkError
 from toolthink.evaluation.cli import add_device_arguments, check_device
 from toolthink.evaluation.tests_file import run_problem, static_problem
 from toolthink.models.deprecations import silence_upstream_deprecations
+from toolthink.models.shipped import AUTO, adapter_help, resolve_adapter
 from toolthink.progress import Heartbeat
 from toolthink.tasks import Provenance, RepairTask
 from toolthink.tool import SandboxPool, TestOutcome, decode_source
@@ -279,7 +280,7 @@ def make_parser() -> argparse.ArgumentParser:
                         help="a Python file of asserts run after the code (plain, not pytest)")
     parser.add_argument("--model", default="embedded",
                         help="'embedded' (default), a model folder or a cached hub id")
-    parser.add_argument("--adapter", help="a peft adapter folder (SFT or RL output)")
+    parser.add_argument("--adapter", default=AUTO, help=adapter_help())
     parser.add_argument("--samples", type=int, default=4, help="episodes to try (default 4)")
     parser.add_argument("--temperature", type=non_negative_float,
                         help="sampling temperature (default: 0 for --samples 1, else 0.8)")
@@ -317,6 +318,7 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
         attempt: Replaces the model's episodes (a seam for tests); None plays the model.
     """
     args = make_parser().parse_args(argv)
+    args.adapter = resolve_adapter(args.model, args.adapter)
     path, tests_path = Path(args.file), Path(args.tests)
     problem = _usage_problem(args, path, tests_path)
     if problem is not None:

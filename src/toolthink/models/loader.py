@@ -25,7 +25,7 @@ from toolthink.commands import adapter_folder_problem
 from toolthink.env import PromptVersionError, TrainingFormat, check_prompt_version
 from toolthink.errors import ToolthinkError
 from toolthink.models.devices import resolve_device, resolve_dtype
-from toolthink.models.embedded import MODEL_NAME, embedded_model_dir
+from toolthink.models.embedded import EMBEDDED, MODEL_NAME, embedded_model_dir
 
 if TYPE_CHECKING:
     import os
@@ -39,8 +39,6 @@ __all__ = ["EMBEDDED", "AdapterMismatchError", "ModelLoadError", "PromptVersionE
 
 logger = logging.getLogger(__name__)
 
-EMBEDDED = "embedded"
-"""The model spec of the embedded SmolLM2-135M-Instruct (``--model``, ``model_name_or_path``)."""
 
 
 class ModelLoadError(ToolthinkError, ValueError):
