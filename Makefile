@@ -32,7 +32,7 @@ demo: install
 	$(VENV)/bin/toolthink demo $(DEMO_ARGS)
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/lint-imports
 

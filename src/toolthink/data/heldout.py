@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import attrs
@@ -125,7 +125,7 @@ def heldout_problems(data_dir: str | Path | None) -> list[Problem]:
 
 def heldout_tasks(
     data_dir: str | Path | None, pool: SandboxPool, *, limit: int | None = None,
-    timeout: float = 5.0,
+    timeout: float = 5.0, ids: Collection[str] | None = None,
 ) -> list[RepairTask]:
     """The fixed held-out set: `synthetic_tasks` of `heldout_problems`, seed `HELDOUT_SEED`.
 
@@ -135,14 +135,17 @@ def heldout_tasks(
         pool: Sandbox that checks each buggy program fails.
         limit: Use the first ``limit`` problems (None: all 500 MBPP test problems).
         timeout: Seconds per test run.
+        ids: Only the problems of these task ids (after ``limit``): the same
+            bugs as in the whole set, since each is seeded by its task id and
+            draws donor lines from the whole split.
 
     Returns:
         Tasks in problem order (with MBPP, about 480 of the 500 problems keep a
         bug that fails its tests).
     """
     problems = heldout_problems(data_dir)
-    return synthetic_tasks(problems[:limit], pool, donors=problems, seed=HELDOUT_SEED,
-                           timeout=timeout)
+    chosen = [p for p in problems[:limit] if ids is None or p.task_id in ids]
+    return synthetic_tasks(chosen, pool, donors=problems, seed=HELDOUT_SEED, timeout=timeout)
 
 
 def synthetic_kind(task: RepairTask) -> str | None:
