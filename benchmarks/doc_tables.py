@@ -112,7 +112,8 @@ def tables(path: Path, root: Path = ROOT) -> list[Table]:
         index = line_of(block.start())
         if fenced[index]:
             continue
-        found.append(Table(doc, index + 2, headings[index], " ".join(block["command"].split()),
+        found.append(Table(doc, line_of(block.start("body")) + 1, headings[index],
+                           " ".join(block["command"].split()),
                            block["body"], block.start("body"), block.end("body")))
         spans.append(range(block.start(), block.end()))
     index = 0
@@ -186,12 +187,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("docs", nargs="*", type=Path, help="docs to check (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="rewrite stale tables in place")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the repository root: commands run there (default: this checkout)")
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.docs] or doc_paths()
+    root = args.root.resolve()
+    paths = [p.resolve() for p in args.docs] or doc_paths(root=root)
     stale = 0
     for path in paths:
         text = path.read_text(encoding="utf-8")
-        changes = [(t, new) for t, new in rendered([path]) if new != t.body]
+        changes = [(t, new) for t, new in rendered([path], root) if new != t.body]
         for table, new in changes:
             stale += 1
             print(f"{table.doc}:{table.line} ({table.heading}): differs from `{table.command}`")
