@@ -37,6 +37,7 @@ import argparse
 import bisect
 import contextlib
 import difflib
+import functools
 import importlib.util
 import io
 import re
@@ -145,8 +146,9 @@ def holds_figures(body: str) -> bool:
     return numeric >= 0.4 * max(len(cells), 1) or measures >= 3
 
 
+@functools.cache
 def load_script(path: Path) -> ModuleType:
-    """The script at ``path`` as a module (not run as ``__main__``)."""
+    """The script at ``path`` as a module (not run as ``__main__``), loaded once."""
     spec = importlib.util.spec_from_file_location(f"doc_table_{path.stem}", path)
     if spec is None or spec.loader is None:
         msg = f"cannot load {path} as a module: is it a Python file?"
