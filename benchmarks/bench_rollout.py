@@ -4,6 +4,7 @@ Usage:
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_rollout.py \
         [--tasks 16] [--turns 10] [--batches 8 32] [--paths old new new-bf16] \
         [--max-new-tokens 48] [--max-total-tokens 8192] [--out results/rollout.json]
+    python benchmarks/bench_rollout.py --from-results benchmarks/results/rollout-b8-16x10.json
 
 Plays the same episodes (the embedded SmolLM2-135M-Instruct, greedy, one
 corrupted line per task from the embedded corpus) with
@@ -23,6 +24,9 @@ size, so per-episode costs compare across batch sizes. Prints, per path and
 batch: wall seconds, episodes per minute, the share in generation, tokens the
 model read and sampled; then the ratio of each path to ``old`` and whether
 ``new`` (float32) played token-for-token the same episodes as ``old``.
+
+``--from-results FILE`` prints only the markdown table of a file that ``--out``
+wrote (the docs' table, benchmarks/doc_tables.py), without playing anything.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from transformers import PreTrainedModel
 
 from toolthink.data.corruption import corrupt
 from toolthink.env import EnvConfig
+from toolthink.markdown import markdown_table
 from toolthink.models.embedded import load_embedded_model, load_embedded_tokenizer
 from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.episodes import Episode, RolloutConfig, RolloutTiming, run_episodes
@@ -119,7 +124,20 @@ def play(path: str, model: PreTrainedModel, tasks: Sequence[RepairTask], batch: 
     }
 
 
-def main() -> None:
+def results_table(results: Sequence[dict[str, Any]]) -> str:
+    """The figures ``--out`` wrote, one row per (path, batch), with each path's ratio to ``old``."""
+    old = {r["batch"]: r["per_minute"] for r in results if r["path"] == "old"}
+    rows = [[r["path"], r["batch"], r["episodes"], r["turns"], f"{r['seconds']:.0f}",
+             f"{r['per_minute']:.2f}", f"{r['seconds'] / r['episodes']:.1f}",
+             f"{r['read_tokens']:,}", f"{r['sampled_tokens']:,}",
+             f"{r['per_minute'] / old[r['batch']]:.2f}x" if r["batch"] in old else "-",
+             " ".join(r["loadavg"])] for r in results]
+    return markdown_table(["path", "batch", "episodes", "turns", "wall s", "episodes/min",
+                           "s/episode", "read tokens", "sampled tokens", "ratio to old",
+                           "load average (1/5/15 min) at the end"], rows)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=16)
     parser.add_argument("--turns", type=int, default=10)
@@ -130,7 +148,12 @@ def main() -> None:
     parser.add_argument("--max-total-tokens", type=int, default=8192)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--out", type=Path, default=None, help="write the figures here (json)")
-    args = parser.parse_args()
+    parser.add_argument("--from-results", type=Path, default=None, metavar="FILE",
+                        help="print only the table of a file --out wrote")
+    args = parser.parse_args(argv)
+    if args.from_results is not None:
+        print(results_table(json.loads(args.from_results.read_text())), end="")
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     tokenizer = load_embedded_tokenizer()
