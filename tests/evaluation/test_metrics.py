@@ -112,8 +112,12 @@ def record(tokens: int, turns: int, passed: bool, first: int | None,
 
 def test_episode_stats_by_hand() -> None:
     records = [record(10, 2, True, 1), record(30, 4, False, None, exited=False),
-               record(20, 3, True, 3)]
+               record(20, 3, True, 3), record(0, 1, False, None)]  # the last: EXIT on failing
     stats = episode_stats(records)
+    assert stats["exit_failing_share"] == pytest.approx(1 / 4)
+    records = records[:3]
+    stats = episode_stats(records)
+    assert stats["exit_failing_share"] == 0.0
     assert stats["tokens_per_task"] == 20.0  # 60 tokens / 3 attempts
     assert stats["tokens_per_solved_task"] == 30.0  # 60 tokens / 2 repairs
     assert stats["mean_turns"] == 3.0
@@ -121,6 +125,7 @@ def test_episode_stats_by_hand() -> None:
     assert stats["exit_share"] == pytest.approx(2 / 3)
     direct = episode_stats([record(5, 1, False, None, exited=None)])
     assert direct["exit_share"] is None
+    assert direct["exit_failing_share"] is None
     assert direct["tokens_per_solved_task"] is None
 
 

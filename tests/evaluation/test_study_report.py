@@ -18,7 +18,8 @@ def fake_run(folder: Path, modes: dict[str, list[bool]], kinds: dict[str, str]) 
             "pass_at_k": summarize(by_task, [1], kinds),
             "stats": {"tokens_per_task": 20.0, "tokens_per_solved_task":
                       20.0 * len(outcomes) / solved if solved else None,
-                      "mean_turns": 3.0, "exit_share": 0.5 if mode == "chain-of-edits" else None},
+                      "mean_turns": 3.0, "exit_share": 0.5 if mode == "chain-of-edits" else None,
+                      "exit_failing_share": 0.25 if mode == "chain-of-edits" else None},
             "turn_budget": ([{"turns": float(b), "tests_pass": 0.1 * b, "repaired": 0.05 * b}
                              for b in (1, 2, 3)] if mode == "chain-of-edits" else []),
         }
@@ -42,9 +43,9 @@ def test_report_holds_each_model_with_intervals(tmp_path: Path) -> None:
             EvalRun("direct-sft", "heldout", tmp_path / "never-ran")]
     report = write_study_report(tmp_path, runs, heldout="heldout", command="toolthink study",
                                 settings={"seed": 0}).read_text()
-    assert "| base / CoE | heldout | 48 | 0.0 [0.0, 7.4] | 20 | - | 3.00 | 50 |" in report
-    assert "| base / direct | heldout | 48 | 0.0 [0.0, 7.4] | 20 | - | 3.00 | - |" in report
-    assert "| coe-sft | heldout | 48 | 10.4 [4.5, 22.2] | 20 | 192 | 3.00 | 50 |" in report
+    assert "| base / CoE | heldout | 48 | 0.0 [0.0, 7.4] | 20 | - | 3.00 | 50 | 25 |" in report
+    assert "| base / direct | heldout | 48 | 0.0 [0.0, 7.4] | 20 | - | 3.00 | - | - |" in report
+    assert "| coe-sft | heldout | 48 | 10.4 [4.5, 22.2] | 20 | 192 | 3.00 | 50 | 25 |" in report
     assert "| direct-sft |" not in report  # not finished: no row, but named as missing
     assert "Not evaluated (the study stopped before): direct-sft on heldout." in report
     assert "| typo | 24 |" in report

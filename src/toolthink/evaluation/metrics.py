@@ -168,14 +168,19 @@ def episode_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float | Non
         cost of one repair (None when none did); ``mean_turns`` and
         ``mean_turns_solved`` (None when none); ``exit_share``: the share of
         episodes the model ended with ``EXIT`` rather than being cut by the turn
-        or token budget (None for direct answers, which have no ``EXIT``).
+        or token budget (None for direct answers, which have no ``EXIT``);
+        ``exit_failing_share``: the share of episodes ended with ``EXIT`` while
+        the tests still failed (the model stopped on a wrong program: issue 16
+        measures it as a lever; None for direct answers).
     """
     if not records:
         return {"attempts": 0.0, "tokens_per_task": None, "tokens_per_solved_task": None,
-                "mean_turns": None, "mean_turns_solved": None, "exit_share": None}
+                "mean_turns": None, "mean_turns_solved": None, "exit_share": None,
+                "exit_failing_share": None}
     tokens = sum(int(r["generated_tokens"]) for r in records)
     solved = [r for r in records if r["passed"]]
     exits = [bool(r["exited"]) for r in records if "exited" in r]
+    failing_exits = [bool(r["exited"]) and not r["passed"] for r in records if "exited" in r]
     return {
         "attempts": float(len(records)),
         "tokens_per_task": tokens / len(records),
@@ -184,6 +189,7 @@ def episode_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float | Non
         "mean_turns_solved": (sum(len(r["turns"]) for r in solved) / len(solved)
                               if solved else None),
         "exit_share": sum(exits) / len(exits) if exits else None,
+        "exit_failing_share": sum(failing_exits) / len(failing_exits) if failing_exits else None,
     }
 
 

@@ -116,14 +116,15 @@ def _number(value: Any, fmt: str = "{:.0f}") -> str:
 def main_table(rows: Sequence[Row], ks: Sequence[int]) -> str:
     """The Markdown table: one line per model, mode and dataset."""
     head = ["model", "dataset", "tasks", *[f"pass@{k} % [95 % CI]" for k in ks],
-            "tokens / task", "tokens / solved task", "turns", "EXIT %"]
+            "tokens / task", "tokens / solved task", "turns", "EXIT %", "EXIT failing %"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         stats = row.stats
         cells = [row.model, row.dataset, str(row.tasks), *[_interval(row, k) for k in ks],
                  _number(stats.get("tokens_per_task")),
                  _number(stats.get("tokens_per_solved_task")),
-                 _number(stats.get("mean_turns"), "{:.2f}"), _pct(stats.get("exit_share"), 0)]
+                 _number(stats.get("mean_turns"), "{:.2f}"), _pct(stats.get("exit_share"), 0),
+                 _pct(stats.get("exit_failing_share"), 0)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -329,7 +330,8 @@ def write_study_report(
         "percentile bootstrap over tasks. tokens / task: generated tokens per attempt; "
         "tokens / solved task: all generated tokens divided by the attempts that repaired "
         "their task (the cost of one repair). EXIT %: episodes the model ended with EXIT "
-        "rather than being cut by the turn or token budget.", "",
+        "rather than being cut by the turn or token budget; EXIT failing %: episodes the "
+        "model ended with EXIT while the tests still failed.", "",
         main_table(rows, ks) if rows else "(no evaluation finished)", "",
         *([f"Not evaluated (the study stopped before): {', '.join(missing)}.", ""]
           if missing else []),
