@@ -105,7 +105,9 @@ if TYPE_CHECKING:
     from types import CodeType, FrameType
     from typing import Any
 
-_VERDICT_FD = 3
+if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
+    from toolthink.tool._records import _VERDICT_FD
+
 _VERDICT_EVENT = "toolthink.verdict"
 _MARSHAL_EVENTS = frozenset(("marshal.loads", "marshal.load"))
 _UNSAFE_MODULES = frozenset((

@@ -51,7 +51,6 @@ import gc
 import marshal
 import os
 import sys
-from _json import encode_basestring_ascii as _quote
 from itertools import count as _count
 from time import sleep as _sleep
 
@@ -60,13 +59,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
-    from toolthink.tool._guard import (
-        _UNSAFE_MODULES,
-        _VERDICT_EVENT,
-        _VERDICT_FD,
-        _call_site,
-        _guard,
-    )
+    from toolthink.tool._guard import _UNSAFE_MODULES, _VERDICT_EVENT, _call_site, _guard
+    from toolthink.tool._records import _VERDICT_FD, _record
 
 _ASSERT_NAME = "__toolthink_assert__"  # called before each assert (the launcher's rewrite)
 _MESSAGE_CHARS = 500
@@ -107,24 +101,6 @@ def _preload(names: list[str]) -> None:
     for unsafe in _UNSAFE_MODULES:
         sys.modules.pop(unsafe, None)
 
-
-def _value(value: object) -> str:
-    """JSON text of None, a bool, an int or a str (all a record holds)."""
-    if value is None:
-        return "null"
-    if value is True or value is False:
-        return "true" if value else "false"
-    if type(value) is int:
-        return str(value)
-    return str(_quote(str(value)))
-
-
-def _record(**fields: object) -> None:
-    body = ",".join(_quote(key) + ":" + _value(value) for key, value in fields.items())
-    try:  # noqa: SIM105 (contextlib would cost an import in every run)
-        os.write(_VERDICT_FD, ("\nR {" + body + "}\n").encode("utf-8", "replace"))
-    except OSError:
-        pass
 
 
 def _text(exc: BaseException) -> str:

@@ -48,7 +48,6 @@ import os
 import resource
 import select
 import sys
-from _json import encode_basestring_ascii as _quote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,9 +56,11 @@ if TYPE_CHECKING:
 
     from toolthink.tool import _proxies as proxies
 
+if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
+    from toolthink.tool._records import _VERDICT_FD, _record
+
 GONE = 86
 """Exit status of a tests' process whose candidate ended before the verdict."""
-_VERDICT_FD = 3
 _ASSERT_NAME = "__toolthink_assert__"  # called before each assert (the launcher's rewrite)
 _MESSAGE_CHARS = 500
 _LIMITS = ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE",
@@ -103,23 +104,6 @@ def _child(job: dict[str, Any], compiled: tuple[bytes, bytes, Any],
         _record(kind="harness", message=f"the tests' process failed: {type(exc).__name__}: {exc}")
     os._exit(status)
 
-
-def _value(value: object) -> str:
-    if value is None:
-        return "null"
-    if value is True or value is False:
-        return "true" if value else "false"
-    if type(value) is int:
-        return str(value)
-    return str(_quote(str(value)))
-
-
-def _record(**fields: object) -> None:
-    body = ",".join(_quote(key) + ":" + _value(value) for key, value in fields.items())
-    try:  # noqa: SIM105 (no contextlib import)
-        os.write(_VERDICT_FD, ("\nR {" + body + "}\n").encode("utf-8", "replace"))
-    except OSError:
-        pass
 
 
 def _describe(exc: BaseException) -> dict[str, object]:

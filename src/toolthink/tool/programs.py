@@ -37,10 +37,10 @@ __all__ = [
 
 LAUNCHER = ("_kernel.py", "_compiled_tests.py", "_interpreters.py", "_cleanup.py", "_launcher.py")
 """The launcher: system calls, the tests' compilation, interpreters, a run's end, the loop."""
-HARNESS = ("_guard.py", "_harness.py")
-"""The one-process harness: the guard (an audit hook holding the secret), then the run."""
-TESTS_RUNNER = ("_tests_process.py", "_tests_runner.py")
-"""The separate mode: the tests' process, then the pair the launcher starts per job."""
+HARNESS = ("_records.py", "_guard.py", "_harness.py")
+"""The one-process harness: the record channel, the guard (holds the secret), the run."""
+TESTS_RUNNER = ("_records.py", "_tests_process.py", "_tests_runner.py")
+"""The separate mode: the record channel, the tests' process, the pair started per job."""
 PROXIES = ("_proxies.py",)
 CANDIDATE = ("_candidate.py",)
 WIRE = ("_wire.py",)
