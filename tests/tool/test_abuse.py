@@ -385,9 +385,9 @@ def test_files_it_cannot_delete_get_a_fresh_sandbox(fresh_pool: SandboxPool) -> 
 def test_a_stopped_launcher_is_killed_and_replaced(
     fresh_pool: SandboxPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from toolthink.tool import sandbox  # noqa: PLC0415
+    from toolthink.tool import worker  # noqa: PLC0415
 
-    monkeypatch.setattr(sandbox, "_GRACE_SECONDS", 1.0)  # instead of waiting 10 s
+    monkeypatch.setattr(worker, "_GRACE_SECONDS", 1.0)  # instead of waiting 10 s
     standing = _settled_count(fresh_pool)
     # From inside, SIGSTOP does not reach the launcher (pid 1 of its namespace).
     code = "import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(60)\n"

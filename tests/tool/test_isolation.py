@@ -11,14 +11,13 @@ import pytest
 
 from toolthink.tool import Isolation, SandboxConfig, SandboxPool, SandboxUnavailableError
 from toolthink.tool.isolation import (
-    _DENIED,
-    _SYSCALLS,
     IsolationPlan,
     _probe,
     _world_runnable,
     plan_isolation,
     seccomp_filter,
 )
+from toolthink.tool.seccomp import _DENIED, _SYSCALLS
 
 
 @pytest.mark.parametrize("machine", sorted(_SYSCALLS))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toolthink.tool import _launcher
+from toolthink.tool import _cleanup, _compiled_tests
 
 
 def test_isolated_tests_keep_their_line_numbers_and_go_on_after_a_failure() -> None:
@@ -23,7 +23,7 @@ def test_isolated_tests_keep_their_line_numbers_and_go_on_after_a_failure() -> N
         "assert False\n"
         "undefined_call()\n"
     )
-    tree = _launcher._isolate(ast.parse(tests))
+    tree = _compiled_tests._isolate(ast.parse(tests))
     recorded: list[tuple[str, int]] = []
 
     def record(exc: BaseException) -> None:
@@ -46,9 +46,9 @@ def test_isolated_tests_keep_their_line_numbers_and_go_on_after_a_failure() -> N
 
 
 def test_compiled_tests_are_cached_and_syntax_errors_reported() -> None:
-    first = _launcher._compile_tests("assert 1\n")
-    assert _launcher._compile_tests("assert 1\n") is first
-    error = _launcher._compile_tests("assert (\n")
+    first = _compiled_tests._compile_tests("assert 1\n")
+    assert _compiled_tests._compile_tests("assert 1\n") is first
+    error = _compiled_tests._compile_tests("assert (\n")
     assert isinstance(error, dict)
     assert error["tests_error"].startswith("SyntaxError")
 
@@ -57,7 +57,8 @@ def test_compiled_tests_are_cached_and_syntax_errors_reported() -> None:
     "tests", ["", "   \n\n", "# only a comment\n", "print(1)\n", "def check(c):\n    return c\n"]
 )
 def test_tests_without_an_assert_are_refused_before_running(tests: str) -> None:
-    assert _launcher._compile_tests(tests) == {"no_assertions": "they hold no assert statement"}
+    refusal = {"no_assertions": "they hold no assert statement"}
+    assert _compiled_tests._compile_tests(tests) == refusal
 
 
 def test_each_assert_is_counted_where_it_stands() -> None:
@@ -72,11 +73,11 @@ def test_each_assert_is_counted_where_it_stands() -> None:
     )
     counted: list[int] = []
     namespace = {"__toolthink_assert__": lambda: counted.append(1)}
-    exec(compile(_launcher._counted(ast.parse(tests)), "<tests>", "exec"), namespace)
+    exec(compile(_compiled_tests._counted(ast.parse(tests)), "<tests>", "exec"), namespace)
     assert len(counted) == 4
     try:
-        exec(compile(_launcher._counted(ast.parse("assert 1\nassert 0\n")), "<tests>", "exec"),
-             namespace)  # fmt: skip
+        counted_tree = _compiled_tests._counted(ast.parse("assert 1\nassert 0\n"))
+        exec(compile(counted_tree, "<tests>", "exec"), namespace)
     except AssertionError as exc:
         tb = exc.__traceback__
         while tb is not None and tb.tb_next is not None:
@@ -96,9 +97,9 @@ def test_imported_module_names_are_top_level_and_absolute() -> None:
         "    import heapq\n"
         "    return importlib.import_module('fractions')\n"
     )
-    assert _launcher._code_imports(code) == {"os", "re", "collections", "heapq"}
-    assert _launcher._code_imports("import math\nif x =\n") == set()
-    compiled = _launcher._compile_tests("from math import isqrt\nassert isqrt(4) == 2\n")
+    assert _compiled_tests._code_imports(code) == {"os", "re", "collections", "heapq"}
+    assert _compiled_tests._code_imports("import math\nif x =\n") == set()
+    compiled = _compiled_tests._compile_tests("from math import isqrt\nassert isqrt(4) == 2\n")
     assert not isinstance(compiled, dict)
     assert compiled[2] == {"math"}
 
@@ -110,6 +111,6 @@ def test_wipe_removes_what_a_run_locked(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to("/usr")
     os.chmod(locked, 0)
     os.chmod(tmp_path / "a", 0o500)
-    assert _launcher._wipe(str(tmp_path))
+    assert _cleanup._wipe(str(tmp_path))
     assert list(tmp_path.iterdir()) == []
     assert Path("/usr").is_dir()

@@ -2,7 +2,7 @@
 
 Started by the launcher, for the tests' process (`toolthink.tool._tests_runner`),
 as ``python -I -S -B -u -c <boot> <modules...>``: the boot program
-(`toolthink.tool._launcher._CANDIDATE_BOOT`) reads this file's code and
+(`toolthink.tool._interpreters._CANDIDATE_BOOT`) reads this file's code and
 `toolthink.tool._wire`'s, compiled once by the launcher, from fd 62, imports
 the standard-library ``modules`` the worker's last job named (so that they
 load before the job arrives, off its critical path), and runs this file as

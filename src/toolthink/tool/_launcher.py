@@ -1,11 +1,16 @@
 """The launcher: lives inside one sandbox and starts a fresh interpreter per run.
 
-`toolthink.tool.sandbox` starts it once per worker as
-``python -I -S -B -c <this source> <kill scope> <harness source> <ipc>
-<separate mode's sources...> <first kind>`` inside the sandbox (see
+`toolthink.tool.worker` starts it once per worker as
+``python -I -S -B -c <launcher> <kill scope> <harness> <ipc>
+<separate mode's programs...> <first kind>`` inside the sandbox (see
 `toolthink.tool.isolation`; ``<ipc>`` is ``ipc`` for an IPC namespace per
-run; `main` lists the rest). It is not imported by toolthink: it runs on the
-sandbox's interpreter with the standard library only. Before anything else it
+run; `main` lists the rest). ``<launcher>`` is one program assembled from
+this file and the parts before it (`toolthink.tool.programs`): the system
+calls (`toolthink.tool._kernel`), the tests' compilation
+(`toolthink.tool._compiled_tests`), the interpreters started ahead
+(`toolthink.tool._interpreters`) and the end of each run
+(`toolthink.tool._cleanup`). It is not imported by toolthink at run time: it
+runs on the sandbox's interpreter with the standard library only. Before anything else it
 makes itself non-dumpable (no run reaches its descriptors or memory, see
 `_Kernel.make_nondumpable`), or the sandbox does not start.
 
@@ -46,459 +51,43 @@ big-endian length, then UTF-8 JSON). For each job the launcher
 The launcher never decides pass or fail: the host checks the harness's verdict
 against the run's secret. The tests are compiled here (cached): once as given,
 and once with every ``assert`` and top-level call wrapped so that, after a
-failure, the harness can list each failing test (`toolthink.tool._harness`).
+failure, the harness can list each failing test (`toolthink.tool._compiled_tests`).
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import fcntl
 import json
-import marshal
 import math
 import os
-import resource
 import select
-import shutil
 import signal
 import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
+    from toolthink.tool._cleanup import _ZYGOTE, _kill_rest, _lingering, _reap, _wipe
+    from toolthink.tool._compiled_tests import _compile_tests, _job_imports
+    from toolthink.tool._interpreters import (
+        _CANDIDATE_BOOT,
+        _candidate_code,
+        _compiled_harness,
+        _Interpreter,
+        _pipe,
+        _preload,
+        _rlimits,
+        _spawn,
+        _write_all,
+    )
+    from toolthink.tool._kernel import _Kernel
 
 _HEADER = struct.Struct(">I")
 _RECORDS_LIMIT = 256 * 1024  # bytes; the harness writes a few KiB at most
 _DRAIN_SECONDS = 0.5  # after the run: how long to wait for pipes to close
-_ZOMBIE_SECONDS = 0.05  # after exit: time for the run's last children to finish exiting
-_CACHE_SIZE = 512  # compiled test suites kept
-_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 _READ = 1 << 16
-
-
-class _Interpreter:
-    """A started harness interpreter, waiting for its job on stdin."""
-
-    def __init__(self, pid: int, job: int, out: int, rec: int) -> None:
-        self.pid = pid
-        self.job = job
-        self.out = out
-        self.rec = rec
-        self.pidfd = _pidfd(pid)
-        self.status: int | None = None
-
-    def start(self, job: dict[str, Any], compiled: _Compiled, *_unused: object) -> None:
-        """Send the interpreter its job (it sets its limits itself, see `_rlimits`)."""
-        _send(self, job, compiled)
-
-    def settle(self) -> tuple[bytes, bool]:
-        """Nothing to end besides the interpreter (see `toolthink.tool._tests_runner.Pair`)."""
-        return b"", False
-
-    def discard(self) -> None:
-        """Kill and reap an interpreter started for a job that never came."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
-        for fd in (self.job, self.out, self.rec, self.pidfd):
-            if fd is not None:
-                os.close(fd)
-
-
-def _pidfd(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return None
-
-
-def _pipe() -> tuple[int, int]:
-    """A pipe whose ends are at fd 10 or above, so dup2 onto 0-3 never aliases them."""
-    ends = []
-    for fd in os.pipe():
-        ends.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10))
-        os.close(fd)
-    return ends[0], ends[1]
-
-
-# The interpreter's -c program: it reads the harness's code, compiled once by the
-# launcher (`_compiled_harness`), from the head of its stdin and runs it as
-# __main__ (2 ms of CPU saved per run: the harness's source is not compiled).
-_READ_CODE = """\
-import marshal, os, sys
-def _exactly(size):
-    data = b""
-    while len(data) < size:
-        chunk = os.read(FD, size - len(data))
-        if not chunk:
-            os._exit(3)
-        data += chunk
-    return data
-def _code():
-    return marshal.loads(_exactly(int.from_bytes(_exactly(4), "big")))
-"""
-_BOOT = _READ_CODE.replace("FD", "0") + "exec(_code())\n"
-
-
-# The candidate's -c program (the separate mode, `toolthink.tool._tests_runner.Pair`):
-# it reads the wire's and the candidate's code, compiled once (`_candidate_code`),
-# from the head of its request channel (fd 62), imports the modules named in its
-# argv (a guess at what the job needs: the last job's), then runs the candidate.
-_CANDIDATE_BOOT = _READ_CODE.replace("FD", "62") + """\
-_wire, _main = _code(), _code()
-for _name in sys.argv[1:]:
-    try:
-        __import__(_name)
-    except BaseException:
-        pass
-_module = type(sys)("_toolthink_wire")
-exec(_wire, _module.__dict__)
-sys.modules["_toolthink_wire"] = _module
-del _exactly, _code, _wire, _module
-exec(_main, {"__name__": "__main__", "__builtins__": __builtins__})
-"""
-# Modules a prestarted candidate may import before its job (`_preload`): the
-# standard library's most named by the benchmarks' code and tests. `typing`
-# alone costs 11 ms of CPU, more than an interpreter start.
-_PRELOADABLE = frozenset({"typing", "collections", "math", "itertools", "functools", "re",
-                          "heapq", "bisect", "string", "operator", "statistics", "fractions",
-                          "decimal", "datetime", "copy", "random", "hashlib", "json"})  # fmt: skip
-
-
-def _preload(imports: set[str] | frozenset[str]) -> list[str]:
-    """The modules to import in the next candidate ahead of its job: the last job's, known ones.
-
-    Under GRPO a worker runs the same task's tests many times in a row, so the
-    last job's imports are the best guess; a wrong guess costs CPU, not safety
-    (the candidate holds nothing of the job until it arrives).
-    """
-    return sorted(_PRELOADABLE & imports)
-
-
-def _candidate_code(wire_source: str, candidate_source: str) -> bytes:
-    """The wire's and the candidate's code, marshalled, each with its length in front."""
-    blobs = [marshal.dumps(compile(source, name, "exec", dont_inherit=True, optimize=2))
-             for source, name in ((wire_source, "<wire>"), (candidate_source, "<candidate>"))]
-    return b"".join(len(blob).to_bytes(4, "big") + blob for blob in blobs)
-
-
-def _compiled_harness(source: str) -> bytes:
-    """The harness's code, marshalled with its length in front (docstrings dropped)."""
-    blob = marshal.dumps(compile(source, "<harness>", "exec", dont_inherit=True, optimize=2))
-    return len(blob).to_bytes(4, "big") + blob  # about 25 KB: fits an empty pipe
-
-
-def _spawn(python: str, harness: bytes) -> _Interpreter:
-    """Start ``python -I -S -B -u -c <_BOOT>`` on fresh pipes; hand it the harness's code."""
-    job_r, job_w = _pipe()
-    out_r, out_w = _pipe()
-    rec_r, rec_w = _pipe()
-    dup2 = os.POSIX_SPAWN_DUP2
-    pid = os.posix_spawn(
-        python,
-        [python, "-I", "-S", "-B", "-u", "-c", _BOOT],
-        _ENV,
-        file_actions=[(dup2, job_r, 0), (dup2, out_w, 1), (dup2, out_w, 2), (dup2, rec_w, 3)],
-        setsid=True,
-    )
-    for fd in (job_r, out_w, rec_w):
-        os.close(fd)
-    with contextlib.suppress(OSError):  # it died already: its exit status tells
-        _write_all(job_w, harness)
-    return _Interpreter(pid, job_w, out_r, rec_r)
-
-
-def _isolate(tree: ast.Module) -> ast.Module:
-    """Wrap each ``assert`` and each top-level expression statement in try/except."""
-
-    def wrap(stmt: ast.stmt) -> ast.stmt:
-        record = ast.Expr(
-            ast.Call(
-                ast.Name("__toolthink_record__", ast.Load()),
-                [ast.Name("__toolthink_error__", ast.Load())],
-                [],
-            )
-        )
-        handler = ast.ExceptHandler(ast.Name("Exception", ast.Load()), "__toolthink_error__",
-                                    [record])  # fmt: skip
-        # New nodes take the statement's location (fix_missing_locations copies
-        # it down), so tracebacks keep the line numbers of the tests as given.
-        return ast.copy_location(ast.Try([stmt], [handler], [], []), stmt)
-
-    class Asserts(ast.NodeTransformer):
-        def visit_Assert(self, node: ast.Assert) -> ast.stmt:
-            return wrap(node)
-
-    tree = Asserts().visit(tree)
-    tree.body = [wrap(s) if isinstance(s, ast.Expr) else s for s in tree.body]
-    return ast.fix_missing_locations(tree)
-
-
-def _counted(tree: ast.Module) -> ast.Module:
-    """Precede each ``assert`` with a call that counts it (``__toolthink_assert__()``).
-
-    The harness passes only tests that ran at least one ``assert``: tests that
-    define checks and never call them would otherwise pass anything.
-    """
-
-    def count(node: ast.stmt) -> ast.stmt:
-        call = ast.Call(ast.Name("__toolthink_assert__", ast.Load()), [], [])
-        return ast.copy_location(ast.Expr(call), node)
-
-    class Asserts(ast.NodeTransformer):
-        def visit_Assert(self, node: ast.Assert) -> list[ast.stmt]:
-            return [count(node), node]
-
-    counted: ast.Module = ast.fix_missing_locations(Asserts().visit(tree))
-    return counted
-
-
-def _imported(tree: ast.Module) -> set[str]:
-    """Top-level names of the modules that ``tree`` imports absolutely, anywhere in it."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.partition(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.partition(".")[0])
-    return names
-
-
-def _code_imports(code: str) -> set[str]:
-    """What `_imported` finds in the candidate's code; nothing if it does not parse."""
-    try:
-        return _imported(ast.parse(code, "<code>"))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return set()
-
-
-_Compiled = tuple[bytes, bytes, frozenset[str]]
-_Refusal = dict[str, str]
-_compiled: dict[str, _Compiled | _Refusal] = {}
-
-
-def _compile_tests(tests: str) -> _Compiled | _Refusal:
-    """The tests compiled, or why they cannot be run (the answer's only field).
-
-    Returns:
-        The marshalled code of the tests (each ``assert`` counted, see
-        `_counted`) and of their isolated form, and the top-level names of the
-        modules they import (which the harness imports before its guard, see
-        `toolthink.tool._harness`); or ``{"tests_error": text}`` when they do
-        not compile, ``{"no_assertions": text}`` when they hold no ``assert``.
-    """
-    hit = _compiled.get(tests)
-    if hit is not None:
-        return hit
-    result: _Compiled | _Refusal
-    try:
-        compile(tests, "<tests>", "exec", dont_inherit=True)  # the compiler's own errors first
-        tree = ast.parse(tests, "<tests>")
-        if not any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
-            result = {"no_assertions": "they hold no assert statement"}
-        else:
-            imports = frozenset(_imported(tree))
-            plain = compile(_counted(tree), "<tests>", "exec", dont_inherit=True)
-            tree = ast.parse(tests, "<tests>")
-            isolated = compile(_isolate(tree), "<tests>", "exec", dont_inherit=True)
-            result = (marshal.dumps(plain), marshal.dumps(isolated), imports)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # see _harness._runner
-        result = {"tests_error": f"{type(exc).__name__}: {exc}"}
-    if len(_compiled) >= _CACHE_SIZE:
-        _compiled.pop(next(iter(_compiled)))
-    _compiled[tests] = result
-    return result
-
-
-def _job_imports(job: dict[str, Any]) -> set[str]:
-    """Top-level names of the modules a job's code and tests import (cached for the tests)."""
-    compiled = _compiled.get(job["tests"])
-    tests = compiled[2] if isinstance(compiled, tuple) else frozenset()
-    return set(tests) | _code_imports(job["code"])
-
-
-def _rlimits(limits: dict[str, int], timeout: float) -> list[tuple[int, int, int]]:
-    """``(resource, soft, hard)`` for the harness to set on itself before the run."""
-    cpu = math.ceil(timeout) + 1
-    return [
-        (getattr(resource, name), soft, hard)
-        for name, soft, hard in (
-            ("RLIMIT_CPU", cpu, cpu + 1),
-            ("RLIMIT_AS", limits["memory_bytes"], limits["memory_bytes"]),
-            ("RLIMIT_FSIZE", limits["file_size_bytes"], limits["file_size_bytes"]),
-            ("RLIMIT_NPROC", limits["processes"], limits["processes"]),
-            ("RLIMIT_NOFILE", limits["open_files"], limits["open_files"]),
-            ("RLIMIT_CORE", 0, 0),
-        )
-    ]
-
-
-_PR_SET_DUMPABLE = 4  # include/uapi/linux/prctl.h
-_PR_SET_CHILD_SUBREAPER = 36
-_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
-_CLONE_NEWIPC = 0x08000000  # include/uapi/linux/sched.h
-_CLONE_NEWPID = 0x20000000
-_CAP_VERSION_3 = 0x20080522  # include/uapi/linux/capability.h
-
-
-class _Kernel:
-    """The few system calls Python 3.10/3.11's ``os`` lacks, through libc (ctypes).
-
-    Only the launcher uses them: it is the sandbox's trusted code and runs no
-    candidate code (each run is a separate interpreter, which never sees ctypes).
-    """
-
-    def __init__(self) -> None:
-        import ctypes  # noqa: PLC0415 (only here: about 10 ms, once per sandbox)
-
-        self.ctypes = ctypes
-        self.libc = ctypes.CDLL(None, use_errno=True)
-
-    def _check(self, result: int, what: str) -> None:
-        if result != 0:
-            errno = self.ctypes.get_errno()
-            msg = f"{what} failed: {os.strerror(errno)}"
-            raise OSError(errno, msg)
-
-    def make_nondumpable(self) -> None:
-        """``prctl(PR_SET_DUMPABLE, 0)``: no process of a run reaches our descriptors or memory.
-
-        Jobs and secrets pass through the launcher, and the tests' process is
-        forked from it (forks keep the flag; an exec'd interpreter loses it):
-        ``pidfd_getfd`` would hand a run their descriptors (the verdict
-        channel, the pipes to the host), ``/proc/<pid>/mem`` (in the fallback)
-        their memory. Both need ptrace access, which the kernel refuses to a
-        non-dumpable target without ``CAP_SYS_PTRACE``; the seccomp filter
-        denies ``pidfd_getfd`` too (`toolthink.tool.isolation`).
-        """
-        self._check(self.libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
-
-    def drop_capabilities(self) -> None:
-        """Empty every capability set of this process (the forked tests' process).
-
-        The launcher keeps CAP_SYS_ADMIN for `new_ipc_namespace`; a fork
-        inherits it, and the tests' process needs none.
-        """
-        header = (self.ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
-        self._check(self.libc.capset(header, (self.ctypes.c_uint32 * 6)()), "capset")
-
-    def become_subreaper(self) -> None:
-        """Orphans of our children become ours (not pid 1's), so we can reap them."""
-        self._check(self.libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "PR_SET_CHILD_SUBREAPER")
-
-    def keep_capabilities_here(self) -> None:
-        """Clear the inheritable and ambient sets: what we exec gets no capability.
-
-        Bubblewrap gives this process CAP_SYS_ADMIN (``--cap-add``) in the
-        sandbox's own user namespace, as an ambient capability; we keep it
-        (effective, permitted) for `new_ipc_namespace`, and no run inherits it.
-        """
-        words = self.ctypes.c_uint32 * 6
-        header = (self.ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
-        data = words()
-        self._check(self.libc.capget(header, data), "capget")
-        data[2] = data[5] = 0  # inheritable, both 32-bit words
-        self._check(self.libc.capset(header, data), "capset")
-        self._check(self.libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
-                    "PR_CAP_AMBIENT_CLEAR_ALL")  # fmt: skip
-
-    def new_pid_namespace(self) -> None:
-        """Our next child is init of a new pid namespace, and every later one lives there."""
-        self._check(self.libc.unshare(_CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-
-    def new_ipc_namespace(self) -> None:
-        """Move to a fresh IPC namespace: what later children create, no earlier run saw.
-
-        SysV shared memory, message queues and semaphores, and POSIX message
-        queues, live in the IPC namespace; the previous run's namespace goes
-        when its last process does (all are killed before the next starts).
-        """
-        self._check(self.libc.unshare(_CLONE_NEWIPC), "unshare(CLONE_NEWIPC)")
-
-
-def _reap() -> None:
-    """Collect every finished child: the launcher is a subreaper, so orphans are ours.
-
-    The candidates forked by the zygote, and their orphans, are the zygote's:
-    it reaps them when asked (so that none still counts as alive for `_others_alive`).
-    """
-    if _ZYGOTE:
-        _ask_zygote(b"R")
-    while True:
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _others_alive(scope: str, pgid: int) -> bool:
-    """Whether any process of the run besides the launcher (and pid 1) is alive."""
-    if _ZYGOTE:
-        return _ask_zygote(b"A")
-    try:
-        if scope == "pidns":
-            os.kill(-1, 0)
-        else:
-            os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _kill_rest(scope: str, pgid: int) -> None:
-    """SIGKILL every other process of the run, and reap it, until none is left (at most ~1 s)."""
-    for _ in range(1000):
-        _reap()
-        if _ZYGOTE:
-            if not _ask_zygote(b"K"):
-                return
-            time.sleep(0.001)
-            continue
-        try:
-            if scope == "pidns":
-                os.kill(-1, signal.SIGKILL)
-            else:
-                os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            return
-        time.sleep(0.001)
-    _reap()
-
-
-def _wipe(folder: str) -> bool:
-    """Delete everything under ``folder``; return whether it is empty afterwards.
-
-    A run may leave folders without permissions or nested too deep to delete;
-    then the host restarts the sandbox, whose /tmp goes with it.
-    """
-
-    def retry(func: Any, path: str, _info: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(path) or ".", 0o700)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, 0o700)
-            func(path)
-        except (OSError, TypeError):
-            pass
-
-    try:
-        os.chmod(folder, 0o700)
-        for entry in list(os.scandir(folder)):
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, onerror=retry)
-            else:
-                os.unlink(entry.path)
-        return not os.listdir(folder)
-    except (OSError, RecursionError):
-        return False
 
 
 class _Capture:
@@ -538,28 +127,6 @@ class _Capture:
         return bytes(self.buffers[fd][:cap]).decode("utf-8", "replace")
 
 
-def _send(proc: _Interpreter, job: dict[str, Any], compiled: _Compiled) -> None:
-    """Hand the interpreter its job (and the limits it sets on itself) on its stdin."""
-    payload = marshal.dumps({
-        "rlimits": _rlimits(job["limits"], float(job["timeout"])),
-        "code": job["code"],
-        "tests": compiled[0],
-        "isolated": compiled[1],
-        "imports": sorted(compiled[2] | _code_imports(job["code"])),
-        "secret": job["secret"],
-        "timeout": float(job["timeout"]),
-        "max_failures": job["max_failures"],
-        "explain_seconds": job["explain_seconds"],
-        "limits": job["limits"],  # the separate tests' process limits the code's with them
-    })
-    try:
-        _write_all(proc.job, payload)
-    except OSError:
-        pass  # the interpreter died before reading: its exit status tells
-    finally:
-        os.close(proc.job)
-
-
 def _watch(proc: _Interpreter, capture: _Capture, deadline: float) -> tuple[bool, bool, str | None]:
     """Collect output until exit, timeout or overflow: (exited, timed_out, overflow)."""
     if proc.pidfd is not None:
@@ -585,18 +152,6 @@ def _watch(proc: _Interpreter, capture: _Capture, deadline: float) -> tuple[bool
         if exited:
             return True, False, None
     return exited, True, None
-
-
-def _lingering(scope: str, pgid: int) -> bool:
-    """Whether the run left processes behind, allowing children that are exiting a moment."""
-    wait_until = time.monotonic() + _ZOMBIE_SECONDS
-    _reap()
-    alive = _others_alive(scope, pgid)
-    while alive and time.monotonic() < wait_until:
-        time.sleep(0.002)
-        _reap()
-        alive = _others_alive(scope, pgid)
-    return alive
 
 
 def _run(proc: Any, job: dict[str, Any], scope: str, workdir: str,
@@ -642,12 +197,6 @@ def _run(proc: Any, job: dict[str, Any], scope: str, workdir: str,
         "wall": wall,
         "dirty": not clean,
     }
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _read_frame(fd: int) -> dict[str, Any] | None:
@@ -701,9 +250,6 @@ def _set_up(scope: str, ipc: str) -> tuple[_Kernel, bool]:
     return kernel, True
 
 
-_ZYGOTE: list[socket.socket] = []  # the launcher's socket to the zygote, if it has one
-
-
 def _split(kernel: _Kernel, candidate: bytes, ipc_per_run: bool, source: str) -> socket.socket:
     """Fork the zygote as init of a new pid namespace; return our socket to it.
 
@@ -719,13 +265,6 @@ def _split(kernel: _Kernel, candidate: bytes, ipc_per_run: bool, source: str) ->
         _module("_toolthink_zygote", source).serve(theirs, codes, kernel, ipc_per_run)
     theirs.close()
     return ours
-
-
-def _ask_zygote(request: bytes) -> bool:
-    """Send ``request`` (`toolthink.tool._zygote`); whether the answer is ``1``."""
-    zygote = _ZYGOTE[0]
-    zygote.sendall(request)
-    return zygote.recv(1) == b"1"
 
 
 def _module(name: str, source: str, **names: Any) -> Any:

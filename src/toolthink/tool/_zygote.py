@@ -72,7 +72,7 @@ def serve(control: socket.socket, codes: tuple[bytes, bytes], kernel: Any,
     """Fork candidates on request until the launcher closes ``control``; never returns.
 
     ``codes``: the marshalled `toolthink.tool._wire` and `toolthink.tool._candidate`;
-    ``kernel``: the launcher's `toolthink.tool._launcher._Kernel`.
+    ``kernel``: the launcher's `toolthink.tool._kernel._Kernel`.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for fd in (0, 1):  # the launcher's pipes to the host: not ours to hold

@@ -9,8 +9,9 @@ the command line:
   prefix) read-only; a read-only root and ``/dev`` with private, size-capped
   ``/tmp`` and ``/dev/shm`` (the only writable places, emptied between runs);
   no ``/proc``; ``--die-with-parent``; nested user namespaces
-  disabled; and a seccomp filter that denies ptrace, cross-process memory access,
-  ``pidfd_getfd`` and a few kernel interfaces tests never need. The launcher is the pid
+  disabled; and a seccomp filter (`toolthink.tool.seccomp`) that denies
+  ptrace, cross-process memory access, ``pidfd_getfd`` and a few kernel
+  interfaces tests never need. The launcher is the pid
   namespace's init (``--as-pid-1``): it reaps every orphan of a run, and no
   signal from a run reaches it. With the capability below it also forks a
   zygote (`toolthink.tool._zygote`) as init of a nested pid namespace, where
@@ -48,10 +49,8 @@ import enum
 import functools
 import logging
 import os
-import platform
 import shutil
 import stat
-import struct
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -60,6 +59,7 @@ from pathlib import Path
 import attrs
 
 from toolthink.errors import ToolthinkError
+from toolthink.tool.seccomp import seccomp_filter, seccomp_pipe
 
 __all__ = [
     "Isolation",
@@ -348,7 +348,7 @@ def _bwrap_plan(
 
 def _probe(plan: IsolationPlan) -> str | None:
     """Start the plan's command once; return None on success or what went wrong."""
-    read_fd = _seccomp_fd(plan.seccomp)
+    read_fd = seccomp_pipe(plan.seccomp)
     try:
         done = subprocess.run(
             plan.argv(["-I", "-S", "-c", _PROBE], read_fd),
@@ -385,85 +385,6 @@ def _host_env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
 
 
-def _seccomp_fd(program: bytes | None) -> int | None:
-    """A pipe's read end holding ``program`` for ``bwrap --seccomp FD`` (None if no program)."""
-    if program is None:
-        return None
-    read_fd, write_fd = os.pipe()
-    try:
-        os.write(write_fd, program)  # a few hundred bytes: fits the pipe buffer
-    finally:
-        os.close(write_fd)
-    return read_fd
-
-
-# Seccomp: deny a short list of system calls with EPERM, allow the rest.
-# ptrace and process_vm_* would let a process read another's memory (the
-# harness's secret); pidfd_getfd would hand a run another process's
-# descriptors (the launcher's pipes to the host, the tests' process's verdict
-# channel), process_madvise and process_mrelease act on another's memory, kcmp
-# compares another's descriptors: no process of the sandbox needs them (the
-# launcher uses pidfd_open only, to wait). The launcher and the tests' process
-# are non-dumpable as well, which the kernel's ptrace access check for all of
-# these refuses already; the filter holds if that ever fails. perf_event_open,
-# bpf, userfaultfd, io_uring and the keyring are kernel attack surface no test
-# needs. Numbers: arch/x86/entry/syscalls/syscall_64.tbl and
-# include/uapi/asm-generic/unistd.h (aarch64).
-_DENIED = ("ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open", "bpf",
-           "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
-           "keyctl", "add_key", "request_key", "pidfd_getfd", "process_madvise",
-           "process_mrelease", "kcmp")  # fmt: skip
-_SYSCALLS = {
-    "x86_64": (0xC000003E, (101, 310, 311, 298, 321, 323, 425, 426, 427, 250, 248, 249,
-                            438, 440, 448, 312)),
-    "aarch64": (0xC00000B7, (117, 270, 271, 241, 280, 282, 425, 426, 427, 219, 217, 218,
-                             438, 440, 448, 272)),
-}
-_BPF_LD_W_ABS = 0x20
-_BPF_JEQ_K = 0x15
-_BPF_JGE_K = 0x35
-_BPF_RET_K = 0x06
-_SECCOMP_RET_ALLOW = 0x7FFF0000
-_SECCOMP_RET_ERRNO = 0x00050000
-_EPERM = 1
-_X32_SYSCALL_BIT = 0x40000000
-
-
-def seccomp_filter(machine: str | None = None) -> bytes | None:
-    """Return the sandbox's seccomp program (classic BPF, ``struct sock_filter[]``).
-
-    Denies with EPERM: ptrace, process_vm_readv/writev, pidfd_getfd,
-    process_madvise, process_mrelease, kcmp, perf_event_open, bpf,
-    userfaultfd, io_uring_* and the keyring calls; a foreign system-call ABI (i386
-    or x32 on x86_64) is denied entirely. Everything else is allowed.
-
-    Args:
-        machine: ``platform.machine()`` value; None for this machine.
-
-    Returns:
-        The program bytes for ``bwrap --seccomp``, or None on an architecture
-        without a table here (then no filter is installed).
-    """
-    entry = _SYSCALLS.get(machine or platform.machine())
-    if entry is None:
-        return None
-    arch, numbers = entry
-    deny = _SECCOMP_RET_ERRNO | _EPERM
-    n = len(numbers)
-    prog: list[tuple[int, int, int, int]] = [
-        (_BPF_LD_W_ABS, 0, 0, 4),  # A = seccomp_data.arch
-        (_BPF_JEQ_K, 1, 0, arch),  # native ABI: skip the next instruction
-        (_BPF_RET_K, 0, 0, deny),
-        (_BPF_LD_W_ABS, 0, 0, 0),  # A = seccomp_data.nr
-        (_BPF_JGE_K, n + 1, 0, _X32_SYSCALL_BIT),  # x32 numbers: jump to deny
-    ]
-    for i, number in enumerate(numbers):
-        prog.append((_BPF_JEQ_K, n - i, 0, number))  # match: jump to deny
-    prog.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
-    prog.append((_BPF_RET_K, 0, 0, deny))
-    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
-
-
 def seccomp_fd(plan: IsolationPlan) -> int | None:
     """Open a pipe holding the plan's seccomp program; the caller closes it after spawning."""
-    return _seccomp_fd(plan.seccomp)
+    return seccomp_pipe(plan.seccomp)
