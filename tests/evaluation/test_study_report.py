@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from toolthink.evaluation.journal import JOURNAL_FILE, EvalJournal
 from toolthink.evaluation.metrics import summarize
 from toolthink.evaluation.study_report import EvalRun, write_study_report
 
@@ -54,3 +55,19 @@ def test_report_holds_each_model_with_intervals(tmp_path: Path) -> None:
     for name in ("pass1_by_model", "pass1_by_kind", "turn_budget", "tokens_per_solved"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
         assert f"figures/{name}.png" in report
+
+
+def test_an_evaluation_under_way_gives_a_partial_row_from_its_journal(tmp_path: Path) -> None:
+    journal = EvalJournal(tmp_path / "coe" / JOURNAL_FILE,
+                          {"task_ids": [f"t{i}" for i in range(10)]})
+    journal.add("chain-of-edits", [
+        {"task_id": f"t{i}", "sample": 0, "passed": i < 2, "bug_kind": "typo",
+         "generated_tokens": 10, "turns": [{}, {}], "exited": True} for i in range(4)], 8.0)
+    runs = [EvalRun("coe-sft", "heldout", tmp_path / "coe"),
+            EvalRun("base", "heldout", tmp_path / "never-ran")]
+    report = write_study_report(tmp_path, runs, heldout="heldout", command="toolthink study",
+                                settings={}).read_text()
+    # 2 of the 4 tasks played so far: 50 % [15.0, 85.0], EXIT on failing code in 2 of 4
+    assert ("| coe-sft (partial: 4/10) | heldout | 4 | 50.0 [15.0, 85.0] | 10 | 20 | 2.00 | 100 "
+            "| 50 |") in report
+    assert "Not evaluated (the study stopped before): base on heldout." in report

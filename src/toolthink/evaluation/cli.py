@@ -33,6 +33,7 @@ from toolthink.commands import (
     usage_error,
 )
 from toolthink.errors import ToolthinkError
+from toolthink.evaluation.journal import JOURNAL_FILE
 from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.models.shipped import AUTO, adapter_help, resolve_adapter
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
@@ -205,10 +206,6 @@ def _figures_and_page(out: Path, results: Sequence[ModeResult], *, ks: Sequence[
 
     page = write_page(read_run(out)[:1], out / "report.html", title=f"toolthink eval: {title}")
     console.print(f"results page: {page} (open it in a browser)")
-
-
-JOURNAL_FILE = "episodes.partial.jsonl"
-"""An evaluation's journal while it runs, in ``--out`` (`toolthink.evaluation.journal`)."""
 
 
 def _journal_key(args: argparse.Namespace, tasks: Sequence[RepairTask], config: EvalConfig,

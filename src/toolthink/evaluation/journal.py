@@ -32,7 +32,10 @@ from typing import Any
 
 from toolthink.errors import ToolthinkError
 
-__all__ = ["EvalJournal", "JournalMismatchError"]
+__all__ = ["JOURNAL_FILE", "EvalJournal", "JournalMismatchError", "read_journal"]
+
+JOURNAL_FILE = "episodes.partial.jsonl"
+"""The journal's name in ``toolthink eval --out`` while the evaluation runs."""
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,42 @@ _HEADER = "toolthink_eval_journal"
 
 class JournalMismatchError(ToolthinkError, ValueError):
     """The journal in the output folder was written by an evaluation with other settings."""
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    """The header and the attempts' lines of a journal (a last line cut short dropped)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # cut short by the interruption: play it again
+                logger.warning("%s: dropped its last line, cut short", path)
+                break
+            msg = (f"{path}:{number} is not JSON: the journal is damaged; delete it "
+                   "to evaluate from the start")
+            raise JournalMismatchError(msg) from None
+    if not rows or rows[0].get(_HEADER) != 1:
+        msg = (f"{path} is not an evaluation journal (no header line): delete it or "
+               "choose another --out")
+        raise JournalMismatchError(msg)
+    return rows
+
+
+def read_journal(path: str | Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The settings of a journal and its records by mode, in the order they were played.
+
+    For a report of an evaluation still under way (``toolthink study --report-only``).
+
+    Raises:
+        JournalMismatchError: The file is not a journal, or is damaged.
+    """
+    rows = _rows(Path(path))
+    records: dict[str, list[dict[str, Any]]] = {}
+    for row in rows[1:]:
+        records.setdefault(row["mode"], []).append(row["record"])
+    return dict(rows[0].get("key", {})), records
 
 
 class EvalJournal:
@@ -68,22 +107,7 @@ class EvalJournal:
             self._append([{_HEADER: 1, "key": self.key}])
 
     def _read(self) -> None:
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        rows: list[dict[str, Any]] = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                if number == len(lines):  # cut short by the interruption: play it again
-                    logger.warning("%s: dropped its last line, cut short", self.path)
-                    break
-                msg = (f"{self.path}:{number} is not JSON: the journal is damaged; delete it "
-                       "to evaluate from the start")
-                raise JournalMismatchError(msg) from None
-        if not rows or rows[0].get(_HEADER) != 1:
-            msg = (f"{self.path} is not an evaluation journal (no header line): delete it or "
-                   "choose another --out")
-            raise JournalMismatchError(msg)
+        rows = _rows(self.path)
         theirs = rows[0].get("key", {})
         for name in sorted(set(theirs) | set(self.key)):
             if theirs.get(name) != self.key.get(name):

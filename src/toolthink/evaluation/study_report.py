@@ -23,7 +23,8 @@ from typing import Any
 
 import attrs
 
-from toolthink.evaluation.metrics import summarize
+from toolthink.evaluation.journal import JOURNAL_FILE, read_journal
+from toolthink.evaluation.metrics import episode_stats, summarize
 
 __all__ = ["EvalRun", "Row", "edits_table", "kinds_table", "main_table", "read_rows",
            "write_study_report"]
@@ -81,12 +82,41 @@ class Row:
 _SHORT = {"chain-of-edits": "CoE", "direct": "direct"}
 
 
+def _partial_rows(run: EvalRun) -> list[Row]:
+    """Rows of an evaluation still under way, from its journal (`toolthink.evaluation.journal`).
+
+    The label says how many of the tasks were played, e.g. ``coe-sft (partial:
+    160/472)``: the tasks played first (file order), not a random sample.
+    """
+    journal = run.folder / JOURNAL_FILE
+    if not journal.is_file():
+        return []
+    key, by_mode = read_journal(journal)
+    total = len(key.get("task_ids", []))
+    rows = []
+    for mode, records in by_mode.items():
+        outcomes: dict[str, list[bool]] = {}
+        for record in records:
+            outcomes.setdefault(record["task_id"], []).append(bool(record["passed"]))
+        groups = {r["task_id"]: r["bug_kind"] for r in records if r.get("bug_kind")}
+        entry = {"pass_at_k": summarize(outcomes, [1], groups), "stats": episode_stats(records)}
+        label = (run.model if len(by_mode) == 1 else f"{run.model} / {_SHORT[mode]}")
+        rows.append(Row(f"{label} (partial: {len(outcomes)}/{total})", mode, run.dataset, entry,
+                        len(outcomes), run.folder))
+    return rows
+
+
 def read_rows(runs: Sequence[EvalRun]) -> list[Row]:
-    """The rows of every finished run (a run without ``results.json`` is left out)."""
+    """The rows of every run that played any attempt.
+
+    Finished runs are read from ``results.json``, runs under way from their
+    journal (labelled partial), and runs not started are left out.
+    """
     rows = []
     for run in runs:
         path = run.folder / "results.json"
         if not path.is_file():
+            rows += _partial_rows(run)
             continue
         results = json.loads(path.read_text(encoding="utf-8"))
         modes = results["modes"]
@@ -298,7 +328,8 @@ def write_study_report(
     """
     rows = read_rows(runs)
     missing = [f"{run.model} on {run.dataset}" for run in runs
-               if not (run.folder / "results.json").is_file()]
+               if not (run.folder / "results.json").is_file()
+               and not (run.folder / JOURNAL_FILE).is_file()]
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     ks = sorted({int(key.removeprefix("pass@")) for r in rows
