@@ -26,17 +26,17 @@ from typing import Any
 
 import attrs
 
-from toolthink.data.corruption import LINE_EDITS, Corruption, corrupt, normalize_newlines
-from toolthink.data.mutations import MUTATIONS
+from toolthink.data.corruption import Corruption, corrupt, normalize_newlines
 from toolthink.dsl import format_command
 from toolthink.env import EnvConfig, Observation, RepairEnv, TrainingFormat, step_all
 from toolthink.env.prompt import PROMPT_VERSION
-from toolthink.tasks import Problem, RepairTask
+from toolthink.tasks import BugKind, Problem, RepairTask
 from toolthink.tool import SandboxPool
 
 __all__ = ["DemoConfig", "DemoSet", "build_demos", "mbpp_split", "split_of"]
 
-ALL_KINDS = LINE_EDITS + tuple(MUTATIONS)
+ALL_KINDS: tuple[BugKind, ...] = tuple(BugKind)
+"""Every edit kind, in the order the generator draws from: the line edits, then the semantic."""
 
 REJECTION_REASONS = (
     "no corruption",
@@ -82,7 +82,8 @@ def split_of(task_id: str) -> str:
 def _check_kinds(_: Any, __: Any, value: tuple[str, ...]) -> None:
     unknown = [k for k in value if k not in ALL_KINDS]
     if unknown or not value:
-        msg = f"kinds={value!r} has unknown or no edit kinds: choose from {list(ALL_KINDS)}"
+        msg = (f"kinds={value!r} has unknown or no edit kinds: choose from "
+               f"{[str(k) for k in ALL_KINDS]}")
         raise ValueError(msg)
 
 
@@ -171,8 +172,7 @@ def _candidates(
 
 
 def _task(candidate: _Candidate) -> RepairTask:
-    notes = "synthetic bug: " + ", ".join(candidate.corruption.kinds)
-    task = candidate.problem.with_bug(candidate.corruption.corrupted, notes=notes,
+    task = candidate.problem.with_bug(candidate.corruption.corrupted,
                                       bug_kinds=candidate.corruption.kinds,
                                       n_edits=len(candidate.corruption.edits))
     return attrs.evolve(task, reference=candidate.corruption.original)

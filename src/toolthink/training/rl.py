@@ -105,8 +105,8 @@ def easy_tasks(
             if result is None or result.corrupted in seen:
                 continue
             seen.add(result.corrupted)
-            notes = "synthetic bug: " + ", ".join(result.kinds)
-            candidates.append(problem.with_bug(result.corrupted, notes=notes))
+            candidates.append(problem.with_bug(result.corrupted, bug_kinds=result.kinds,
+                                               n_edits=len(result.edits)))
     reports = sandbox.run_batch([(t.buggy_code, t.tests) for t in candidates], timeout=timeout)
     return [t for t, r in zip(candidates, reports, strict=True) if not r.passed]
 
