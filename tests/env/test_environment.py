@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
 import pytest
 
-from toolthink.env import PROMPT_VERSION, SYSTEM_PROMPT, EnvConfig, RepairEnv, step_all
+from toolthink.env import (
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    EnvConfig,
+    RepairEnv,
+    StepStatus,
+    step_all,
+)
 from toolthink.env.environment import EnvError
 from toolthink.tasks import Problem, load_embedded_corpus
 from toolthink.tool import SandboxPool
@@ -65,7 +74,7 @@ def test_malformed_command_costs_half_and_keeps_the_code(env: RepairEnv) -> None
 
 def test_rejected_command_costs_half_and_names_the_valid_range(env: RepairEnv) -> None:
     obs, reward, _, info = env.step("DELL 40")
-    assert (reward, info.status, info.rejected) == (-0.5, "rejected", 1)
+    assert (reward, info.status, info.rejected) == (-0.5, StepStatus.REJECTED, 1)
     assert "line 40 does not exist" in obs.text
 
 
@@ -95,7 +104,8 @@ def test_step_all_batches_environments(sandbox_pool: SandboxPool, problem: Probl
         env.reset(task)
     results = step_all(envs, ["REPW 5 >>>number >>>best is None or number", "DELL 1", "EXIT"])
     assert [r[1] for r in results] == [1.0, 0.0, 0.0]
-    assert [r[3].status for r in results] == ["applied", "applied", "exit"]
+    assert [r[3].status for r in results] == [StepStatus.APPLIED, StepStatus.APPLIED,
+                                              StepStatus.EXIT]
     assert [r[2] for r in results] == [False, False, True]
     with pytest.raises(ValueError, match="one text per environment"):
         step_all(envs, ["EXIT"])
@@ -103,7 +113,8 @@ def test_step_all_batches_environments(sandbox_pool: SandboxPool, problem: Probl
 
 def test_info_is_a_plain_dict_for_loggers(env: RepairEnv) -> None:
     info = env.step("EXIT")[3].as_dict()
-    assert info["status"] == "exit"
+    assert info["status"] is StepStatus.EXIT
+    assert json.loads(json.dumps(info))["status"] == "exit"  # JSONL files keep the plain value
     assert set(info) >= {"turn", "passed", "malformed", "truncated"}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from toolthink.env import EnvConfig, StepInfo
+from toolthink.env import EnvConfig, StepInfo, StepStatus
 from toolthink.evaluation import cli
 from toolthink.evaluation.datasets import load_eval_tasks
 from toolthink.evaluation.eval_progress import ProgressLines
@@ -219,7 +219,7 @@ def test_each_bar_counts_from_its_modes_start() -> None:
 def test_progress_lines_say_how_each_episode_ended() -> None:
     lines = ProgressLines(total=4)
     lines.attempts("chain-of-edits", 0, 0.0)
-    info = StepInfo(turn=3, status="applied", passed=False, solved=False, failures=1,
+    info = StepInfo(turn=3, status=StepStatus.APPLIED, passed=False, solved=False, failures=1,
                     malformed=0, rejected=0, truncated=True, command="DELL 1")
     assert lines.turn_played("chain-of-edits", Turn(0, "DELL 1", -0.5, info, "", False)) is None
     line = lines.turn_played("chain-of-edits", Turn(1, "DELL 1", -0.5, info, "", True))

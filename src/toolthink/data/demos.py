@@ -28,7 +28,14 @@ import attrs
 
 from toolthink.data.corruption import Corruption, corrupt, normalize_newlines
 from toolthink.dsl import format_command
-from toolthink.env import EnvConfig, Observation, RepairEnv, TrainingFormat, step_all
+from toolthink.env import (
+    EnvConfig,
+    Observation,
+    RepairEnv,
+    StepStatus,
+    TrainingFormat,
+    step_all,
+)
 from toolthink.env.prompt import PROMPT_VERSION
 from toolthink.tasks import BugKind, Problem, RepairTask
 from toolthink.tool import SandboxPool
@@ -203,7 +210,8 @@ def _replay(
     records = []
     for env, first, trace, candidate, lane in zip(envs, firsts, traces, lanes, steps, strict=True):
         assert env.editor is not None
-        if any(info.status not in ("applied", "exit") for _, _, _, info in lane) or (
+        if any(info.status not in (StepStatus.APPLIED, StepStatus.EXIT)
+               for _, _, _, info in lane) or (
             env.editor.source != candidate.corruption.original
         ):
             rejected["replay differs"] += 1

@@ -18,6 +18,7 @@ on a shared `toolthink.tool.SandboxPool`; `RepairEnv.step` is the one-env case.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +31,8 @@ from toolthink.tasks import RepairTask
 from toolthink.tool import CodeEditor, RenderConfig, SandboxPool, TestReport, render
 from toolthink.validators import positive_int
 
-__all__ = ["EnvConfig", "EnvError", "Observation", "RepairEnv", "StepInfo", "step_all"]
+__all__ = ["EnvConfig", "EnvError", "Observation", "RepairEnv", "StepInfo", "StepStatus",
+           "step_all"]
 
 
 class EnvError(ToolthinkError, RuntimeError):
@@ -92,13 +94,26 @@ class Observation:
     prompt_version: str = PROMPT_VERSION
 
 
+class StepStatus(enum.StrEnum):
+    """What became of a turn's command (the ``status`` of `StepInfo` and of JSONL records)."""
+
+    APPLIED = "applied"
+    """It parsed and changed the code (or left it as it was); the tests ran."""
+    REJECTED = "rejected"
+    """It parsed but could not be applied (a line out of range...); the code is unchanged."""
+    MALFORMED = "malformed"
+    """It does not parse; the code is unchanged."""
+    EXIT = "exit"
+    """``EXIT``: the episode is over."""
+
+
 @attrs.frozen
 class StepInfo:
     """What training and evaluation log after each step.
 
     Attributes:
         turn: 1-based index of the step.
-        status: ``"applied"``, ``"rejected"``, ``"malformed"`` or ``"exit"``.
+        status: What became of the command (`StepStatus`; its value in JSON).
         passed: Whether the code passes all tests now.
         solved: Whether it has passed at any turn so far.
         failures: Failing tests reported by the last run (0 when passing).
@@ -109,7 +124,7 @@ class StepInfo:
     """
 
     turn: int
-    status: str
+    status: StepStatus
     passed: bool
     solved: bool
     failures: int
@@ -127,7 +142,7 @@ class StepInfo:
 class _Pending:
     """A step whose tests still have to run (see `step_all`)."""
 
-    status: str
+    status: StepStatus
     command: str | None
     message: str
     needs_run: bool
@@ -213,16 +228,18 @@ class RepairEnv:
             command = parse_command(text)
         except DslSyntaxError as e:
             self.malformed += 1
-            return _Pending("malformed", None, f"{e}\n(the code is unchanged)", needs_run=False)
+            return _Pending(StepStatus.MALFORMED, None, f"{e}\n(the code is unchanged)",
+                            needs_run=False)
         outcome = execute(command, self.editor)
         canonical = format_command(command)
         if not outcome.ok:
             self.rejected += 1
-            return _Pending("rejected", canonical, f"{outcome.message}\n(the code is unchanged)",
-                            needs_run=False)
+            return _Pending(StepStatus.REJECTED, canonical,
+                            f"{outcome.message}\n(the code is unchanged)", needs_run=False)
         if outcome.exited:
-            return _Pending("exit", canonical, "EXIT: the episode is over", needs_run=False)
-        return _Pending("applied", canonical, "", needs_run=True)
+            return _Pending(StepStatus.EXIT, canonical, "EXIT: the episode is over",
+                            needs_run=False)
+        return _Pending(StepStatus.APPLIED, canonical, "", needs_run=True)
 
     def _finish(self, pending: _Pending, report: TestReport | None) -> tuple[
         Observation, float, bool, StepInfo
@@ -234,9 +251,9 @@ class RepairEnv:
         if report is not None:
             self.report = report
         assert self.report is not None
-        if pending.status == "malformed":
+        if pending.status is StepStatus.MALFORMED:
             reward += config.malformed_penalty
-        elif pending.status == "rejected":
+        elif pending.status is StepStatus.REJECTED:
             reward += config.rejected_penalty
         if self.report.passed and not self.solved:
             self.solved = True
@@ -245,13 +262,14 @@ class RepairEnv:
             reward += config.shaping * (_failure_count(before) - _failure_count(report)) / max(
                 _failure_count(before), 1
             )
-        exited = pending.status == "exit"
+        exited = pending.status is StepStatus.EXIT
         truncated = not exited and self.turn >= config.max_turns
         if truncated:
             reward += config.no_exit_penalty
         self.done = exited or truncated
         self.total_reward += reward
-        feedback = pending.message if pending.status != "applied" else self.report.feedback
+        applied = pending.status is StepStatus.APPLIED
+        feedback = self.report.feedback if applied else pending.message
         observation = Observation(render(self.editor, feedback, config=config.render))
         info = StepInfo(
             turn=self.turn, status=pending.status, passed=self.report.passed, solved=self.solved,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolthink.dsl import execute, parse_command
+from toolthink.env import StepStatus
 from toolthink.evaluation.episode_view import End
 from toolthink.rollout.episodes import Episode
 from toolthink.tasks import RepairTask
@@ -44,7 +45,7 @@ def _replay(task: RepairTask, episode: Episode) -> list[str]:
     editor = CodeEditor(task.buggy_code)
     codes = []
     for info in episode.infos:
-        if info.status == "applied" and info.command is not None:
+        if info.status is StepStatus.APPLIED and info.command is not None:
             execute(parse_command(info.command), editor)
         codes.append(editor.source)
     return codes

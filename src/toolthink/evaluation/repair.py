@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from toolthink.commands import adapter_folder_problem, non_negative_float
+from toolthink.env import StepStatus
 from toolthink.errors import ToolthinkError
 from toolthink.evaluation.cli import add_device_arguments, check_device
 from toolthink.evaluation.tests_file import run_problem, static_problem
@@ -226,7 +227,7 @@ class TurnPrinter:
             lines.append(f"    ({len(feedback) - len(shown)} more line(s): toolthink show "
                          f"{self.log})")
         if turn.done:
-            how = ("sent EXIT" if info.status == "exit" else
+            how = ("sent EXIT" if info.status is StepStatus.EXIT else
                    "hit the turn limit" if info.truncated else "ran out of tokens")
             verdict = "the tests pass" if info.passed else "the tests fail"
             lines.append(f"attempt {turn.episode + 1} ended: {how}; {verdict}")

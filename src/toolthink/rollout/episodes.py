@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from toolthink.env import EnvConfig, RepairEnv, StepInfo, step_all
+from toolthink.env import EnvConfig, RepairEnv, StepInfo, StepStatus, step_all
 from toolthink.errors import ToolthinkError
 from toolthink.rollout.chat import ChatFormat
 from toolthink.rollout.constrained import GrammarConstraint
@@ -158,12 +158,12 @@ class Episode:
     @property
     def exited(self) -> bool:
         """The model ended the episode with ``EXIT`` (not cut by a turn or token budget)."""
-        return bool(self.infos) and self.infos[-1].status == "exit"
+        return bool(self.infos) and self.infos[-1].status is StepStatus.EXIT
 
     @property
     def malformed(self) -> int:
         """Commands that did not parse."""
-        return sum(info.status == "malformed" for info in self.infos)
+        return sum(info.status is StepStatus.MALFORMED for info in self.infos)
 
     def as_record(self) -> dict[str, Any]:
         """A JSON-ready summary (no token ids) for trajectory logs."""
