@@ -72,6 +72,19 @@ def test_malformed_command_costs_half_and_keeps_the_code(env: RepairEnv) -> None
     assert env.editor.source == before
 
 
+def test_an_observation_carries_the_code_and_the_report_it_shows(env: RepairEnv) -> None:
+    # Readers (records, `toolthink show`) take these fields, never re-parse the text.
+    for command in ("REPW 5 >>>number >>>best is None or (", "REPW 5 >>>( >>>", "DELL 40",
+                    "nope", "DELL 1"):
+        obs = env.step(command)[0]
+        assert env.editor is not None
+        assert obs.code == env.editor.source
+        _, separator, report = obs.text.partition("\n***\n")
+        assert separator
+        assert obs.feedback == report
+    assert obs.feedback.startswith("IndentationError at line 1")  # the compile error too
+
+
 def test_rejected_command_costs_half_and_names_the_valid_range(env: RepairEnv) -> None:
     obs, reward, _, info = env.step("DELL 40")
     assert (reward, info.status, info.rejected) == (-0.5, StepStatus.REJECTED, 1)

@@ -85,6 +85,13 @@ def test_completion_is_sampled_ids_then_environment_ids(episodes, tokenizer) -> 
         assert list(episode.env_mask) == mask
 
 
+def test_each_turn_keeps_its_code_and_report(episodes) -> None:
+    for episode in episodes:
+        assert len(episode.codes) == len(episode.feedbacks) == episode.turns
+        for observation, feedback in zip(episode.observations, episode.feedbacks, strict=True):
+            assert observation.endswith("***\n" + feedback)
+
+
 def test_the_head_is_the_chat_template_prompt(episodes, tokenizer) -> None:
     text = tokenizer.decode(list(episodes[0].prompt_ids))
     assert text.endswith("<|im_start|>assistant\n")

@@ -28,7 +28,14 @@ from toolthink.dsl import DslSyntaxError, execute, format_command, parse_command
 from toolthink.env.prompt import PROMPT_VERSION, SYSTEM_PROMPT, task_message
 from toolthink.errors import ToolthinkError
 from toolthink.tasks import RepairTask
-from toolthink.tool import CodeEditor, RenderConfig, SandboxPool, TestReport, render
+from toolthink.tool import (
+    CodeEditor,
+    RenderConfig,
+    SandboxPool,
+    TestReport,
+    feedback_text,
+    render,
+)
 from toolthink.validators import positive_int
 
 __all__ = ["EnvConfig", "EnvError", "Observation", "RepairEnv", "StepInfo", "StepStatus",
@@ -87,11 +94,18 @@ class Observation:
             (problem, tests, initial state); after a step the rendered state.
         system: The system message (set after reset only).
         prompt_version: `toolthink.env.prompt.PROMPT_VERSION`.
+        code: The code after the step (after reset: the buggy code), whole
+            (``text`` may show a window of it).
+        feedback: The test report as the state shows it below its ``***``
+            line: the compile error, if any, then the tests' feedback (or
+            the message of a malformed or rejected command).
     """
 
     text: str
     system: str | None = None
     prompt_version: str = PROMPT_VERSION
+    code: str = ""
+    feedback: str = ""
 
 
 class StepStatus(enum.StrEnum):
@@ -202,7 +216,8 @@ class RepairEnv:
         state = render(self.editor, report.feedback, config=self.config.render)
         text = task_message(task.problem, task.tests, state,
                             max_test_chars=self.config.max_test_chars)
-        return Observation(text=text, system=SYSTEM_PROMPT)
+        return Observation(text=text, system=SYSTEM_PROMPT, code=self.editor.source,
+                           feedback=feedback_text(self.editor, report.feedback))
 
     def step(self, text: str) -> tuple[Observation, float, bool, StepInfo]:
         """Apply the model's text as one command, run the tests, and score the turn.
@@ -270,7 +285,9 @@ class RepairEnv:
         self.total_reward += reward
         applied = pending.status is StepStatus.APPLIED
         feedback = self.report.feedback if applied else pending.message
-        observation = Observation(render(self.editor, feedback, config=config.render))
+        observation = Observation(render(self.editor, feedback, config=config.render),
+                                  code=self.editor.source,
+                                  feedback=feedback_text(self.editor, feedback))
         info = StepInfo(
             turn=self.turn, status=pending.status, passed=self.report.passed, solved=self.solved,
             failures=_failure_count(self.report), malformed=self.malformed,

@@ -218,9 +218,7 @@ class TurnPrinter:
         info = turn.info
         lines = [f"attempt {turn.episode + 1}, turn {info.turn}: {turn.command}  "
                  f"[{info.status}, reward {turn.reward:+.1f}]"]
-        from toolthink.evaluation.records import feedback_of  # noqa: PLC0415
-
-        feedback = feedback_of(turn.observation).splitlines()
+        feedback = turn.feedback.strip().splitlines()
         shown = feedback[:_FEEDBACK_LINES]
         lines += [f"    {line}" for line in shown]
         if len(feedback) > len(shown):

@@ -46,7 +46,7 @@ from toolthink.tool.errors import EditorUsageError
 from toolthink.tool.lines import text_of
 from toolthink.tool.validity import Invalid
 
-__all__ = ["SEPARATOR", "RenderConfig", "render"]
+__all__ = ["SEPARATOR", "RenderConfig", "feedback_text", "render"]
 
 SEPARATOR = "***"
 """The line between code and feedback."""
@@ -118,6 +118,19 @@ def render(
         if last < count:
             out.append(_more(count - last, "below"))
     out.append(SEPARATOR + "\n")
+    out.append(feedback_text(snapshot, feedback))
+    return "".join(out)
+
+
+def feedback_text(state: CodeEditor | Snapshot, feedback: str = "") -> str:
+    r"""What `render` writes below the ``***`` line: the compile error, if any, then ``feedback``.
+
+    Returns:
+        The text, each line ending with ``\n``; empty when the code compiles
+        and ``feedback`` is empty.
+    """
+    snapshot = state.snapshot if isinstance(state, CodeEditor) else state
+    out = []
     validity = snapshot.validity
     if isinstance(validity, Invalid):
         out.append(validity.describe() + "\n")
