@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from toolthink.data.cli import main
-from toolthink.data.demos import ALL_KINDS, split_of
+from toolthink.data.demos import ALL_KINDS
 from toolthink.data.heldout import (
     HELDOUT_FIELDS,
     HeldoutFormatError,
@@ -20,6 +20,7 @@ from toolthink.data.heldout import (
 from toolthink.evaluation.datasets import load_eval_tasks
 from toolthink.jsonl import JsonlError
 from toolthink.tasks import load_embedded_corpus, load_mbpp
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
 

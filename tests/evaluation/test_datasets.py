@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from toolthink.data.demos import split_of
 from toolthink.evaluation.datasets import bug_kind, load_eval_tasks
 from toolthink.tasks import BugKind, Provenance, RepairTask
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
 DATA = Path("/work/shared/data")

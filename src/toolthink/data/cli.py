@@ -31,13 +31,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from toolthink.commands import output_folder_problem, positive_int, usage_error
-from toolthink.data.demos import ALL_KINDS, DemoConfig, build_demos, split_of
+from toolthink.data.demos import ALL_KINDS, DemoConfig, build_demos
 from toolthink.data.direct import direct_demos
 from toolthink.data.heldout_cli import add_heldout_parser, run_heldout
 from toolthink.data.store import read_jsonl, write_demos
 from toolthink.env import EnvConfig, TrainingFormat
 from toolthink.errors import ToolthinkError
 from toolthink.tasks import Problem, load_embedded_corpus, load_mbpp
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
 __all__ = ["main", "make_parser"]

@@ -1,14 +1,13 @@
 """Held-out repair tasks: one verified synthetic bug per problem of an evaluation split.
 
-`synthetic_tasks` corrupts each correct program (`toolthink.data.corruption.corrupt`,
-the edit kinds of demonstrations, `toolthink.data.demos.ALL_KINDS`), seeded per
-problem from ``(seed, task_id)``, and keeps a bug only if the buggy program
-fails its tests in the sandbox, as `toolthink.data.demos` verifies
-demonstrations. Each task carries its bug's edit kinds and number of edits as
+`synthetic_tasks` draws one bug per correct program with the maker demonstrations
+and RL use (`toolthink.data.bugs`: every edit kind, seeded per problem from
+``("eval:<seed>", task_id)``) and keeps it only if the buggy program fails its
+tests in the sandbox. Each task carries its bug's edit kinds and number of edits as
 typed fields (`toolthink.tasks.Provenance.bug_kinds`, `toolthink.tasks.RepairTask.n_edits`).
 
 `embedded_test_tasks` applies it to the ``test`` split of the embedded corpus
-(`toolthink.data.demos.split_of`): the tasks of ``toolthink eval --dataset
+(`toolthink.tasks.splits.split_of`): the tasks of ``toolthink eval --dataset
 embedded`` and of the SFT evaluation hook (`toolthink.training.sft_eval`).
 
 `heldout_tasks` is the fixed held-out evaluation set of the study (issue 16,
@@ -23,17 +22,14 @@ same tasks (a test keeps the two equal).
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-import attrs
-
-from toolthink.data.corruption import corrupt, normalize_newlines
-from toolthink.data.demos import ALL_KINDS, split_of
+from toolthink.data.bugs import draw_bugs, failing_tasks
 from toolthink.jsonl import JsonlError, read_jsonl
 from toolthink.tasks import Problem, Provenance, RepairTask, load_embedded_corpus, load_mbpp
 from toolthink.tasks.bug_kinds import summary_kind
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
 __all__ = ["HELDOUT_FIELDS", "HELDOUT_SEED", "HeldoutFormatError", "embedded_test_tasks",
@@ -82,22 +78,8 @@ def synthetic_tasks(
         Tasks whose buggy code fails its tests, in problem order, with
         ``bug_kinds`` and ``n_edits`` set.
     """
-    pool_lines = [(p.task_id, line) for p in (donors or problems)
-                  for line in normalize_newlines(p.solution).split("\n") if line.strip()]
-    candidates: list[RepairTask] = []
-    for problem in problems:
-        rng = random.Random(f"eval:{seed}:{problem.task_id}")
-        lines = [line for task_id, line in rng.sample(pool_lines, min(200, len(pool_lines)))
-                 if task_id != problem.task_id]
-        result = corrupt(problem.solution, rng, donors=lines, edits=rng.randint(1, max_edits),
-                         kinds=ALL_KINDS)
-        if result is None:
-            continue
-        task = problem.with_bug(result.corrupted, bug_kinds=result.kinds,
-                                n_edits=len(result.edits))
-        candidates.append(attrs.evolve(task, reference=result.original))
-    reports = pool.run_batch([(t.buggy_code, t.tests) for t in candidates], timeout=timeout)
-    return [t for t, report in zip(candidates, reports, strict=True) if not report.passed]
+    bugs = draw_bugs(problems, seed=f"eval:{seed}", donors=donors, max_edits=max_edits)
+    return failing_tasks(bugs, pool, timeout=timeout)
 
 
 def embedded_test_tasks(

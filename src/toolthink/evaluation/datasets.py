@@ -4,7 +4,7 @@
   (`toolthink.tasks`); HumanEvalFix labels each bug's kind (``bug_type``,
   Muennighoff et al. 2023), QuixBugs does not.
 - ``embedded``: the held-out (``test``) split of the corpus shipped in
-  toolthink (`toolthink.data.demos.split_of`), one synthetic bug per problem.
+  toolthink (`toolthink.tasks.splits.split_of`), one synthetic bug per problem.
 - ``mbpp-synthetic``: MBPP's upstream ``test`` split (ids 11-510), one
   synthetic bug per problem.
 - ``heldout``: the study's fixed held-out set (`toolthink.data.heldout.heldout_tasks`:
@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolthink.data.demos import split_of
 from toolthink.data.heldout import embedded_test_tasks, heldout_tasks, synthetic_tasks
 from toolthink.tasks import RepairTask, load_humanevalfix, load_mbpp, load_quixbugs
 from toolthink.tasks.bug_kinds import summary_kind
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
 __all__ = ["DATASETS", "bug_kind", "load_eval_tasks", "synthetic_tasks"]
