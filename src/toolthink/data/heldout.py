@@ -21,12 +21,11 @@ same tasks (a test keeps the two equal).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from toolthink.data.bugs import draw_bugs, failing_tasks
-from toolthink.jsonl import JsonlError, read_jsonl
+from toolthink.jsonl import JsonlError, read_jsonl, write_jsonl
 from toolthink.tasks import Problem, Provenance, RepairTask, load_embedded_corpus, load_mbpp
 from toolthink.tasks.bug_kinds import summary_kind
 from toolthink.tasks.splits import split_of
@@ -141,20 +140,14 @@ def write_heldout(path: str | Path, tasks: Sequence[RepairTask]) -> Path:
 
     The parent folder is created if needed.
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
-        for task in tasks:
-            row = {"id": task.task_id, "problem": task.problem, "buggy_code": task.buggy_code,
-                   "tests": task.tests, "entry_point": task.entry_point,
-                   "reference": task.reference,
-                   "bug_kind": summary_kind(task.provenance.bug_kinds),
-                   "bug_kinds": list(task.provenance.bug_kinds), "n_edits": task.n_edits,
-                   "split": split_of(task.task_id), "dataset": task.provenance.dataset,
-                   "item": task.provenance.item, "license": task.provenance.license,
-                   "source": task.provenance.source, "seed": HELDOUT_SEED}
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return out
+    rows = ({"id": task.task_id, "problem": task.problem, "buggy_code": task.buggy_code,
+             "tests": task.tests, "entry_point": task.entry_point, "reference": task.reference,
+             "bug_kind": summary_kind(task.provenance.bug_kinds),
+             "bug_kinds": list(task.provenance.bug_kinds), "n_edits": task.n_edits,
+             "split": split_of(task.task_id), "dataset": task.provenance.dataset,
+             "item": task.provenance.item, "license": task.provenance.license,
+             "source": task.provenance.source, "seed": HELDOUT_SEED} for task in tasks)
+    return write_jsonl(path, rows, ascii_only=False)
 
 
 def read_heldout(path: str | Path) -> list[RepairTask]:

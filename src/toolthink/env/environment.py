@@ -46,18 +46,6 @@ class EnvError(ToolthinkError, RuntimeError):
     """The environment was used out of order (step before reset, after done)."""
 
 
-def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        msg = f"{attribute.name}={value!r} must be >= 0"
-        raise ValueError(msg)
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value > 0:
-        msg = f"{attribute.name}={value!r} must be > 0 (seconds)"
-        raise ValueError(msg)
-
-
 @attrs.frozen
 class EnvConfig:
     """How episodes run and are rewarded (defaults: the paper's).
@@ -79,8 +67,8 @@ class EnvConfig:
     malformed_penalty: float = -0.5
     rejected_penalty: float = -0.5
     no_exit_penalty: float = -0.5
-    shaping: float = attrs.field(default=0.0, validator=_non_negative)
-    timeout: float = attrs.field(default=5.0, validator=_positive)
+    shaping: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0.0))
     max_test_chars: int = 2_000
     render: RenderConfig = attrs.field(factory=RenderConfig)
 

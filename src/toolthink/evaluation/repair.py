@@ -45,6 +45,7 @@ from toolthink.env import StepStatus
 from toolthink.errors import ToolthinkError
 from toolthink.evaluation.cli import add_device_arguments, check_device
 from toolthink.evaluation.tests_file import run_problem, static_problem
+from toolthink.jsonl import jsonl_text
 from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.models.shipped import AUTO, adapter_help, resolve_adapter
 from toolthink.progress import Heartbeat
@@ -365,7 +366,7 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
     if outcome.already_passes:
         sys.stdout.write(f"{path}: the tests already pass; nothing to repair, nothing written\n")
         return EXIT_ALREADY_PASSES
-    _write_beside(log, "".join(json.dumps(r) + "\n" for r in outcome.records))
+    _write_beside(log, jsonl_text(outcome.records))
     if outcome.code is None:
         sys.stdout.write(f"{path}: not repaired ({outcome.attempts} attempt(s) failed the "
                          f"tests); no code written, {path.name} unchanged; episodes: "

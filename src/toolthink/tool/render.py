@@ -37,25 +37,17 @@ Format (fixed; training data and prompts depend on it)::
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 from toolthink.tool.editor import CodeEditor, Snapshot
-from toolthink.tool.errors import EditorUsageError
 from toolthink.tool.lines import text_of
 from toolthink.tool.validity import Invalid
+from toolthink.validators import positive_int
 
 __all__ = ["SEPARATOR", "RenderConfig", "feedback_text", "render"]
 
 SEPARATOR = "***"
 """The line between code and feedback."""
-
-
-def _positive(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        msg = f"{attribute.name}={value!r} is not a positive int: pass a number of lines >= 1"
-        raise EditorUsageError(msg)
 
 
 @attrs.frozen
@@ -68,11 +60,11 @@ class RenderConfig:
     """
 
     full_max_lines: int = attrs.field(
-        default=100, validator=_positive,
+        default=100, validator=positive_int,
         metadata={"help": "files with at most this many lines are shown whole"},
     )
     window: int = attrs.field(
-        default=100, validator=_positive,
+        default=100, validator=positive_int,
         metadata={"help": "lines shown around the focus (last edit) in longer files"},
     )
 
