@@ -13,14 +13,15 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
+from typing import Any
 
 import attrs
 import lark
 
 from toolthink.errors import ToolthinkError
 
-__all__ = ["TERMINAL_NAMES", "Definition", "GrammarFileError", "grammar_items", "grammar_text",
-           "lark_grammar"]
+__all__ = ["TERMINAL_NAMES", "Definition", "GrammarFileError", "build_lark", "grammar_items",
+           "grammar_text", "lark_grammar"]
 
 _DEFINITION = re.compile(
     r"(?P<prefix>[?!]?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<attributes>\[[^\]]*\])?\s*:\s*(?P<body>.*)"
@@ -113,10 +114,21 @@ def lark_grammar() -> lark.Lark:
     that one lexer state could see are errors) and a contextual lexer, and has two
     start symbols: ``start`` (a program) and ``turn`` (one command).
     """
+    return build_lark()
+
+
+def build_lark(transformer: lark.Transformer[lark.Token, Any] | None = None) -> lark.Lark:
+    """A lark parser of the grammar with `lark_grammar`'s options (uncached).
+
+    Args:
+        transformer: An inline transformer (`toolthink.dsl.parse` builds IR with
+            one); None builds parse trees.
+    """
     return lark.Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
         strict=True,
         start=["start", "turn"],
+        transformer=transformer,
     )

@@ -14,7 +14,7 @@ import lark
 from lark.exceptions import LarkError, UnexpectedInput
 
 from toolthink.dsl.errors import DslSyntaxError, MissingRuleHandlerError
-from toolthink.dsl.grammar import TERMINAL_NAMES, grammar_text
+from toolthink.dsl.grammar import TERMINAL_NAMES, build_lark
 from toolthink.dsl.ir import (
     SEPARATOR,
     AddLine,
@@ -153,14 +153,7 @@ class _Builder(lark.Transformer[lark.Token, Any]):
 @functools.cache
 def _lark() -> lark.Lark:
     # Same options as toolthink.dsl.grammar.lark_grammar, plus the inline builder.
-    return lark.Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        strict=True,
-        start=["start", "turn"],
-        transformer=_Builder(),
-    )
+    return build_lark(_Builder())
 
 
 # ---------------------------------------------------------------------------
