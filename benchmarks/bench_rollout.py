@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ import attrs
 import torch
 from transformers import PreTrainedModel
 
-from toolthink.data.corruption import corrupt
+from toolthink.data.bugs import draw_bugs
 from toolthink.env import EnvConfig
 from toolthink.markdown import markdown_table
 from toolthink.models.embedded import load_embedded_model, load_embedded_tokenizer
@@ -52,6 +51,7 @@ from toolthink.rollout.episodes import Episode, RolloutConfig, RolloutTiming, ru
 from toolthink.rollout.kv_sampler import KVCacheSampler
 from toolthink.rollout.samplers import GenerateSampler, TurnSample, TurnSampler
 from toolthink.tasks import RepairTask, load_embedded_corpus
+from toolthink.tasks.bug_kinds import LINE_EDITS
 from toolthink.tool import SandboxPool
 
 EXIT_ALTERNATIVE = "| dell | exit"
@@ -85,12 +85,8 @@ class NoExit:
 
 def tasks_for(count: int, seed: int = 0) -> list[RepairTask]:
     """``count`` one-line bugs, one per embedded problem (repeated past the corpus's size)."""
-    rng = random.Random(seed)
-    tasks = []
-    for problem in load_embedded_corpus():
-        result = corrupt(problem.solution, rng, edits=1)
-        if result is not None:
-            tasks.append(problem.with_bug(result.corrupted))
+    bugs = draw_bugs(load_embedded_corpus(), seed=seed, max_edits=1, kinds=LINE_EDITS)
+    tasks = [bug.task() for bug in bugs]
     return [tasks[i % len(tasks)] for i in range(count)]
 
 

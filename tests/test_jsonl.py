@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from toolthink.jsonl import JsonlError, read_jsonl
+from toolthink.jsonl import JsonlError, jsonl_text, read_jsonl, write_jsonl
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -28,3 +28,20 @@ def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_text('{"a": 1}\n\n  \n{"a": 2}\n')
     assert read_jsonl(path, ("a",)) == [{"a": 1}, {"a": 2}]
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_what_the_writer_writes_the_reader_reads(ascii_only: bool, tmp_path: Path) -> None:
+    rows = [{"a": 1, "text": "café ✓"}, {"a": [1.5, None, True]}]
+    path = write_jsonl(tmp_path / "sub" / "x.jsonl", rows, ascii_only=ascii_only)
+    assert read_jsonl(path) == rows
+    assert ("café" in path.read_text(encoding="utf-8")) is not ascii_only
+    write_jsonl(path, rows[:1], append=True)
+    assert read_jsonl(path) == [*rows, rows[0]]
+
+
+def test_model_text_with_a_lone_surrogate_is_written_escaped(tmp_path: Path) -> None:
+    # Decoded model output can hold one; UTF-8 cannot encode it, so the default escapes.
+    path = write_jsonl(tmp_path / "x.jsonl", [{"command": "REPL 1 >>>\udcff"}])
+    assert read_jsonl(path) == [{"command": "REPL 1 >>>\udcff"}]
+    assert jsonl_text([{"a": "é"}]) == '{"a": "\\u00e9"}\n'

@@ -1,21 +1,56 @@
-"""Reading JSONL files (one JSON object a line) with errors that name the file and line.
+"""Reading and writing JSONL files (one JSON object a line); read errors name the file and line.
 
 One reader for every JSONL file toolthink reads: demonstrations
 (`toolthink.data.store`, `toolthink.training.sft_data`) and benchmark files
-(`toolthink.tasks.sources`). It sits beside `toolthink.errors`, outside the
-layers, because the lowest of its users (``tasks``) may import nothing above it.
-Each caller re-raises `JsonlError` as its own error with the fix that fits.
+(`toolthink.tasks.sources`); one writer (`write_jsonl`, `jsonl_text`) for every
+file it writes: episodes, journals, held-out sets, demonstrations, training
+logs. It sits beside `toolthink.errors`, outside the layers, because the lowest
+of its users (``tasks``) may import nothing above it. Each caller re-raises
+`JsonlError` as its own error with the fix that fits.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from toolthink.errors import ToolthinkError
 
-__all__ = ["JsonlError", "read_jsonl", "read_numbered_jsonl"]
+__all__ = ["JsonlError", "jsonl_text", "read_jsonl", "read_numbered_jsonl", "write_jsonl"]
+
+
+def jsonl_text(rows: Iterable[Mapping[str, Any]], *, ascii_only: bool = True) -> str:
+    """``rows`` as JSONL text: one JSON object a line, each line ending with ``\\n``.
+
+    Args:
+        rows: JSON-ready objects.
+        ascii_only: Escape non-ASCII characters (``\\u00e9``). Keep it for
+            text a model wrote, which may hold lone surrogates that UTF-8
+            cannot encode; False writes readable UTF-8 (data files).
+    """
+    return "".join(json.dumps(row, ensure_ascii=ascii_only) + "\n" for row in rows)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]], *, append: bool = False,
+                ascii_only: bool = True) -> Path:
+    """Write (or append) ``rows`` to ``path`` as UTF-8 JSONL; the parent folder is created.
+
+    Args:
+        path: The file.
+        rows: JSON-ready objects.
+        append: Add to the file instead of replacing it.
+        ascii_only: As in `jsonl_text`.
+
+    Returns:
+        The path.
+    """
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with file.open("a" if append else "w", encoding="utf-8") as f:
+        f.write(jsonl_text(rows, ascii_only=ascii_only))
+    return file
 
 
 class JsonlError(ToolthinkError, ValueError):

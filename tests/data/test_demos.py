@@ -7,11 +7,12 @@ import re
 
 import pytest
 
-from toolthink.data.demos import DemoConfig, build_demos, mbpp_split, split_of
+from toolthink.data.demos import DemoConfig, build_demos
 from toolthink.data.store import read_jsonl, write_demos
 from toolthink.dsl import execute, parse_command
 from toolthink.env import EnvConfig, RepairEnv
 from toolthink.tasks import load_embedded_corpus
+from toolthink.tasks.splits import mbpp_split, split_of
 from toolthink.tool import CodeEditor, SandboxPool
 
 PROBLEMS = load_embedded_corpus()[:6]

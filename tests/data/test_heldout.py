@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from toolthink.data.cli import main
-from toolthink.data.demos import ALL_KINDS, split_of
+from toolthink.data.demos import ALL_KINDS
 from toolthink.data.heldout import (
     HELDOUT_FIELDS,
+    HeldoutFormatError,
     heldout_problems,
     heldout_tasks,
     read_heldout,
@@ -19,6 +20,7 @@ from toolthink.data.heldout import (
 from toolthink.evaluation.datasets import load_eval_tasks
 from toolthink.jsonl import JsonlError
 from toolthink.tasks import load_embedded_corpus, load_mbpp
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
 
@@ -36,8 +38,8 @@ def test_embedded_file_round_trips_and_is_the_heldout_dataset(
     assert not train_ids & {t.task_id for t in tasks}
     for task in tasks:
         assert 1 <= task.n_edits <= 5
-        assert len(task.bug_kinds) == task.n_edits
-        assert set(task.bug_kinds) <= set(ALL_KINDS)
+        assert len(task.provenance.bug_kinds) == task.n_edits
+        assert set(task.provenance.bug_kinds) <= set(ALL_KINDS)
     row = json.loads(out.read_text().splitlines()[0])
     assert set(row) == set(HELDOUT_FIELDS)
     assert isinstance(row["n_edits"], int)
@@ -50,6 +52,23 @@ def test_a_bad_line_is_named(tmp_path: Path, sandbox_pool: SandboxPool) -> None:
     path.write_text(json.dumps({**row, "n_edits": "2"}) + "\n")
     with pytest.raises(JsonlError, match=r"h.jsonl:1 bug_kinds=.*n_edits='2'"):
         read_heldout(path)
+
+
+def test_a_file_without_typed_kinds_names_the_rebuild(
+    tmp_path: Path, sandbox_pool: SandboxPool
+) -> None:
+    # Before the kinds were typed fields they were free text ("synthetic bug: typo"):
+    # such a file is refused with the command that rebuilds it, never parsed.
+    path = write_heldout(tmp_path / "h.jsonl", heldout_tasks(None, sandbox_pool, limit=2))
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    old = [{**{k: v for k, v in row.items() if k not in ("bug_kinds", "n_edits")},
+            "notes": "synthetic bug: " + ", ".join(row["bug_kinds"])} for row in rows]
+    path.write_text("".join(json.dumps(row) + "\n" for row in old))
+    with pytest.raises(HeldoutFormatError, match=r"h.jsonl:1 bug_kinds=None.*"
+                       r"rebuild the file with `toolthink data heldout --out "):
+        read_heldout(path)
+    tasks = heldout_tasks(None, sandbox_pool, limit=2)
+    assert read_heldout(write_heldout(path, tasks)) == tasks  # rebuilt, it reads again
 
 
 def test_mbpp_heldout_has_300_test_problems_and_no_training_one(

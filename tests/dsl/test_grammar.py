@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toolthink.dsl import grammar_text
+from toolthink.dsl.grammar import Definition, GrammarFileError, grammar_items
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -99,3 +100,16 @@ def test_line_number_terminal_is_bounded(
     grammar_terminals: dict[str, str], number: str, ok: bool
 ) -> None:
     assert (re.fullmatch(grammar_terminals["LINENO"], number) is not None) == ok
+
+
+def test_the_one_reader_of_the_grammar_file_gives_back_every_line() -> None:
+    # docs (dsl.reference) and the decoder's variants (rollout.grammars) both read it.
+    items = grammar_items(grammar_text())
+    lines = [i.text() if isinstance(i, Definition) else i for i in items]
+    assert lines == grammar_text().splitlines()
+    by_name = {i.name: i for i in items if isinstance(i, Definition)}
+    assert by_name["command"].prefix == "?"
+    assert by_name["turn"].comment == ('One model turn: a single command, optionally ending in '
+                                       '"\\n".', "example: DELL 3")  # the // block above it
+    with pytest.raises(GrammarFileError, match="continues no definition"):
+        grammar_items("// a comment\n    | x\n")

@@ -18,6 +18,9 @@ from toolthink.dsl import (
     parse,
     parse_command,
 )
+from toolthink.dsl.errors import MissingRuleHandlerError
+from toolthink.dsl.grammar import lark_grammar
+from toolthink.dsl.parser import _Builder
 
 COMMANDS = [
     ("ADDL 3 >>>    if n < 0:", AddLine(3, "    if n < 0:")),
@@ -146,3 +149,20 @@ def test_syntax_error_is_a_value_error_and_a_toolthink_error() -> None:
 def test_large_program_parses_without_recursion_limits() -> None:
     text = "DELL 1\n" * 50_000
     assert len(parse(text).commands) == 50_000
+
+
+def test_every_grammar_rule_has_an_ir_handler() -> None:
+    # lark's own rule list: a rule added to grammar/toolthink.lark without a _Builder
+    # method would otherwise parse into a lark Tree instead of IR.
+    rules = {r.origin.name for r in lark_grammar().rules}
+    assert {"start", "turn", "addl", "dell", "exit"} <= rules
+    inlined = {r.origin.name for r in lark_grammar().rules  # ?rule: a | b, and lark's own _rules
+               if r.options.expand1 or str(r.origin.name).startswith("_")}
+    missing = sorted(str(name) for name in rules - inlined
+                     if not callable(getattr(_Builder, str(name), None)))
+    assert not missing, f"grammar rules without a handler in dsl.parser._Builder: {missing}"
+
+
+def test_a_rule_without_handler_is_a_named_error_not_a_tree() -> None:
+    with pytest.raises(MissingRuleHandlerError, match="grammar rule 'dell' has no handler"):
+        _Builder().__default__("dell", [], None)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
 import pytest
 
-from toolthink.env import PROMPT_VERSION, SYSTEM_PROMPT, EnvConfig, RepairEnv, step_all
+from toolthink.env import (
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    EnvConfig,
+    RepairEnv,
+    StepStatus,
+    step_all,
+)
 from toolthink.env.environment import EnvError
 from toolthink.tasks import Problem, load_embedded_corpus
 from toolthink.tool import SandboxPool
@@ -63,9 +72,22 @@ def test_malformed_command_costs_half_and_keeps_the_code(env: RepairEnv) -> None
     assert env.editor.source == before
 
 
+def test_an_observation_carries_the_code_and_the_report_it_shows(env: RepairEnv) -> None:
+    # Readers (records, `toolthink show`) take these fields, never re-parse the text.
+    for command in ("REPW 5 >>>number >>>best is None or (", "REPW 5 >>>( >>>", "DELL 40",
+                    "nope", "DELL 1"):
+        obs = env.step(command)[0]
+        assert env.editor is not None
+        assert obs.code == env.editor.source
+        _, separator, report = obs.text.partition("\n***\n")
+        assert separator
+        assert obs.feedback == report
+    assert obs.feedback.startswith("IndentationError at line 1")  # the compile error too
+
+
 def test_rejected_command_costs_half_and_names_the_valid_range(env: RepairEnv) -> None:
     obs, reward, _, info = env.step("DELL 40")
-    assert (reward, info.status, info.rejected) == (-0.5, "rejected", 1)
+    assert (reward, info.status, info.rejected) == (-0.5, StepStatus.REJECTED, 1)
     assert "line 40 does not exist" in obs.text
 
 
@@ -95,7 +117,8 @@ def test_step_all_batches_environments(sandbox_pool: SandboxPool, problem: Probl
         env.reset(task)
     results = step_all(envs, ["REPW 5 >>>number >>>best is None or number", "DELL 1", "EXIT"])
     assert [r[1] for r in results] == [1.0, 0.0, 0.0]
-    assert [r[3].status for r in results] == ["applied", "applied", "exit"]
+    assert [r[3].status for r in results] == [StepStatus.APPLIED, StepStatus.APPLIED,
+                                              StepStatus.EXIT]
     assert [r[2] for r in results] == [False, False, True]
     with pytest.raises(ValueError, match="one text per environment"):
         step_all(envs, ["EXIT"])
@@ -103,7 +126,8 @@ def test_step_all_batches_environments(sandbox_pool: SandboxPool, problem: Probl
 
 def test_info_is_a_plain_dict_for_loggers(env: RepairEnv) -> None:
     info = env.step("EXIT")[3].as_dict()
-    assert info["status"] == "exit"
+    assert info["status"] is StepStatus.EXIT
+    assert json.loads(json.dumps(info))["status"] == "exit"  # JSONL files keep the plain value
     assert set(info) >= {"turn", "passed", "malformed", "truncated"}
 
 

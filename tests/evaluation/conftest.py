@@ -39,10 +39,12 @@ def _scripted(task: RepairTask, commands: list[str], pool: SandboxPool, max_turn
     env.reset(task)
     assert env.report is not None
     initial = env.report.feedback
-    observations, rewards, infos = [], [], []
+    observations, codes, feedbacks, rewards, infos = [], [], [], [], []
     for command in commands:
         observation, reward, done, info = env.step(command)
         observations.append(observation.text)
+        codes.append(observation.code)
+        feedbacks.append(observation.feedback)
         rewards.append(reward)
         infos.append(info)
         if done:
@@ -51,7 +53,8 @@ def _scripted(task: RepairTask, commands: list[str], pool: SandboxPool, max_turn
     episode = Episode(task_id=task.task_id, prompt_ids=(1, 2), completion_ids=(3,) * 5,
                       env_mask=(1,) * 5, logprobs=(0.0,) * 5, turn_of_token=(0,) * 5,
                       commands=tuple(commands[:len(infos)]), grammars=("",) * len(infos),
-                      observations=tuple(observations), rewards=tuple(rewards),
+                      observations=tuple(observations), codes=tuple(codes),
+                      feedbacks=tuple(feedbacks), rewards=tuple(rewards),
                       infos=tuple(infos), truncated=truncated,
                       passed=infos[-1].passed and not truncated)
     return episode_record(task, episode, sample=sample, bug_kind=bug_kind(task),

@@ -6,21 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from toolthink.data.demos import split_of
 from toolthink.evaluation.datasets import bug_kind, load_eval_tasks
-from toolthink.tasks import Provenance, RepairTask
+from toolthink.tasks import BugKind, Provenance, RepairTask
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
 DATA = Path("/work/shared/data")
 
 
 def task_with(notes: str, kinds: tuple[str, ...] = ()) -> RepairTask:
-    return RepairTask("x/1", "", "", "", "f", None, Provenance("x", "1", "MIT", "", notes),
-                      bug_kinds=kinds, n_edits=len(kinds))
+    return RepairTask("x/1", "", "", "", "f", None,
+                      Provenance("x", "1", "MIT", "", notes, bug_kinds=kinds), n_edits=len(kinds))
 
 
 @pytest.mark.parametrize(("notes", "kinds", "kind"), [
-    ("bug type: value misuse; symptom: incorrect output", (), "value misuse"),
+    ("symptom: incorrect output", (BugKind.VALUE_MISUSE,), "value misuse"),
+    ("bug type: value misuse; symptom: incorrect output", (), None),  # text is never parsed
+    ("", ("off-by-one",), "off-by-one"),  # a user's own kind
     ("", ("token swap",), "token swap"),
     ("", ("token swap", "token swap"), "token swap"),
     ("", ("token swap", "delete line"), "mixed"),

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from toolthink.env import EnvConfig, StepInfo
+from toolthink.env import EnvConfig, StepInfo, StepStatus
 from toolthink.evaluation import cli
 from toolthink.evaluation.datasets import load_eval_tasks
 from toolthink.evaluation.eval_progress import ProgressLines
 from toolthink.evaluation.evaluator import EvalConfig, evaluate
-from toolthink.evaluation.records import feedback_of
 from toolthink.evaluation.show import main as show_main
 from toolthink.rollout.episodes import Turn
 from toolthink.tool import SandboxPool
@@ -76,11 +75,6 @@ def test_config_errors_name_the_fix() -> None:
         EvalConfig(samples=1, ks=(1, 4))
     with pytest.raises(ValueError, match="choose from"):
         EvalConfig(modes=("nope",))
-
-
-def test_feedback_is_the_text_after_the_state() -> None:
-    assert feedback_of("1|x = 1\n***\nAll tests passed.\n") == "All tests passed."
-    assert feedback_of("malformed: no command") == "malformed: no command"
 
 
 def test_cli_writes_results_and_episodes_show_replays(
@@ -219,10 +213,10 @@ def test_each_bar_counts_from_its_modes_start() -> None:
 def test_progress_lines_say_how_each_episode_ended() -> None:
     lines = ProgressLines(total=4)
     lines.attempts("chain-of-edits", 0, 0.0)
-    info = StepInfo(turn=3, status="applied", passed=False, solved=False, failures=1,
+    info = StepInfo(turn=3, status=StepStatus.APPLIED, passed=False, solved=False, failures=1,
                     malformed=0, rejected=0, truncated=True, command="DELL 1")
-    assert lines.turn_played("chain-of-edits", Turn(0, "DELL 1", -0.5, info, "", False)) is None
-    line = lines.turn_played("chain-of-edits", Turn(1, "DELL 1", -0.5, info, "", True))
+    assert lines.turn_played("chain-of-edits", Turn(0, "DELL 1", -0.5, info, "", False, "")) is None
+    line = lines.turn_played("chain-of-edits", Turn(1, "DELL 1", -0.5, info, "", True, ""))
     assert line is not None
     assert line.startswith("chain-of-edits: episode 2/4 hit the turn limit after 3 turn(s), "
                            "tests fail (")

@@ -19,7 +19,6 @@ import torch
 from toolthink.env import RepairEnv
 from toolthink.evaluation import repair, show
 from toolthink.evaluation.episode_view import episode_problem
-from toolthink.evaluation.records import feedback_of
 from toolthink.rollout.episodes import Turn
 from toolthink.tasks import RepairTask
 from toolthink.tool import SandboxPool
@@ -47,10 +46,10 @@ def played(task: RepairTask, sandbox: SandboxPool, commands: list[str], samples:
         turns = []
         for command in commands:
             observation, reward, done, info = env.step(command)
-            on_turn(Turn(sample, command, reward, info, observation.text, done))
-            assert env.editor is not None
+            on_turn(Turn(sample, command, reward, info, observation.text, done,
+                         observation.feedback))
             turns.append({"command": command, "status": info.status, "reward": reward,
-                          "code": env.editor.source, "feedback": feedback_of(observation.text)})
+                          "code": observation.code, "feedback": observation.feedback.strip()})
         records.append({"task_id": task.task_id, "mode": "chain-of-edits", "sample": sample,
                         "passed": info.passed, "initial_code": task.buggy_code, "turns": turns})
     return records

@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import random
+import itertools
 
 import pytest
 import torch
 from transformers import LlamaForCausalLM
 
 from tests.tiny_models import tiny_llama
-from toolthink.data.corruption import corrupt
+from toolthink.data.bugs import draw_bugs
 from toolthink.env import EnvConfig
 from toolthink.rollout.chat import ChatFormat
 from toolthink.rollout.episodes import Episode, RolloutConfig, run_episodes
 from toolthink.tasks import RepairTask, load_embedded_corpus
+from toolthink.tasks.bug_kinds import LINE_EDITS
 from toolthink.tool import SandboxPool
 
 from .support import DeviceProbe
 
 
 def easy_tasks(count: int, seed: int = 0) -> list[RepairTask]:
-    """One-line synthetic bugs in the embedded corpus."""
-    rng = random.Random(seed)
-    tasks = []
-    for problem in load_embedded_corpus():
-        result = corrupt(problem.solution, rng, edits=1)
-        if result is not None:
-            tasks.append(problem.with_bug(result.corrupted))
-        if len(tasks) == count:
-            break
-    return tasks
+    """One-line synthetic bugs in the embedded corpus (not run: they may pass their tests)."""
+    bugs = draw_bugs(load_embedded_corpus(), seed=seed, max_edits=1, kinds=LINE_EDITS)
+    return [bug.task() for bug in itertools.islice(bugs, count)]
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +77,13 @@ def test_completion_is_sampled_ids_then_environment_ids(episodes, tokenizer) -> 
                 mask += [0] * len(observation)
         assert ids == expected
         assert list(episode.env_mask) == mask
+
+
+def test_each_turn_keeps_its_code_and_report(episodes) -> None:
+    for episode in episodes:
+        assert len(episode.codes) == len(episode.feedbacks) == episode.turns
+        for observation, feedback in zip(episode.observations, episode.feedbacks, strict=True):
+            assert observation.endswith("***\n" + feedback)
 
 
 def test_the_head_is_the_chat_template_prompt(episodes, tokenizer) -> None:

@@ -19,6 +19,7 @@ from toolthink.tasks import (
     load_mbpp,
     load_quixbugs,
 )
+from toolthink.tasks.bug_kinds import SEMANTIC_KINDS, BugKind
 
 
 def test_humanevalfix(data_dir: Path) -> None:
@@ -34,7 +35,9 @@ def test_humanevalfix(data_dir: Path) -> None:
     assert f"def {CHECK_FUNCTION}(has_close_elements):" in first.tests
     assert first.problem.startswith("Check if in given list of numbers")
     assert first.provenance.license == "MIT"
-    assert "bug type:" in first.provenance.notes
+    assert first.provenance.bug_kinds == (BugKind.MISSING_LOGIC,)
+    assert "bug type" not in first.provenance.notes  # kinds are typed fields, not text
+    assert {kind for t in tasks for kind in t.provenance.bug_kinds} == set(SEMANTIC_KINDS)
     for task in tasks:
         ast.parse(task.buggy_code)
         ast.parse(task.tests)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from toolthink.dsl import DeleteLine, ReplaceLine, execute, parse_command
-from toolthink.tool import CodeEditor, EditorUsageError, RenderConfig, render
+from toolthink.tool import CodeEditor, RenderConfig, render
 
 Golden = Callable[[str, str], None]
 
@@ -110,9 +110,10 @@ def test_window_after_deleting_the_last_line() -> None:
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, None])
 def test_config_rejects_bad_sizes(value: object) -> None:
-    with pytest.raises(EditorUsageError, match=r"window=.* is not a positive int"):
+    # toolthink.validators.positive_int, the one check of a positive int in every config
+    with pytest.raises(ValueError, match=r"window=.* must be an int >= 1"):
         RenderConfig(window=value)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"full_max_lines=.* is not a positive int"):
+    with pytest.raises(ValueError, match=r"full_max_lines=.* must be an int >= 1"):
         RenderConfig(full_max_lines=value)  # type: ignore[arg-type]
 
 

@@ -254,8 +254,8 @@ def test_bf16_on_cpu_is_accepted_and_fp16_is_named() -> None:
 
 def test_embedded_demos_keep_held_out_problems_out() -> None:
     """Without --demos, SFT builds from the train split only: eval's problems never train."""
-    from toolthink.data.demos import split_of  # noqa: PLC0415
     from toolthink.tasks import load_embedded_corpus  # noqa: PLC0415
+    from toolthink.tasks.splits import split_of  # noqa: PLC0415
     from toolthink.training.sft_data import build_embedded_demos  # noqa: PLC0415
 
     held_out = {p.task_id for p in load_embedded_corpus() if split_of(p.task_id) == "test"}

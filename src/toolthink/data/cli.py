@@ -31,15 +31,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from toolthink.commands import output_folder_problem, positive_int, usage_error
-from toolthink.data.corruption import LINE_EDITS
-from toolthink.data.demos import DemoConfig, build_demos, split_of
+from toolthink.data.demos import ALL_KINDS, DemoConfig, build_demos
 from toolthink.data.direct import direct_demos
 from toolthink.data.heldout_cli import add_heldout_parser, run_heldout
-from toolthink.data.mutations import MUTATIONS
 from toolthink.data.store import read_jsonl, write_demos
 from toolthink.env import EnvConfig, TrainingFormat
 from toolthink.errors import ToolthinkError
 from toolthink.tasks import Problem, load_embedded_corpus, load_mbpp
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
 __all__ = ["main", "make_parser"]
@@ -67,9 +66,9 @@ def make_parser() -> argparse.ArgumentParser:
                        help="fewest corrupting edits (default: 1)")
     demos.add_argument("--max-edits", type=positive_int, default=5,
                        help="most corrupting edits (default: 5)")
-    demos.add_argument("--kinds", nargs="+", default=list(LINE_EDITS) + list(MUTATIONS),
+    demos.add_argument("--kinds", nargs="+", default=[str(k) for k in ALL_KINDS],
                        metavar="KIND", help="edit kinds (default: all): "
-                       + ", ".join(repr(k) for k in list(LINE_EDITS) + list(MUTATIONS)))
+                       + ", ".join(repr(str(k)) for k in ALL_KINDS))
     demos.add_argument("--order", choices=["reversed", "minimal"], default="reversed",
                        help="trace order: the paper's reversed edits, or a minimal line diff")
     demos.add_argument("--limit", type=positive_int, default=None,

@@ -26,6 +26,7 @@ import attrs
 from toolthink.data.mutations import MUTATIONS, mutate
 from toolthink.data.traces import diff_commands
 from toolthink.dsl import Command, Exit
+from toolthink.tasks.bug_kinds import LINE_EDITS, BugKind
 
 __all__ = [
     "LINE_EDITS",
@@ -35,9 +36,6 @@ __all__ = [
     "normalize_newlines",
     "string_lines",
 ]
-
-LINE_EDITS = ("delete line", "add donor line", "replace by donor line", "token swap", "typo")
-"""The paper's random edit kinds."""
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _INDENT = re.compile(r"[ \t]*")
@@ -58,7 +56,7 @@ class Edit:
             before it, in application order.
     """
 
-    kind: str
+    kind: BugKind = attrs.field(converter=BugKind)
     undo: tuple[Command, ...]
 
 
@@ -77,7 +75,7 @@ class Corruption:
     edits: tuple[Edit, ...]
 
     @property
-    def kinds(self) -> tuple[str, ...]:
+    def kinds(self) -> tuple[BugKind, ...]:
         """The kinds of the edits, in order."""
         return tuple(e.kind for e in self.edits)
 
@@ -220,7 +218,8 @@ def corrupt(
         rng: The random generator; the same seed gives the same corruption.
         donors: Lines from other programs for the donor-line edits.
         edits: How many edits to apply; None draws 1 to 5 (the paper's range).
-        kinds: Edit kinds to draw from (`LINE_EDITS` and `MUTATIONS` keys).
+        kinds: Edit kinds to draw from (`toolthink.tasks.BugKind` names: the
+            `LINE_EDITS` and the `MUTATIONS` keys).
         max_tries: Attempts per edit before giving up on it.
 
     Returns:
@@ -230,9 +229,10 @@ def corrupt(
     Raises:
         ValueError: ``kinds`` names an unknown edit kind.
     """
-    unknown = [k for k in kinds if k not in LINE_EDITS and k not in MUTATIONS]
+    known = [str(k) for k in BugKind]
+    unknown = [k for k in kinds if k not in known]
     if unknown:
-        msg = f"unknown edit kinds {unknown!r}: use {list(LINE_EDITS) + list(MUTATIONS)}"
+        msg = f"unknown edit kinds {unknown!r}: use {known}"
         raise ValueError(msg)
     original = normalize_newlines(source)
     lines, final_newline = _split(original)

@@ -1,6 +1,6 @@
 """Verified Chain-of-Edits demonstrations, built from correct programs.
 
-For each problem, `build_demos` corrupts the solution (`toolthink.data.corruption`),
+For each problem, `build_demos` corrupts the solution (`toolthink.data.bugs.draw_bugs`),
 then keeps the demonstration only if it is verified:
 
 1. the corrupted program fails at least one test in the sandbox;
@@ -19,24 +19,30 @@ demonstrations do not depend on which other problems are built.
 from __future__ import annotations
 
 import collections
-import hashlib
-import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
-from toolthink.data.corruption import LINE_EDITS, Corruption, corrupt, normalize_newlines
-from toolthink.data.mutations import MUTATIONS
+from toolthink.data.bugs import Bug, draw_bugs
 from toolthink.dsl import format_command
-from toolthink.env import EnvConfig, Observation, RepairEnv, TrainingFormat, step_all
+from toolthink.env import (
+    EnvConfig,
+    Observation,
+    RepairEnv,
+    StepStatus,
+    TrainingFormat,
+    step_all,
+)
 from toolthink.env.prompt import PROMPT_VERSION
-from toolthink.tasks import Problem, RepairTask
+from toolthink.tasks import BugKind, Problem
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
-__all__ = ["DemoConfig", "DemoSet", "build_demos", "mbpp_split", "split_of"]
+__all__ = ["ALL_KINDS", "DemoConfig", "DemoSet", "build_demos"]
 
-ALL_KINDS = LINE_EDITS + tuple(MUTATIONS)
+ALL_KINDS: tuple[BugKind, ...] = tuple(BugKind)
+"""Every edit kind, in the order the generator draws from: the line edits, then the semantic."""
 
 REJECTION_REASONS = (
     "no corruption",
@@ -47,42 +53,11 @@ REJECTION_REASONS = (
 )
 
 
-def mbpp_split(task_id: str) -> str:
-    """The upstream MBPP split of a problem, by id (Austin et al., 2021).
-
-    1-10 ``prompt``, 11-510 ``test``, 511-600 ``validation``, 601-974 ``train``.
-    Other ids (not MBPP) go to ``train``.
-    """
-    try:
-        number = int(task_id.rsplit("/", 1)[-1])
-    except ValueError:
-        return "train"
-    if number <= 10:
-        return "prompt"
-    if number <= 510:
-        return "test"
-    if number <= 600:
-        return "validation"
-    return "train"
-
-
-def split_of(task_id: str) -> str:
-    """The split of a problem, by its id; never by demonstration.
-
-    MBPP problems keep their upstream split (`mbpp_split`). Other sources (the
-    embedded corpus) put about one problem in five in ``test``, chosen by a hash
-    of the id (stable across runs and machines), and the rest in ``train``.
-    """
-    if task_id.startswith("MBPP/"):
-        return mbpp_split(task_id)
-    digest = hashlib.sha256(task_id.encode("utf-8")).digest()
-    return "test" if digest[0] % 5 == 0 else "train"
-
-
 def _check_kinds(_: Any, __: Any, value: tuple[str, ...]) -> None:
     unknown = [k for k in value if k not in ALL_KINDS]
     if unknown or not value:
-        msg = f"kinds={value!r} has unknown or no edit kinds: choose from {list(ALL_KINDS)}"
+        msg = (f"kinds={value!r} has unknown or no edit kinds: choose from "
+               f"{[str(k) for k in ALL_KINDS]}")
         raise ValueError(msg)
 
 
@@ -120,13 +95,6 @@ class DemoConfig:
 
 
 @attrs.frozen
-class _Candidate:
-    problem: Problem
-    index: int
-    corruption: Corruption
-
-
-@attrs.frozen
 class DemoSet:
     """Built demonstrations and the count of rejected candidates by reason.
 
@@ -141,48 +109,11 @@ class DemoSet:
     attempted: int
 
 
-def _donor_lines(problems: Sequence[Problem]) -> dict[str, list[str]]:
-    return {p.task_id: [ln for ln in normalize_newlines(p.solution).split("\n") if ln.strip()]
-            for p in problems}
-
-
-def _candidates(
-    problems: Sequence[Problem], config: DemoConfig, rejected: collections.Counter[str]
-) -> Iterator[_Candidate]:
-    donors_by_problem = _donor_lines(problems)
-    pool = [(task_id, line) for task_id, lines in donors_by_problem.items() for line in lines]
-    for problem in problems:
-        rng = random.Random(f"{config.seed}:{problem.task_id}")
-        seen: set[str] = set()
-        for index in range(config.per_problem):
-            donors = [line for task_id, line in rng.sample(pool, min(200, len(pool)))
-                      if task_id != problem.task_id]
-            edits = rng.randint(config.min_edits, config.max_edits)
-            result = corrupt(problem.solution, rng, donors=donors, edits=edits,
-                             kinds=config.kinds)
-            if result is None:
-                rejected["no corruption"] += 1
-                continue
-            if result.corrupted in seen:
-                rejected["duplicate"] += 1
-                continue
-            seen.add(result.corrupted)
-            yield _Candidate(problem, index, result)
-
-
-def _task(candidate: _Candidate) -> RepairTask:
-    notes = "synthetic bug: " + ", ".join(candidate.corruption.kinds)
-    task = candidate.problem.with_bug(candidate.corruption.corrupted, notes=notes,
-                                      bug_kinds=candidate.corruption.kinds,
-                                      n_edits=len(candidate.corruption.edits))
-    return attrs.evolve(task, reference=candidate.corruption.original)
-
-
 def _replay(
-    batch: Sequence[_Candidate], config: DemoConfig, pool: SandboxPool,
+    batch: Sequence[Bug], config: DemoConfig, pool: SandboxPool,
     rejected: collections.Counter[str],
 ) -> list[dict[str, Any]]:
-    tasks = [_task(c) for c in batch]
+    tasks = [bug.task() for bug in batch]
     reports = pool.run_batch([(t.buggy_code, t.tests) for t in tasks], timeout=config.env.timeout)
     envs, firsts, traces, lanes = [], [], [], []
     for candidate, task, report in zip(batch, tasks, reports, strict=True):
@@ -203,7 +134,8 @@ def _replay(
     records = []
     for env, first, trace, candidate, lane in zip(envs, firsts, traces, lanes, steps, strict=True):
         assert env.editor is not None
-        if any(info.status not in ("applied", "exit") for _, _, _, info in lane) or (
+        if any(info.status not in (StepStatus.APPLIED, StepStatus.EXIT)
+               for _, _, _, info in lane) or (
             env.editor.source != candidate.corruption.original
         ):
             rejected["replay differs"] += 1
@@ -216,7 +148,7 @@ def _replay(
 
 
 def _record(
-    candidate: _Candidate, first: Observation, trace: list[str],
+    candidate: Bug, first: Observation, trace: list[str],
     lane: list[tuple[Any, ...]], config: DemoConfig,
 ) -> dict[str, Any]:
     problem, corruption = candidate.problem, candidate.corruption
@@ -271,8 +203,11 @@ def build_demos(
     records: list[dict[str, Any]] = []
     attempted = 0
     try:
-        batch: list[_Candidate] = []
-        for candidate in _candidates(problems, config, rejected):
+        batch: list[Bug] = []
+        for candidate in draw_bugs(problems, seed=config.seed, per_problem=config.per_problem,
+                                   min_edits=config.min_edits, max_edits=config.max_edits,
+                                   kinds=config.kinds,
+                                   on_reject=lambda reason: rejected.update((reason,))):
             batch.append(candidate)
             if len(batch) == config.batch:
                 records += _replay(batch, config, pool, rejected)

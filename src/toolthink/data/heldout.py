@@ -1,14 +1,13 @@
 """Held-out repair tasks: one verified synthetic bug per problem of an evaluation split.
 
-`synthetic_tasks` corrupts each correct program (`toolthink.data.corruption.corrupt`,
-the edit kinds of demonstrations, `toolthink.data.demos.ALL_KINDS`), seeded per
-problem from ``(seed, task_id)``, and keeps a bug only if the buggy program
-fails its tests in the sandbox, as `toolthink.data.demos` verifies
-demonstrations. Each task carries its bug's edit kinds and number of edits as
-typed fields (`toolthink.tasks.RepairTask.bug_kinds`, ``n_edits``).
+`synthetic_tasks` draws one bug per correct program with the maker demonstrations
+and RL use (`toolthink.data.bugs`: every edit kind, seeded per problem from
+``("eval:<seed>", task_id)``) and keeps it only if the buggy program fails its
+tests in the sandbox. Each task carries its bug's edit kinds and number of edits as
+typed fields (`toolthink.tasks.Provenance.bug_kinds`, `toolthink.tasks.RepairTask.n_edits`).
 
 `embedded_test_tasks` applies it to the ``test`` split of the embedded corpus
-(`toolthink.data.demos.split_of`): the tasks of ``toolthink eval --dataset
+(`toolthink.tasks.splits.split_of`): the tasks of ``toolthink eval --dataset
 embedded`` and of the SFT evaluation hook (`toolthink.training.sft_eval`).
 
 `heldout_tasks` is the fixed held-out evaluation set of the study (issue 16,
@@ -22,25 +21,19 @@ same tasks (a test keeps the two equal).
 
 from __future__ import annotations
 
-import json
-import random
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-import attrs
-
-from toolthink.data.corruption import corrupt, normalize_newlines
-from toolthink.data.demos import ALL_KINDS, split_of
-from toolthink.jsonl import JsonlError, read_jsonl
+from toolthink.data.bugs import draw_bugs, failing_tasks
+from toolthink.jsonl import JsonlError, read_jsonl, write_jsonl
 from toolthink.tasks import Problem, Provenance, RepairTask, load_embedded_corpus, load_mbpp
+from toolthink.tasks.bug_kinds import summary_kind
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
-__all__ = ["HELDOUT_FIELDS", "HELDOUT_SEED", "SYNTHETIC_NOTE", "embedded_test_tasks",
-           "heldout_problems", "heldout_tasks", "read_heldout", "synthetic_kind", "synthetic_tasks",
+__all__ = ["HELDOUT_FIELDS", "HELDOUT_SEED", "HeldoutFormatError", "embedded_test_tasks",
+           "heldout_problems", "heldout_tasks", "read_heldout", "synthetic_tasks",
            "write_heldout"]
-
-SYNTHETIC_NOTE = "synthetic bug: "
-"""Prefix of a synthetic task's provenance notes (for readers; the kinds are typed fields)."""
 
 HELDOUT_SEED = 0
 """The seed of the held-out set's bugs: fixed, so every run scores the same tasks."""
@@ -49,6 +42,14 @@ HELDOUT_FIELDS = ("id", "problem", "buggy_code", "tests", "entry_point", "refere
                   "bug_kind", "bug_kinds", "n_edits", "split", "dataset", "item", "license",
                   "source", "seed")
 """The fields of each line of a held-out file (``bug_kind``: the one kind, or ``mixed``)."""
+
+
+class HeldoutFormatError(JsonlError):
+    """A line of a held-out file lacks the typed bug fields, or has them of the wrong type.
+
+    Files are rebuilt, never patched: ``toolthink data heldout --out FILE``
+    writes the same tasks (a fixed seed) in the current format.
+    """
 
 
 def synthetic_tasks(
@@ -76,22 +77,8 @@ def synthetic_tasks(
         Tasks whose buggy code fails its tests, in problem order, with
         ``bug_kinds`` and ``n_edits`` set.
     """
-    pool_lines = [(p.task_id, line) for p in (donors or problems)
-                  for line in normalize_newlines(p.solution).split("\n") if line.strip()]
-    candidates: list[RepairTask] = []
-    for problem in problems:
-        rng = random.Random(f"eval:{seed}:{problem.task_id}")
-        lines = [line for task_id, line in rng.sample(pool_lines, min(200, len(pool_lines)))
-                 if task_id != problem.task_id]
-        result = corrupt(problem.solution, rng, donors=lines, edits=rng.randint(1, max_edits),
-                         kinds=ALL_KINDS)
-        if result is None:
-            continue
-        task = problem.with_bug(result.corrupted, notes=SYNTHETIC_NOTE + ", ".join(result.kinds),
-                                bug_kinds=result.kinds, n_edits=len(result.edits))
-        candidates.append(attrs.evolve(task, reference=result.original))
-    reports = pool.run_batch([(t.buggy_code, t.tests) for t in candidates], timeout=timeout)
-    return [t for t, report in zip(candidates, reports, strict=True) if not report.passed]
+    bugs = draw_bugs(problems, seed=f"eval:{seed}", donors=donors, max_edits=max_edits)
+    return failing_tasks(bugs, pool, timeout=timeout)
 
 
 def embedded_test_tasks(
@@ -148,58 +135,52 @@ def heldout_tasks(
     return synthetic_tasks(chosen, pool, donors=problems, seed=HELDOUT_SEED, timeout=timeout)
 
 
-def synthetic_kind(task: RepairTask) -> str | None:
-    """A synthetic bug's kind: its one edit kind, ``"mixed"`` for several, None for a real bug."""
-    kinds = set(task.bug_kinds)
-    if not kinds:
-        return None
-    return kinds.pop() if len(kinds) == 1 else "mixed"
-
-
 def write_heldout(path: str | Path, tasks: Sequence[RepairTask]) -> Path:
     """Write ``tasks`` as JSONL, one line of `HELDOUT_FIELDS` per task; returns the path.
 
     The parent folder is created if needed.
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
-        for task in tasks:
-            row = {"id": task.task_id, "problem": task.problem, "buggy_code": task.buggy_code,
-                   "tests": task.tests, "entry_point": task.entry_point,
-                   "reference": task.reference, "bug_kind": synthetic_kind(task),
-                   "bug_kinds": list(task.bug_kinds), "n_edits": task.n_edits,
-                   "split": split_of(task.task_id), "dataset": task.provenance.dataset,
-                   "item": task.provenance.item, "license": task.provenance.license,
-                   "source": task.provenance.source, "seed": HELDOUT_SEED}
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return out
+    rows = ({"id": task.task_id, "problem": task.problem, "buggy_code": task.buggy_code,
+             "tests": task.tests, "entry_point": task.entry_point, "reference": task.reference,
+             "bug_kind": summary_kind(task.provenance.bug_kinds),
+             "bug_kinds": list(task.provenance.bug_kinds), "n_edits": task.n_edits,
+             "split": split_of(task.task_id), "dataset": task.provenance.dataset,
+             "item": task.provenance.item, "license": task.provenance.license,
+             "source": task.provenance.source, "seed": HELDOUT_SEED} for task in tasks)
+    return write_jsonl(path, rows, ascii_only=False)
 
 
 def read_heldout(path: str | Path) -> list[RepairTask]:
     """The tasks of a file `write_heldout` wrote, in file order.
 
     Raises:
-        JsonlError: A line is not a JSON object, lacks a field of
-            `HELDOUT_FIELDS`, or has one of the wrong type; the message starts
-            ``FILE:LINE``.
+        HeldoutFormatError: A line lacks ``bug_kinds`` or ``n_edits`` (a file
+            written before the bug kinds were typed fields, whose kinds were
+            only in free text) or has them of the wrong type; the message
+            starts ``FILE:LINE`` and says how to rebuild the file.
+        JsonlError: A line is not a JSON object or lacks another field of
+            `HELDOUT_FIELDS`.
     """
     file = Path(path)
+    typed = ("bug_kinds", "n_edits")
     tasks = []
     # Line numbers count objects (read_jsonl skips blank lines; write_heldout writes none).
-    for line, row in enumerate(read_jsonl(file, required=HELDOUT_FIELDS), 1):
-        kinds, edits = row["bug_kinds"], row["n_edits"]
+    rows = read_jsonl(file, required=tuple(f for f in HELDOUT_FIELDS if f not in typed))
+    for line, row in enumerate(rows, 1):
+        kinds, edits = row.get("bug_kinds"), row.get("n_edits")
         if (not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)
                 or type(edits) is not int or edits < 1):
-            raise JsonlError(file, line, f"bug_kinds={kinds!r}, n_edits={edits!r}: a list of "
-                             "kind names and a positive int are expected; rewrite the file "
-                             "with `toolthink data heldout --out FILE`")
+            raise HeldoutFormatError(
+                file, line, f"bug_kinds={kinds!r}, n_edits={edits!r}: a list of kind names "
+                "and a positive int are expected (files of older versions lack them); "
+                f"rebuild the file with `toolthink data heldout --out {file}` (add "
+                "--data-dir for MBPP's test split): the same tasks, from a fixed seed")
         provenance = Provenance(dataset=str(row["dataset"]), item=str(row["item"]),
                                 license=str(row["license"]), source=str(row["source"]),
-                                notes=SYNTHETIC_NOTE + ", ".join(kinds))
+                                bug_kinds=tuple(kinds))
         tasks.append(RepairTask(
             task_id=str(row["id"]), problem=str(row["problem"]),
             buggy_code=str(row["buggy_code"]), tests=str(row["tests"]),
             entry_point=str(row["entry_point"]), reference=row["reference"],
-            provenance=provenance, bug_kinds=tuple(kinds), n_edits=edits))
+            provenance=provenance, n_edits=edits))
     return tasks

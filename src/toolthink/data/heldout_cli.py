@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from toolthink.commands import output_folder_problem, positive_int, usage_error
-from toolthink.data.heldout import heldout_tasks, synthetic_kind, write_heldout
+from toolthink.data.heldout import heldout_tasks, write_heldout
 from toolthink.env import EnvConfig
 from toolthink.errors import ToolthinkError
+from toolthink.tasks.bug_kinds import summary_kind
 from toolthink.tool import SandboxPool
 
 __all__ = ["add_heldout_parser", "run_heldout"]
@@ -64,6 +65,6 @@ def run_heldout(args: argparse.Namespace) -> int:
     except ToolthinkError as e:  # a missing or malformed MBPP file
         usage_error(_PROG, str(e))
     write_heldout(out, tasks)
-    kinds = collections.Counter(synthetic_kind(t) for t in tasks)
+    kinds = collections.Counter(summary_kind(t.provenance.bug_kinds) for t in tasks)
     log.info("wrote %d held-out tasks to %s; bug kinds: %s", len(tasks), out, dict(kinds))
     return 0

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import libcst as cst
 from libcst.metadata import ExpressionContext, ExpressionContextProvider, MetadataWrapper
 
+from toolthink.tasks.bug_kinds import BugKind
+
 __all__ = ["MUTATIONS", "mutate"]
 
 _Node = TypeVar("_Node", bound=cst.CSTNode)
@@ -237,15 +239,15 @@ def _compare_op(op: cst.BaseCompOp, new_type: type[cst.BaseCompOp]) -> cst.BaseC
     return make(**spacing)
 
 
-MUTATIONS: dict[str, Callable[..., _OneSite]] = {
-    "operator misuse": _OperatorMisuse,
-    "value misuse": _ValueMisuse,
-    "variable misuse": _VariableMisuse,
-    "missing logic": _MissingLogic,
-    "excess logic": _ExcessLogic,
-    "function misuse": _FunctionMisuse,
+MUTATIONS: dict[BugKind, Callable[..., _OneSite]] = {
+    BugKind.OPERATOR_MISUSE: _OperatorMisuse,
+    BugKind.VALUE_MISUSE: _ValueMisuse,
+    BugKind.VARIABLE_MISUSE: _VariableMisuse,
+    BugKind.MISSING_LOGIC: _MissingLogic,
+    BugKind.EXCESS_LOGIC: _ExcessLogic,
+    BugKind.FUNCTION_MISUSE: _FunctionMisuse,
 }
-"""Bug kind (HumanEvalFix's names) -> transformer class."""
+"""Bug kind (HumanEvalFix's names, `toolthink.tasks.bug_kinds.SEMANTIC_KINDS`) -> transformer."""
 
 
 def mutate(source: str, kind: str, rng: random.Random) -> str | None:
@@ -253,7 +255,7 @@ def mutate(source: str, kind: str, rng: random.Random) -> str | None:
 
     Args:
         source: A Python program that LibCST parses.
-        kind: One of `MUTATIONS`' keys.
+        kind: One of `MUTATIONS`' keys (a `BugKind` or its name).
         rng: The random generator (the caller seeds it, for determinism).
 
     Returns:
@@ -261,9 +263,10 @@ def mutate(source: str, kind: str, rng: random.Random) -> str | None:
         kind has no site in it, or the mutation changed nothing.
 
     Raises:
-        KeyError: ``kind`` is not a known bug kind.
+        ValueError: ``kind`` is not a bug kind.
+        KeyError: ``kind`` is a line edit, not a semantic kind.
     """
-    factory = MUTATIONS[kind]
+    factory = MUTATIONS[BugKind(kind)]
     try:
         wrapper = MetadataWrapper(cst.parse_module(source))
     except (cst.ParserSyntaxError, TypeError, ValueError, RecursionError):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolthink.jsonl import read_jsonl
+from toolthink.jsonl import read_jsonl, write_jsonl
 
 __all__ = ["read_jsonl", "write_demos"]
 
@@ -38,9 +38,7 @@ def write_demos(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "demos.jsonl").open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    write_jsonl(out / "demos.jsonl", records, ascii_only=False)
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     if records:
         import datasets  # noqa: PLC0415 - imported only when a dataset is written

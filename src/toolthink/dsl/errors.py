@@ -1,4 +1,4 @@
-"""Syntax errors of the command language, with a caret under the source line."""
+"""Errors of the command language: syntax errors with a caret under the source line, and bugs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,21 @@ from typing import Any
 
 from toolthink.errors import ToolthinkError
 
-__all__ = ["DslSyntaxError"]
+__all__ = ["DslSyntaxError", "MissingRuleHandlerError"]
+
+
+class MissingRuleHandlerError(ToolthinkError, AssertionError):
+    """A grammar rule has no IR builder in `toolthink.dsl.parser` (a bug, not bad input).
+
+    Attributes:
+        rule: The rule's name in ``grammar/toolthink.lark``.
+    """
+
+    def __init__(self, rule: str) -> None:
+        msg = (f"grammar rule {rule!r} has no handler in toolthink.dsl.parser._Builder: add a "
+               f"method {rule}(self, children) that builds its IR node")
+        super().__init__(msg)
+        self.rule = rule
 
 
 class DslSyntaxError(ToolthinkError, ValueError):

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple, cast
 import lark
 from lark.exceptions import LarkError, UnexpectedInput
 
-from toolthink.dsl.errors import DslSyntaxError
-from toolthink.dsl.grammar import TERMINAL_NAMES, grammar_text
+from toolthink.dsl.errors import DslSyntaxError, MissingRuleHandlerError
+from toolthink.dsl.grammar import TERMINAL_NAMES, build_lark
 from toolthink.dsl.ir import (
     SEPARATOR,
     AddLine,
@@ -92,7 +92,17 @@ def _span(first: lark.Token, last: lark.Token) -> Span:
 
 
 class _Builder(lark.Transformer[lark.Token, Any]):
-    """Builds IR from the grammar's rules, one method per rule (no parse tree)."""
+    """Builds IR from the grammar's rules, one method per rule (no parse tree).
+
+    A rule without a method would come out of lark as a parse `lark.Tree`,
+    silently; `__default__` makes it a `MissingRuleHandlerError` instead, and
+    ``tests/dsl/test_parser.py`` checks every rule of the grammar has a method.
+    """
+
+    def __default__(self, data: Any, children: list[Any], meta: Any) -> Any:
+        if str(data).startswith("_"):  # lark's own rules (``(command NL)*``), inlined into ours
+            return lark.Tree(data, children, meta)
+        raise MissingRuleHandlerError(str(data))
 
     def start(self, children: list[Any]) -> Program:
         # start: (command NL)* command NL?
@@ -143,14 +153,7 @@ class _Builder(lark.Transformer[lark.Token, Any]):
 @functools.cache
 def _lark() -> lark.Lark:
     # Same options as toolthink.dsl.grammar.lark_grammar, plus the inline builder.
-    return lark.Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        strict=True,
-        start=["start", "turn"],
-        transformer=_Builder(),
-    )
+    return build_lark(_Builder())
 
 
 # ---------------------------------------------------------------------------

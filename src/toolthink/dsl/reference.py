@@ -11,16 +11,13 @@ fails when it is stale and prints the command that regenerates it:
 
 from __future__ import annotations
 
-import re
 import sys
 
 import attrs
 
-from toolthink.dsl.grammar import TERMINAL_NAMES, grammar_text
+from toolthink.dsl.grammar import TERMINAL_NAMES, Definition, grammar_items, grammar_text
 
 __all__ = ["Entry", "entries", "markdown"]
-
-_DEFINITION = re.compile(r"^(\??)([A-Za-z_][A-Za-z_0-9]*)\s*:\s*(.*)$")
 
 
 @attrs.frozen
@@ -46,30 +43,23 @@ class Entry:
 
 
 def _split_grammar(text: str) -> tuple[str, list[Entry]]:
+    items = grammar_items(text)
     intro: list[str] = []
-    found: list[Entry] = []
-    block: list[str] = []
-    seen_blank_after_intro = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("//"):
-            block.append(line[2:].removeprefix(" "))
-            continue
-        if not line:
-            if block and not found and not seen_blank_after_intro:
-                intro, block, seen_blank_after_intro = block, [], True
-            elif block:
-                block = []
-            continue
-        match = _DEFINITION.match(line)
-        if match:
-            examples = tuple(
-                b.removeprefix("example:").strip().replace("\\n", "\n")
-                for b in block if b.startswith("example:")
-            )
-            comment = "\n".join(b for b in block if not b.startswith("example:")).strip()
-            found.append(Entry(match.group(2), match.group(3), comment, examples))
-        block = []
+    for item in items:  # the first comment block, if a blank line ends it before any definition
+        if isinstance(item, Definition):
+            intro = []
+            break
+        if item.strip().startswith("//"):
+            intro.append(item.strip()[2:].removeprefix(" "))
+        elif intro:
+            break
+    found = []
+    for item in items:
+        if isinstance(item, Definition):
+            examples = tuple(b.removeprefix("example:").strip().replace("\\n", "\n")
+                             for b in item.comment if b.startswith("example:"))
+            comment = "\n".join(b for b in item.comment if not b.startswith("example:")).strip()
+            found.append(Entry(item.name, item.body, comment, examples))
     return "\n".join(intro).strip(), found
 
 

@@ -6,7 +6,14 @@ template that SFT, RL and evaluation all render the same way; `direct` the
 prompt of the direct-answer baseline.
 """
 
-from toolthink.env.environment import EnvConfig, Observation, RepairEnv, StepInfo, step_all
+from toolthink.env.environment import (
+    EnvConfig,
+    Observation,
+    RepairEnv,
+    StepInfo,
+    StepStatus,
+    step_all,
+)
 from toolthink.env.prompt import (
     PROMPT_VERSION,
     PROMPT_VERSIONS,
@@ -29,6 +36,7 @@ __all__ = [
     "PromptVersionError",
     "RepairEnv",
     "StepInfo",
+    "StepStatus",
     "TrainingFormat",
     "check_prompt_version",
     "recorded_format",

@@ -18,6 +18,7 @@ on a shared `toolthink.tool.SandboxPool`; `RepairEnv.step` is the one-env case.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,26 +28,22 @@ from toolthink.dsl import DslSyntaxError, execute, format_command, parse_command
 from toolthink.env.prompt import PROMPT_VERSION, SYSTEM_PROMPT, task_message
 from toolthink.errors import ToolthinkError
 from toolthink.tasks import RepairTask
-from toolthink.tool import CodeEditor, RenderConfig, SandboxPool, TestReport, render
+from toolthink.tool import (
+    CodeEditor,
+    RenderConfig,
+    SandboxPool,
+    TestReport,
+    feedback_text,
+    render,
+)
 from toolthink.validators import positive_int
 
-__all__ = ["EnvConfig", "EnvError", "Observation", "RepairEnv", "StepInfo", "step_all"]
+__all__ = ["EnvConfig", "EnvError", "Observation", "RepairEnv", "StepInfo", "StepStatus",
+           "step_all"]
 
 
 class EnvError(ToolthinkError, RuntimeError):
     """The environment was used out of order (step before reset, after done)."""
-
-
-def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        msg = f"{attribute.name}={value!r} must be >= 0"
-        raise ValueError(msg)
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value > 0:
-        msg = f"{attribute.name}={value!r} must be > 0 (seconds)"
-        raise ValueError(msg)
 
 
 @attrs.frozen
@@ -70,8 +67,8 @@ class EnvConfig:
     malformed_penalty: float = -0.5
     rejected_penalty: float = -0.5
     no_exit_penalty: float = -0.5
-    shaping: float = attrs.field(default=0.0, validator=_non_negative)
-    timeout: float = attrs.field(default=5.0, validator=_positive)
+    shaping: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0.0))
     max_test_chars: int = 2_000
     render: RenderConfig = attrs.field(factory=RenderConfig)
 
@@ -85,11 +82,31 @@ class Observation:
             (problem, tests, initial state); after a step the rendered state.
         system: The system message (set after reset only).
         prompt_version: `toolthink.env.prompt.PROMPT_VERSION`.
+        code: The code after the step (after reset: the buggy code), whole
+            (``text`` may show a window of it).
+        feedback: The test report as the state shows it below its ``***``
+            line: the compile error, if any, then the tests' feedback (or
+            the message of a malformed or rejected command).
     """
 
     text: str
     system: str | None = None
     prompt_version: str = PROMPT_VERSION
+    code: str = ""
+    feedback: str = ""
+
+
+class StepStatus(enum.StrEnum):
+    """What became of a turn's command (the ``status`` of `StepInfo` and of JSONL records)."""
+
+    APPLIED = "applied"
+    """It parsed and changed the code (or left it as it was); the tests ran."""
+    REJECTED = "rejected"
+    """It parsed but could not be applied (a line out of range...); the code is unchanged."""
+    MALFORMED = "malformed"
+    """It does not parse; the code is unchanged."""
+    EXIT = "exit"
+    """``EXIT``: the episode is over."""
 
 
 @attrs.frozen
@@ -98,7 +115,7 @@ class StepInfo:
 
     Attributes:
         turn: 1-based index of the step.
-        status: ``"applied"``, ``"rejected"``, ``"malformed"`` or ``"exit"``.
+        status: What became of the command (`StepStatus`; its value in JSON).
         passed: Whether the code passes all tests now.
         solved: Whether it has passed at any turn so far.
         failures: Failing tests reported by the last run (0 when passing).
@@ -109,7 +126,7 @@ class StepInfo:
     """
 
     turn: int
-    status: str
+    status: StepStatus
     passed: bool
     solved: bool
     failures: int
@@ -127,7 +144,7 @@ class StepInfo:
 class _Pending:
     """A step whose tests still have to run (see `step_all`)."""
 
-    status: str
+    status: StepStatus
     command: str | None
     message: str
     needs_run: bool
@@ -187,7 +204,8 @@ class RepairEnv:
         state = render(self.editor, report.feedback, config=self.config.render)
         text = task_message(task.problem, task.tests, state,
                             max_test_chars=self.config.max_test_chars)
-        return Observation(text=text, system=SYSTEM_PROMPT)
+        return Observation(text=text, system=SYSTEM_PROMPT, code=self.editor.source,
+                           feedback=feedback_text(self.editor, report.feedback))
 
     def step(self, text: str) -> tuple[Observation, float, bool, StepInfo]:
         """Apply the model's text as one command, run the tests, and score the turn.
@@ -213,16 +231,18 @@ class RepairEnv:
             command = parse_command(text)
         except DslSyntaxError as e:
             self.malformed += 1
-            return _Pending("malformed", None, f"{e}\n(the code is unchanged)", needs_run=False)
+            return _Pending(StepStatus.MALFORMED, None, f"{e}\n(the code is unchanged)",
+                            needs_run=False)
         outcome = execute(command, self.editor)
         canonical = format_command(command)
         if not outcome.ok:
             self.rejected += 1
-            return _Pending("rejected", canonical, f"{outcome.message}\n(the code is unchanged)",
-                            needs_run=False)
+            return _Pending(StepStatus.REJECTED, canonical,
+                            f"{outcome.message}\n(the code is unchanged)", needs_run=False)
         if outcome.exited:
-            return _Pending("exit", canonical, "EXIT: the episode is over", needs_run=False)
-        return _Pending("applied", canonical, "", needs_run=True)
+            return _Pending(StepStatus.EXIT, canonical, "EXIT: the episode is over",
+                            needs_run=False)
+        return _Pending(StepStatus.APPLIED, canonical, "", needs_run=True)
 
     def _finish(self, pending: _Pending, report: TestReport | None) -> tuple[
         Observation, float, bool, StepInfo
@@ -234,9 +254,9 @@ class RepairEnv:
         if report is not None:
             self.report = report
         assert self.report is not None
-        if pending.status == "malformed":
+        if pending.status is StepStatus.MALFORMED:
             reward += config.malformed_penalty
-        elif pending.status == "rejected":
+        elif pending.status is StepStatus.REJECTED:
             reward += config.rejected_penalty
         if self.report.passed and not self.solved:
             self.solved = True
@@ -245,14 +265,17 @@ class RepairEnv:
             reward += config.shaping * (_failure_count(before) - _failure_count(report)) / max(
                 _failure_count(before), 1
             )
-        exited = pending.status == "exit"
+        exited = pending.status is StepStatus.EXIT
         truncated = not exited and self.turn >= config.max_turns
         if truncated:
             reward += config.no_exit_penalty
         self.done = exited or truncated
         self.total_reward += reward
-        feedback = pending.message if pending.status != "applied" else self.report.feedback
-        observation = Observation(render(self.editor, feedback, config=config.render))
+        applied = pending.status is StepStatus.APPLIED
+        feedback = self.report.feedback if applied else pending.message
+        observation = Observation(render(self.editor, feedback, config=config.render),
+                                  code=self.editor.source,
+                                  feedback=feedback_text(self.editor, feedback))
         info = StepInfo(
             turn=self.turn, status=pending.status, passed=self.report.passed, solved=self.solved,
             failures=_failure_count(self.report), malformed=self.malformed,

@@ -4,7 +4,7 @@
   (`toolthink.tasks`); HumanEvalFix labels each bug's kind (``bug_type``,
   Muennighoff et al. 2023), QuixBugs does not.
 - ``embedded``: the held-out (``test``) split of the corpus shipped in
-  toolthink (`toolthink.data.demos.split_of`), one synthetic bug per problem.
+  toolthink (`toolthink.tasks.splits.split_of`), one synthetic bug per problem.
 - ``mbpp-synthetic``: MBPP's upstream ``test`` split (ids 11-510), one
   synthetic bug per problem.
 - ``heldout``: the study's fixed held-out set (`toolthink.data.heldout.heldout_tasks`:
@@ -16,25 +16,20 @@ here): the edit kinds of demonstrations, seeded per problem from ``(seed,
 task_id)``, kept only if the buggy program fails its tests in the sandbox. The
 ``embedded`` set is `toolthink.data.heldout.embedded_test_tasks`, which the SFT
 evaluation hook plays too. The bug kind of a synthetic task is its edit kind
-(``"mixed"`` for several kinds).
+(``"mixed"`` for several kinds), a typed field of its provenance.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from toolthink.data.demos import split_of
-from toolthink.data.heldout import (
-    SYNTHETIC_NOTE,
-    embedded_test_tasks,
-    heldout_tasks,
-    synthetic_kind,
-    synthetic_tasks,
-)
+from toolthink.data.heldout import embedded_test_tasks, heldout_tasks, synthetic_tasks
 from toolthink.tasks import RepairTask, load_humanevalfix, load_mbpp, load_quixbugs
+from toolthink.tasks.bug_kinds import summary_kind
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
-__all__ = ["DATASETS", "SYNTHETIC_NOTE", "bug_kind", "load_eval_tasks", "synthetic_tasks"]
+__all__ = ["DATASETS", "bug_kind", "load_eval_tasks", "synthetic_tasks"]
 
 DATASETS = ("humanevalfix", "quixbugs", "mbpp-synthetic", "embedded", "heldout")
 """Names accepted by ``toolthink eval --dataset``."""
@@ -43,18 +38,12 @@ NEEDS_DATA_DIR = frozenset({"humanevalfix", "quixbugs", "mbpp-synthetic"})
 
 
 def bug_kind(task: RepairTask) -> str | None:
-    """The bug kind a task's provenance records, or None when it records none.
+    """The bug kind a task's provenance records (``"mixed"`` for several), or None.
 
-    A synthetic task's kind is `toolthink.data.heldout.synthetic_kind` of its
-    typed ``bug_kinds``; HumanEvalFix notes read ``"bug type: <kind>; symptom: ..."``.
+    `toolthink.tasks.bug_kinds.summary_kind` of ``provenance.bug_kinds``: a
+    synthetic bug's edit kinds, HumanEvalFix's label, a user's ``bug_kind``.
     """
-    if task.bug_kinds:
-        return synthetic_kind(task)
-    for raw in task.provenance.notes.split(";"):
-        part = raw.strip()
-        if part.startswith("bug type:"):
-            return part.removeprefix("bug type:").strip() or None
-    return None
+    return summary_kind(task.provenance.bug_kinds)
 
 
 def load_eval_tasks(

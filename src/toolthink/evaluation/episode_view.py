@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from toolthink.env import EnvConfig
+from toolthink.env import EnvConfig, StepStatus
 
 __all__ = ["EPISODE_FIELDS", "REWARD_RULES", "End", "RewardTerm", "diff_lines", "end_of",
            "end_text", "episode_problem", "json_type", "reward_terms", "reward_text",
@@ -128,7 +128,7 @@ def end_of(record: Mapping[str, Any], max_turns: int | None = None) -> End | Non
     turns = record.get("turns") or []
     if record.get("mode") == "direct":
         return End.ANSWER
-    if turns and turns[-1].get("status") == "exit":
+    if turns and turns[-1].get("status") == StepStatus.EXIT:
         return End.EXIT
     if max_turns is not None:
         return End.TURN_LIMIT if len(turns) >= max_turns else End.TOKEN_BUDGET
@@ -141,7 +141,7 @@ def end_text(record: Mapping[str, Any], max_turns: int | None = None) -> str:
     passed = bool(record.get("passed"))
     tests_pass = bool(turns) and bool(turns[-1].get("passed", passed))
     commands = f"{len(turns)} command{'s' if len(turns) != 1 else ''}"
-    malformed = sum(t.get("status") == "malformed" for t in turns)
+    malformed = sum(t.get("status") == StepStatus.MALFORMED for t in turns)
     bad = f"; {malformed} of {commands} malformed" if malformed else ""
     match end_of(record, max_turns):
         case End.ANSWER:
@@ -186,9 +186,9 @@ def reward_terms(record: Mapping[str, Any], index: int) -> tuple[RewardTerm, ...
         return (RewardTerm(reward, "the answer passes the tests" if reward > 0
                            else "the answer fails the tests"),)
     terms = []
-    if turn.get("status") == "malformed":
+    if turn.get("status") == StepStatus.MALFORMED:
         terms.append(RewardTerm(_PAPER.malformed_penalty, "malformed command (does not parse)"))
-    elif turn.get("status") == "rejected":
+    elif turn.get("status") == StepStatus.REJECTED:
         terms.append(RewardTerm(_PAPER.rejected_penalty, "rejected command (cannot be applied)"))
     last = index == len(turns) - 1
     if last and record.get("truncated"):
@@ -213,7 +213,7 @@ def reward_text(record: Mapping[str, Any], index: int) -> str:
     terms = reward_terms(record, index)
     if not terms:
         status = record["turns"][index].get("status")
-        return "0: " + ("EXIT ends the episode" if status == "exit"
+        return "0: " + ("EXIT ends the episode" if status == StepStatus.EXIT
                         else "applied; no reward until the tests first pass")
     return "; ".join(f"{signed(t.value)}: {t.reason}" for t in terms)
 

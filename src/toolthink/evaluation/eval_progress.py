@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import Progress
 
+from toolthink.env import StepStatus
 from toolthink.progress import Heartbeat
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class ProgressLines:
         self.turn = max(self.turn, turn.info.turn)
         if not turn.done:
             return None
-        how = ("sent EXIT" if turn.info.status == "exit" else
+        how = ("sent EXIT" if turn.info.status is StepStatus.EXIT else
                "hit the turn limit" if turn.info.truncated else "ran out of tokens")
         verdict = "tests pass" if turn.info.passed else "tests fail"
         return (f"{mode}: episode {self.done.get(mode, 0) + turn.episode + 1}/{self.total} "

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from toolthink.errors import ToolthinkError
+from toolthink.jsonl import jsonl_text, write_jsonl
 
 __all__ = ["JOURNAL_FILE", "EvalJournal", "JournalMismatchError", "read_journal"]
 
@@ -121,11 +122,11 @@ class EvalJournal:
             self._done.setdefault(row["mode"], {})[record["task_id"], int(record["sample"])] = (
                 record, float(row["seconds"]))
         # A clean file again: the good lines only, so appends never follow a cut line.
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        write_jsonl(self.path, rows)
 
     def _append(self, rows: Sequence[dict[str, Any]]) -> None:
         with self.path.open("a", encoding="utf-8") as file:
-            file.write("".join(json.dumps(r) + "\n" for r in rows))
+            file.write(jsonl_text(rows))
             file.flush()
             os.fsync(file.fileno())
 

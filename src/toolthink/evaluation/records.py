@@ -13,47 +13,19 @@ episode ended, an `toolthink.evaluation.episode_view.End` value),
 ``EXIT``) and ``first_pass_turn`` (the 1-based turn after which the code first
 passed its tests, None if never), from which
 `toolthink.evaluation.metrics.pass_by_turn_budget` reads the pass rate at every
-smaller turn budget. The code
-after each Chain-of-Edits turn is rebuilt by replaying the turn's canonical
-command on a `toolthink.tool.CodeEditor` (only applied commands change it).
+smaller turn budget. A turn's ``code`` and ``feedback`` are the ones the
+episode recorded (`toolthink.rollout.episodes.Episode.codes`, ``feedbacks``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from toolthink.dsl import execute, parse_command
 from toolthink.evaluation.episode_view import End
 from toolthink.rollout.episodes import Episode
 from toolthink.tasks import RepairTask
-from toolthink.tool import CodeEditor
 
-__all__ = ["direct_record", "episode_record", "feedback_of", "final_code"]
-
-_STATE_END = "\n***\n"
-
-
-def feedback_of(observation: str) -> str:
-    """The test feedback part of a rendered state (the text after its ``***`` line)."""
-    _, sep, tail = observation.rpartition(_STATE_END)
-    return tail.strip() if sep else observation.strip()
-
-
-def _replay(task: RepairTask, episode: Episode) -> list[str]:
-    """The code after each turn of ``episode``."""
-    editor = CodeEditor(task.buggy_code)
-    codes = []
-    for info in episode.infos:
-        if info.status == "applied" and info.command is not None:
-            execute(parse_command(info.command), editor)
-        codes.append(editor.source)
-    return codes
-
-
-def final_code(task: RepairTask, episode: Episode) -> str:
-    """The code at the end of ``episode`` (the buggy code when no command applied)."""
-    codes = _replay(task, episode)
-    return codes[-1] if codes else task.buggy_code
+__all__ = ["direct_record", "episode_record"]
 
 
 def _end(episode: Episode) -> End:
@@ -69,12 +41,11 @@ def episode_record(
     initial_feedback: str = "",
 ) -> dict[str, Any]:
     """A Chain-of-Edits episode as a `toolthink show` record."""
-    codes = _replay(task, episode)
     turns = [
         {"command": command, "status": info.status, "reward": reward, "code": code,
-         "feedback": feedback_of(observation), "passed": info.passed}
-        for command, info, reward, code, observation in zip(
-            episode.commands, episode.infos, episode.rewards, codes, episode.observations,
+         "feedback": feedback.strip(), "passed": info.passed}
+        for command, info, reward, code, feedback in zip(
+            episode.commands, episode.infos, episode.rewards, episode.codes, episode.feedbacks,
             strict=False)
     ]
     return {

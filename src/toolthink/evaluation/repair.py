@@ -41,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from toolthink.commands import adapter_folder_problem, non_negative_float
+from toolthink.env import StepStatus
 from toolthink.errors import ToolthinkError
 from toolthink.evaluation.cli import add_device_arguments, check_device
 from toolthink.evaluation.tests_file import run_problem, static_problem
+from toolthink.jsonl import jsonl_text
 from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.models.shipped import AUTO, adapter_help, resolve_adapter
 from toolthink.progress import Heartbeat
@@ -217,16 +219,14 @@ class TurnPrinter:
         info = turn.info
         lines = [f"attempt {turn.episode + 1}, turn {info.turn}: {turn.command}  "
                  f"[{info.status}, reward {turn.reward:+.1f}]"]
-        from toolthink.evaluation.records import feedback_of  # noqa: PLC0415
-
-        feedback = feedback_of(turn.observation).splitlines()
+        feedback = turn.feedback.strip().splitlines()
         shown = feedback[:_FEEDBACK_LINES]
         lines += [f"    {line}" for line in shown]
         if len(feedback) > len(shown):
             lines.append(f"    ({len(feedback) - len(shown)} more line(s): toolthink show "
                          f"{self.log})")
         if turn.done:
-            how = ("sent EXIT" if info.status == "exit" else
+            how = ("sent EXIT" if info.status is StepStatus.EXIT else
                    "hit the turn limit" if info.truncated else "ran out of tokens")
             verdict = "the tests pass" if info.passed else "the tests fail"
             lines.append(f"attempt {turn.episode + 1} ended: {how}; {verdict}")
@@ -366,7 +366,7 @@ def main(argv: Sequence[str] | None = None, *, attempt: Attempt | None = None) -
     if outcome.already_passes:
         sys.stdout.write(f"{path}: the tests already pass; nothing to repair, nothing written\n")
         return EXIT_ALREADY_PASSES
-    _write_beside(log, "".join(json.dumps(r) + "\n" for r in outcome.records))
+    _write_beside(log, jsonl_text(outcome.records))
     if outcome.code is None:
         sys.stdout.write(f"{path}: not repaired ({outcome.attempts} attempt(s) failed the "
                          f"tests); no code written, {path.name} unchanged; episodes: "

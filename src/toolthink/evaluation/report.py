@@ -16,6 +16,7 @@ from rich.table import Table
 
 from toolthink.evaluation.episode_view import turns_note
 from toolthink.evaluation.evaluator import ModeResult
+from toolthink.jsonl import write_jsonl
 
 __all__ = ["results_table", "write_results"]
 
@@ -59,7 +60,4 @@ def write_results(out: Path, results: Sequence[ModeResult], settings: dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     payload = {"settings": settings, "modes": {r.mode: r.as_dict() for r in results}}
     (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    with (out / "episodes.jsonl").open("w", encoding="utf-8") as f:
-        for result in results:
-            for record in result.records:
-                f.write(json.dumps(record) + "\n")
+    write_jsonl(out / "episodes.jsonl", (record for r in results for record in r.records))

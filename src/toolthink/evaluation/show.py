@@ -31,6 +31,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from toolthink.commands import DefaultsHelpFormatter, output_file_problem, positive_int, usage_error
+from toolthink.env import StepStatus
 from toolthink.evaluation.episode_view import (
     EPISODE_FIELDS,
     diff_lines,
@@ -125,7 +126,8 @@ def show_episode(console: Console, episode: dict[str, Any], *,
         console.print(Text("(initial test report: not recorded in this file)", style="dim"))
     for index, turn in enumerate(episode["turns"]):
         status = _plain(turn["status"])
-        style = {"applied": "cyan", "exit": "green"}.get(status, "red")
+        style = ("cyan" if status == StepStatus.APPLIED
+                 else "green" if status == StepStatus.EXIT else "red")
         head = Text.assemble((f"turn {index + 1} ", "bold"), (_plain(turn["command"]), style),
                              f"  [{status}, reward {signed(turn['reward'])}]")
         console.print(head)

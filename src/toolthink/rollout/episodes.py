@@ -14,8 +14,9 @@ and re-encoded to build a prompt, so RL trains on exactly the tokens it sampled
 (Rainone et al., arXiv 2507.05065, section 4.2, multi-turn rollouts).
 
 An `Episode` holds what TRL's ``rollout_func`` returns (``prompt_ids``,
-``completion_ids``, ``env_mask``, ``logprobs``) plus per-turn rewards, texts and
-`toolthink.env.StepInfo`; evaluation reads the same objects. An ``on_turn``
+``completion_ids``, ``env_mask``, ``logprobs``) plus per turn the reward, the
+texts, `toolthink.env.StepInfo`, the code after the command and the test
+report; evaluation reads the same objects (nothing is re-parsed or replayed). An ``on_turn``
 callable sees each `Turn` as soon as the environment has stepped it (``toolthink
 repair`` streams attempts with it).
 
@@ -34,7 +35,7 @@ from typing import Any
 import attrs
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from toolthink.env import EnvConfig, RepairEnv, StepInfo, step_all
+from toolthink.env import EnvConfig, RepairEnv, StepInfo, StepStatus, step_all
 from toolthink.errors import ToolthinkError
 from toolthink.rollout.chat import ChatFormat
 from toolthink.rollout.constrained import GrammarConstraint
@@ -86,6 +87,7 @@ class Turn:
         info: The environment's `toolthink.env.StepInfo` (turn number, status, passed).
         observation: The state and test feedback the environment answered with.
         done: The episode ended with this turn.
+        feedback: The test report part of ``observation`` (below its ``***`` line).
     """
 
     episode: int
@@ -94,6 +96,7 @@ class Turn:
     info: StepInfo
     observation: str
     done: bool
+    feedback: str
 
 
 @attrs.frozen
@@ -118,6 +121,9 @@ class Episode:
         grammars: The grammar each turn was sampled under (for mask replay,
             `toolthink.rollout.mask_replay`).
         observations: Observation text after each turn (the last one too).
+        codes: The code after each turn, whole (only an applied command changes it).
+        feedbacks: The test report after each turn as its observation shows
+            it below the ``***`` line (`toolthink.env.Observation.feedback`).
         rewards: Environment reward per turn (a budget cut adds the missing-EXIT
             penalty to the last; when no command fit at all, the one entry is
             that penalty).
@@ -135,6 +141,8 @@ class Episode:
     commands: tuple[str, ...]
     grammars: tuple[str, ...] = attrs.field(repr=False)
     observations: tuple[str, ...]
+    codes: tuple[str, ...] = attrs.field(repr=False)
+    feedbacks: tuple[str, ...] = attrs.field(repr=False)
     rewards: tuple[float, ...]
     infos: tuple[StepInfo, ...]
     truncated: bool
@@ -158,12 +166,12 @@ class Episode:
     @property
     def exited(self) -> bool:
         """The model ended the episode with ``EXIT`` (not cut by a turn or token budget)."""
-        return bool(self.infos) and self.infos[-1].status == "exit"
+        return bool(self.infos) and self.infos[-1].status is StepStatus.EXIT
 
     @property
     def malformed(self) -> int:
         """Commands that did not parse."""
-        return sum(info.status == "malformed" for info in self.infos)
+        return sum(info.status is StepStatus.MALFORMED for info in self.infos)
 
     def as_record(self) -> dict[str, Any]:
         """A JSON-ready summary (no token ids) for trajectory logs."""
@@ -196,6 +204,8 @@ class _Live:
     commands: list[str] = attrs.field(factory=list)
     grammars: list[str] = attrs.field(factory=list)
     observations: list[str] = attrs.field(factory=list)
+    codes: list[str] = attrs.field(factory=list)
+    feedbacks: list[str] = attrs.field(factory=list)
     rewards: list[float] = attrs.field(factory=list)
     infos: list[StepInfo] = attrs.field(factory=list)
     done: bool = False
@@ -225,8 +235,9 @@ class _Live:
             completion_ids=tuple(self.completion_ids), env_mask=tuple(self.env_mask),
             logprobs=tuple(self.logprobs), turn_of_token=tuple(self.turn_of_token),
             commands=tuple(self.commands), grammars=tuple(self.grammars),
-            observations=tuple(self.observations),
-            rewards=tuple(self.rewards), infos=tuple(self.infos), truncated=truncated,
+            observations=tuple(self.observations), codes=tuple(self.codes),
+            feedbacks=tuple(self.feedbacks), rewards=tuple(self.rewards),
+            infos=tuple(self.infos), truncated=truncated,
             passed=passed,
         )
 
@@ -346,10 +357,12 @@ def run_episodes(
             episode.rewards.append(reward)
             episode.infos.append(info)
             episode.observations.append(observation.text)
+            episode.codes.append(observation.code)
+            episode.feedbacks.append(observation.feedback)
             episode.done = done
             if on_turn is not None:
                 on_turn(Turn(episode.row, episode.commands[-1], reward, info,
-                             observation.text, done))
+                             observation.text, done, observation.feedback))
             if not done:
                 obs_ids = chat.observation_ids(observation.text)
                 episode.extend(obs_ids, 0, [0.0] * len(obs_ids))

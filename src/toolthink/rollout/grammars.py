@@ -32,6 +32,7 @@ from typing import Final
 import attrs
 
 from toolthink.dsl import MAX_LINE, Editor, grammar_text
+from toolthink.dsl.grammar import Definition, GrammarFileError, grammar_items
 from toolthink.errors import ToolthinkError
 
 __all__ = [
@@ -65,54 +66,28 @@ class GrammarDerivationError(ToolthinkError, ValueError):
     """A grammar variant cannot be derived: bad bounds, or the grammar file changed shape."""
 
 
-@attrs.frozen
-class _Definition:
-    """One rule or terminal: ``<prefix><name><attributes>: <body>``."""
-
-    prefix: str  # "?" (inline) or ""
-    name: str
-    attributes: str  # llguidance options, e.g. "[capture]"
-    body: str
-
-    def text(self) -> str:
-        return f"{self.prefix}{self.name}{self.attributes}: {self.body}"
-
-
-_DEFINITION = re.compile(
-    r"(?P<prefix>[?!]?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<attributes>\[[^\]]*\])?\s*:\s*(?P<body>.*)"
-)
 # Strings, regexes, names and single characters of a definition's body.
 _BODY_TOKEN = re.compile(
     r'"(?:[^"\\]|\\.)*"i?|/(?:[^/\\\n]|\\.)+/[imslux]*|[A-Za-z_][A-Za-z0-9_]*|\s+|.'
 )
 
 
-def _parse_definition(text: str) -> _Definition:
-    match = _DEFINITION.fullmatch(text)
-    if match is None:
+def _parse_definition(text: str) -> Definition:
+    items = grammar_items(text)
+    if len(items) != 1 or not isinstance(items[0], Definition):
         msg = f"{text!r} is not a one-line Lark definition"
         raise GrammarDerivationError(msg)
-    return _Definition(**match.groupdict(""))
+    return items[0]
 
 
 class _Grammar:
-    """A Lark grammar as an ordered list of comment lines and definitions."""
+    """A Lark grammar as an ordered list of lines and definitions (`grammar_items`)."""
 
     def __init__(self, text: str) -> None:
-        self.items: list[str | _Definition] = []
-        for line in text.splitlines():
-            stripped = line.strip()
-            match = _DEFINITION.fullmatch(line)
-            if match:
-                self.items.append(_Definition(**match.groupdict("")))
-            elif stripped.startswith("|") and self.items:
-                last = self.items[-1]  # a continued alternative list
-                if not isinstance(last, _Definition):
-                    msg = f"{line!r} continues no definition"
-                    raise GrammarDerivationError(msg)
-                self.items[-1] = attrs.evolve(last, body=f"{last.body} {stripped}")
-            else:
-                self.items.append(line)
+        try:
+            self.items = grammar_items(text)
+        except GrammarFileError as e:
+            raise GrammarDerivationError(str(e)) from e
 
     def copy(self) -> _Grammar:
         """An independent copy (definitions are frozen, so the list is all to copy)."""
@@ -121,12 +96,12 @@ class _Grammar:
         return twin
 
     def text(self) -> str:
-        lines = [item.text() if isinstance(item, _Definition) else item for item in self.items]
+        lines = [item.text() if isinstance(item, Definition) else item for item in self.items]
         return _HEADER + "\n".join(lines) + "\n"
 
     def _index(self, name: str) -> int:
         for i, item in enumerate(self.items):
-            if isinstance(item, _Definition) and item.name == name:
+            if isinstance(item, Definition) and item.name == name:
                 return i
         msg = (
             f"grammar/toolthink.lark has no definition {name!r}, which "
@@ -134,9 +109,9 @@ class _Grammar:
         )
         raise GrammarDerivationError(msg)
 
-    def get(self, name: str) -> _Definition:
+    def get(self, name: str) -> Definition:
         item = self.items[self._index(name)]
-        assert isinstance(item, _Definition)
+        assert isinstance(item, Definition)
         return item
 
     def update(self, name: str, *, body: str | None = None, attributes: str | None = None) -> None:

@@ -1,8 +1,8 @@
 """Benchmark tasks: repair tasks, correct problems, their loaders and the embedded corpus.
 
 - `RepairTask`: a problem statement, buggy code, tests, an optional reference
-  fix and its provenance. `load_humanevalfix` (164) and `load_quixbugs` (40)
-  return them.
+  fix and its provenance (with the bug's kinds, `BugKind` names).
+  `load_humanevalfix` (164) and `load_quixbugs` (40) return them.
 - `Problem`: a correct program with statement and tests, raw material for
   synthetic bugs. `load_mbpp` (974, or 963 without `MBPP_KNOWN_BROKEN`) and
   `load_embedded_corpus` (shipped inside toolthink) return them.
@@ -17,6 +17,7 @@ This package needs no ML stack.
 
 from __future__ import annotations
 
+from toolthink.tasks.bug_kinds import BugKind
 from toolthink.tasks.convention import CHECK_FUNCTION
 from toolthink.tasks.corpus import load_embedded_corpus
 from toolthink.tasks.humanevalfix import load_humanevalfix
@@ -29,6 +30,7 @@ __all__ = [
     "CHECK_FUNCTION",
     "MBPP_KNOWN_BROKEN",
     "MBPP_ORDER_DEPENDENT",
+    "BugKind",
     "DatasetFormatError",
     "DatasetNotFoundError",
     "Problem",

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from toolthink.tasks.bug_kinds import SEMANTIC_KINDS, BugKind
 from toolthink.tasks.convention import reserve_check_name
-from toolthink.tasks.sources import dataset_file, read_jsonl
+from toolthink.tasks.sources import DatasetFormatError, dataset_file, read_jsonl
 from toolthink.tasks.task import Provenance, RepairTask
 
 __all__ = ["HUMANEVALFIX_FILE", "load_humanevalfix"]
@@ -33,8 +34,8 @@ def load_humanevalfix(data_dir: str | Path) -> tuple[RepairTask, ...]:
         data_dir: The data folder (the layout of ../shared/data).
 
     Returns:
-        Tasks in file order, ids ``HumanEvalFix/Python/<n>``; the provenance notes
-        give the bug type and failure symptom.
+        Tasks in file order, ids ``HumanEvalFix/Python/<n>``; the provenance
+        gives the bug type (``bug_kinds``, a `BugKind`) and the failure symptom (``notes``).
 
     Raises:
         DatasetNotFoundError: The file is missing.
@@ -58,8 +59,18 @@ def load_humanevalfix(data_dir: str | Path) -> tuple[RepairTask, ...]:
                     item=item,
                     license="MIT",
                     source=_SOURCE,
-                    notes=f"bug type: {row['bug_type']}; symptom: {row['failure_symptoms']}",
+                    notes=f"symptom: {row['failure_symptoms']}",
+                    bug_kinds=(_bug_kind(path, item, row["bug_type"]),),
                 ),
             )
         )
     return tuple(tasks)
+
+
+def _bug_kind(path: Path, item: str, bug_type: object) -> BugKind:
+    """HumanEvalFix's ``bug_type``, one of `SEMANTIC_KINDS`."""
+    if bug_type not in SEMANTIC_KINDS:
+        msg = (f"{path}: {item} has bug_type {bug_type!r}, not one of HumanEvalFix's "
+               f"{[str(k) for k in SEMANTIC_KINDS]}: restore the file from its source")
+        raise DatasetFormatError(msg)
+    return BugKind(str(bug_type))

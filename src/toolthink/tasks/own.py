@@ -36,10 +36,6 @@ __all__ = ["OPTIONAL_FIELDS", "REQUIRED_FIELDS", "OwnTask", "TaskFileError", "ch
 REQUIRED_FIELDS = ("id", "buggy_code", "tests")
 OPTIONAL_FIELDS = ("problem", "bug_kind", "reference", "entry_point")
 
-BUG_TYPE_NOTE = "bug type:"
-"""The provenance note `toolthink.evaluation.datasets.bug_kind` reads (as for HumanEvalFix)."""
-
-
 class TaskFileError(JsonlError):
     """A line of a tasks file breaks the schema, or its task cannot be evaluated.
 
@@ -100,8 +96,7 @@ def _task(path: Path, line: int, row: dict[str, Any]) -> RepairTask:
         entry_point=_text(path, line, row, "entry_point", required=False),
         reference=reference,
         provenance=Provenance(dataset=path.name, item=task_id, license="unknown (your file)",
-                              source=f"{path}:{line}",
-                              notes=f"{BUG_TYPE_NOTE} {kind}" if kind else ""),
+                              source=f"{path}:{line}", bug_kinds=(kind,) if kind else ()),
     )
 
 

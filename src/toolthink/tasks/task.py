@@ -16,7 +16,12 @@ class Provenance:
         item: The item's id inside that dataset, e.g. ``"Python/0"``.
         license: The license of the item's text (SPDX id where one exists).
         source: The repository (and commit) the file was copied from, or a path.
-        notes: Anything a reader of results needs: the bug kind, tests skipped.
+        notes: Anything else a reader of results needs, for people only (tests
+            skipped, a failure symptom); nothing parses it.
+        bug_kinds: The kinds of the bug, by the names of
+            `toolthink.tasks.bug_kinds.BugKind` (or a user's own names): one
+            per edit for a synthetic bug, HumanEvalFix's label for its bugs,
+            empty when unknown.
     """
 
     dataset: str
@@ -24,6 +29,7 @@ class Provenance:
     license: str
     source: str
     notes: str = ""
+    bug_kinds: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -41,9 +47,7 @@ class RepairTask:
         tests: Test source in the MBPP/HumanEval assert convention.
         entry_point: The function the tests call.
         reference: A known fix (the correct program), or None.
-        provenance: Where it comes from.
-        bug_kinds: The kinds of the edits that made a synthetic bug, one per
-            edit (`toolthink.data.corruption`); empty for real bugs.
+        provenance: Where it comes from, with the bug's kinds (``provenance.bug_kinds``).
         n_edits: How many edits made a synthetic bug (0 for real bugs).
     """
 
@@ -54,7 +58,6 @@ class RepairTask:
     entry_point: str
     reference: str | None
     provenance: Provenance
-    bug_kinds: tuple[str, ...] = ()
     n_edits: int = 0
 
 
@@ -85,11 +88,12 @@ class Problem:
         Args:
             buggy_code: A corrupted version of `solution` (e.g. from
                 `toolthink.data.corruption`).
-            notes: Appended to the provenance notes (how the bug was made).
-            bug_kinds: The edit kinds that made the bug, one per edit.
+            notes: Appended to the provenance notes, for people (nothing parses them).
+            bug_kinds: The edit kinds that made the bug, one per edit
+                (``provenance.bug_kinds`` of the task).
             n_edits: How many edits made it.
         """
-        provenance = self.provenance
+        provenance = attrs.evolve(self.provenance, bug_kinds=bug_kinds)
         if notes:
             joined = f"{provenance.notes}; {notes}" if provenance.notes else notes
             provenance = attrs.evolve(provenance, notes=joined)
@@ -101,6 +105,5 @@ class Problem:
             entry_point=self.entry_point,
             reference=self.solution,
             provenance=provenance,
-            bug_kinds=bug_kinds,
             n_edits=n_edits,
         )

@@ -20,7 +20,7 @@ from toolthink.tool.errors import (
 )
 from toolthink.tool.isolation import Isolation, SandboxUnavailableError
 from toolthink.tool.limits import Limits
-from toolthink.tool.render import RenderConfig, render
+from toolthink.tool.render import RenderConfig, feedback_text, render
 from toolthink.tool.report import TestFailure, TestOutcome, TestReport
 from toolthink.tool.sandbox import SandboxConfig, SandboxPool, run_batch, run_tests
 from toolthink.tool.structure import Parsed, Structure, Unavailable
@@ -50,6 +50,7 @@ __all__ = [
     "Valid",
     "Validity",
     "decode_source",
+    "feedback_text",
     "render",
     "run_batch",
     "run_tests",

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import attrs
 
+from toolthink.validators import positive_int
+
 __all__ = ["Limits"]
 
 _MiB = 1 << 20
-
-
-def _positive(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        msg = f"Limits.{attribute.name} must be a positive int, got {value!r}"
-        raise ValueError(msg)
 
 
 @attrs.frozen
@@ -40,12 +36,12 @@ class Limits:
             (bubblewrap only).
     """
 
-    memory_bytes: int = attrs.field(default=512 * _MiB, validator=_positive)
-    file_size_bytes: int = attrs.field(default=16 * _MiB, validator=_positive)
-    processes: int = attrs.field(default=10, validator=_positive)
-    open_files: int = attrs.field(default=64, validator=_positive)
-    output_bytes: int = attrs.field(default=1 * _MiB, validator=_positive)
-    tmp_bytes: int = attrs.field(default=64 * _MiB, validator=_positive)
+    memory_bytes: int = attrs.field(default=512 * _MiB, validator=positive_int)
+    file_size_bytes: int = attrs.field(default=16 * _MiB, validator=positive_int)
+    processes: int = attrs.field(default=10, validator=positive_int)
+    open_files: int = attrs.field(default=64, validator=positive_int)
+    output_bytes: int = attrs.field(default=1 * _MiB, validator=positive_int)
+    tmp_bytes: int = attrs.field(default=64 * _MiB, validator=positive_int)
 
     def as_job(self) -> dict[str, int]:
         """The limits the launcher applies, as a JSON-ready mapping."""

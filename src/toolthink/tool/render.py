@@ -37,25 +37,17 @@ Format (fixed; training data and prompts depend on it)::
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 from toolthink.tool.editor import CodeEditor, Snapshot
-from toolthink.tool.errors import EditorUsageError
 from toolthink.tool.lines import text_of
 from toolthink.tool.validity import Invalid
+from toolthink.validators import positive_int
 
-__all__ = ["SEPARATOR", "RenderConfig", "render"]
+__all__ = ["SEPARATOR", "RenderConfig", "feedback_text", "render"]
 
 SEPARATOR = "***"
 """The line between code and feedback."""
-
-
-def _positive(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        msg = f"{attribute.name}={value!r} is not a positive int: pass a number of lines >= 1"
-        raise EditorUsageError(msg)
 
 
 @attrs.frozen
@@ -68,11 +60,11 @@ class RenderConfig:
     """
 
     full_max_lines: int = attrs.field(
-        default=100, validator=_positive,
+        default=100, validator=positive_int,
         metadata={"help": "files with at most this many lines are shown whole"},
     )
     window: int = attrs.field(
-        default=100, validator=_positive,
+        default=100, validator=positive_int,
         metadata={"help": "lines shown around the focus (last edit) in longer files"},
     )
 
@@ -118,6 +110,19 @@ def render(
         if last < count:
             out.append(_more(count - last, "below"))
     out.append(SEPARATOR + "\n")
+    out.append(feedback_text(snapshot, feedback))
+    return "".join(out)
+
+
+def feedback_text(state: CodeEditor | Snapshot, feedback: str = "") -> str:
+    r"""What `render` writes below the ``***`` line: the compile error, if any, then ``feedback``.
+
+    Returns:
+        The text, each line ending with ``\n``; empty when the code compiles
+        and ``feedback`` is empty.
+    """
+    snapshot = state.snapshot if isinstance(state, CodeEditor) else state
+    out = []
     validity = snapshot.validity
     if isinstance(validity, Invalid):
         out.append(validity.describe() + "\n")

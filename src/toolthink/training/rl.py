@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.grpo_trainer import GRPOTrainer
 
-from toolthink.data.corruption import corrupt, normalize_newlines
+from toolthink.data.bugs import draw_bugs, failing_tasks
 from toolthink.env import EnvConfig
 from toolthink.rollout.chat import ChatFormat
 from toolthink.rollout.constrained import GrammarConstraint
@@ -53,6 +52,7 @@ from toolthink.rollout.mask_replay import masked_log_probs, replay_masks
 from toolthink.rollout.samplers import TurnSampler
 from toolthink.rollout.vllm_server import VLLMServerSampler
 from toolthink.tasks import Problem, RepairTask
+from toolthink.tasks.bug_kinds import LINE_EDITS
 from toolthink.tool import SandboxPool
 from toolthink.training.advantages import per_turn_advantages, token_advantages
 from toolthink.training.rl_log import step_metrics
@@ -81,7 +81,8 @@ def easy_tasks(
     """Synthetic bugs with ``edits`` edits each, kept only when their tests fail.
 
     The easy curriculum is ``edits=1``: one corrupted line (the paper's line
-    edits, `toolthink.data.corruption`).
+    edits), drawn by the maker demonstrations and evaluation use
+    (`toolthink.data.bugs.draw_bugs`).
 
     Args:
         problems: Correct programs with tests (e.g. the embedded corpus).
@@ -94,21 +95,9 @@ def easy_tasks(
     Returns:
         Tasks whose buggy code fails its tests, in problem order.
     """
-    donors = [line for p in problems
-              for line in normalize_newlines(p.solution).split("\n") if line.strip()]
-    candidates: list[RepairTask] = []
-    for problem in problems:
-        rng = random.Random(f"{seed}:{problem.task_id}")
-        seen: set[str] = set()
-        for _ in range(per_problem):
-            result = corrupt(problem.solution, rng, donors=donors, edits=edits)
-            if result is None or result.corrupted in seen:
-                continue
-            seen.add(result.corrupted)
-            notes = "synthetic bug: " + ", ".join(result.kinds)
-            candidates.append(problem.with_bug(result.corrupted, notes=notes))
-    reports = sandbox.run_batch([(t.buggy_code, t.tests) for t in candidates], timeout=timeout)
-    return [t for t, r in zip(candidates, reports, strict=True) if not r.passed]
+    bugs = draw_bugs(problems, seed=seed, per_problem=per_problem, min_edits=edits,
+                     max_edits=edits, kinds=LINE_EDITS)
+    return failing_tasks(bugs, sandbox, timeout=timeout)
 
 
 def episode_reward(completions: Sequence[Any], episode_reward: Sequence[float],

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolthink.commands import config_file_problem, model_path_problem, resume_checkpoint
-from toolthink.data.demos import split_of
 from toolthink.env import PROMPT_VERSION, check_prompt_version
 from toolthink.errors import ToolthinkError
 from toolthink.models.deprecations import silence_upstream_deprecations
@@ -36,6 +35,7 @@ from toolthink.tasks import (
     load_embedded_corpus,
     load_mbpp,
 )
+from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 from toolthink.training.rl_config import RLConfig
 
@@ -118,9 +118,9 @@ def rl_problems(config: RLConfig) -> list[Problem]:
     """The train-split problems of ``config.task_source``, the first ``max_problems`` of them.
 
     Only the train split: evaluation uses the held-out problems (the embedded
-    corpus' ``test`` split by `toolthink.data.demos.split_of`; MBPP's
+    corpus' ``test`` split by `toolthink.tasks.splits.split_of`; MBPP's
     ``test``, ``validation`` and ``prompt`` splits by
-    `toolthink.data.demos.mbpp_split`).
+    `toolthink.tasks.splits.mbpp_split`).
 
     Raises:
         DatasetNotFoundError: ``task_source='mbpp'`` and the MBPP file is not

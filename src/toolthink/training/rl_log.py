@@ -8,7 +8,6 @@ split to ``metrics.jsonl``; `plot_curves` draws ``curves.png`` from those lines
 
 from __future__ import annotations
 
-import json
 import resource
 import statistics
 import time
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
+from toolthink.jsonl import write_jsonl
 from toolthink.markdown import MIN_CURVE_POINTS, markdown_table
 from toolthink.rollout.episodes import Episode
 
@@ -90,9 +90,7 @@ class StepRecorder(TrainerCallback):
         if losses:
             record["loss"] = float(losses[-1])
         self.records.append(record)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        write_jsonl(self.path, [record], append=True)
 
 
 _PANELS = (

@@ -170,7 +170,7 @@ def build_embedded_demos(
 ) -> list[dict[str, Any]]:
     """Build demonstrations from the embedded corpus, no data folder needed.
 
-    Only problems in ``splits`` (`toolthink.data.demos.split_of`: 33 of the 47 in
+    Only problems in ``splits`` (`toolthink.tasks.splits.split_of`: 33 of the 47 in
     ``train``) are used, as corrupted programs and as donors of lines, so that the
     held-out problems `toolthink eval --dataset embedded` scores never reach
     training. Runs every program in the sandbox (a few demonstrations per second
@@ -187,9 +187,10 @@ def build_embedded_demos(
     Returns:
         The verified records (`toolthink.data.demos.DemoSet.records`).
     """
-    from toolthink.data.demos import DemoConfig, build_demos, split_of  # noqa: PLC0415
+    from toolthink.data.demos import DemoConfig, build_demos  # noqa: PLC0415
     from toolthink.env import EnvConfig  # noqa: PLC0415
     from toolthink.tasks import load_embedded_corpus  # noqa: PLC0415
+    from toolthink.tasks.splits import split_of  # noqa: PLC0415
 
     problems = [p for p in load_embedded_corpus() if split_of(p.task_id) in splits]
     if not problems:

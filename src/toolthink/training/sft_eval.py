@@ -18,7 +18,6 @@ imitates; these episodes say whether it repairs: the paper's measure
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import time
@@ -30,6 +29,7 @@ from transformers import TrainerCallback
 
 from toolthink.data.heldout import embedded_test_tasks
 from toolthink.env import EnvConfig
+from toolthink.jsonl import write_jsonl
 from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.episodes import Episode, RolloutConfig, RolloutTiming, run_episodes
 from toolthink.tasks import RepairTask
@@ -174,12 +174,9 @@ class EpisodeEvaluation(TrainerCallback):
             model.train(training)
         figures = {**episode_metrics(played), "seconds": time.perf_counter() - started}
         self.log({PREFIX + key: value for key, value in figures.items()})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            for episode in played:
-                record = {"step": step, **episode.as_record(), "exited": episode.exited,
-                          "malformed": episode.malformed}
-                f.write(json.dumps(record) + "\n")
+        write_jsonl(self.path, ({"step": step, **episode.as_record(), "exited": episode.exited,
+                                 "malformed": episode.malformed} for episode in played),
+                    append=True)
         self._last_step = step
         result = {"step": float(step), **figures}
         self.history.append(result)
