@@ -6,7 +6,6 @@ import json
 import os
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -18,7 +17,7 @@ from toolthink.rollout.episodes import RolloutConfig, run_episodes
 from toolthink.rollout.mask_replay import replay_masks
 from toolthink.tasks import load_embedded_corpus
 from toolthink.tool import SandboxPool
-from toolthink.training.rl import ChainOfEditsTrainer, easy_tasks, replayed_masks
+from toolthink.training.rl import TokenScoring, easy_tasks, replayed_masks, scored_log_probs
 from toolthink.training.rl_cli import load_policy, main, make_parser, rl_problems, train
 from toolthink.training.rl_config import RLConfig
 
@@ -189,11 +188,9 @@ def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) ->
             e.completion_ids)
         attention[row, prompt_width - len(e.prompt_ids):prompt_width + len(e.completion_ids)] = 1
         scored[row, : len(e.env_mask)] = torch.tensor(e.env_mask, dtype=torch.bool)
-    fake = SimpleNamespace(_scored=scored, temperature=1.0,
-                           _masks=replayed_masks(episodes, constraint, width))
+    scoring = TokenScoring(scored, replayed_masks(episodes, constraint, width))
     with torch.no_grad():
-        logps, _, _ = ChainOfEditsTrainer._get_per_token_logps_and_entropies(
-            fake, model, ids, attention, width)
+        logps, _ = scored_log_probs(model, ids, attention, width, scoring)
     for row, e in enumerate(episodes):
         got = logps[row, : len(e.logprobs)]
         want = torch.tensor(e.logprobs)
