@@ -14,12 +14,13 @@ from peft import LoraConfig, get_peft_model
 from tests.tiny_models import tiny_llama
 from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.episodes import RolloutConfig, run_episodes
-from toolthink.rollout.mask_replay import replay_masks
+from toolthink.rollout.mask_replay import replay_masks, replayed_masks
 from toolthink.tasks import load_embedded_corpus
 from toolthink.tool import SandboxPool
-from toolthink.training.rl import TokenScoring, easy_tasks, replayed_masks, scored_log_probs
+from toolthink.training.rl import easy_tasks
 from toolthink.training.rl_cli import load_policy, main, make_parser, rl_problems, train
 from toolthink.training.rl_config import RLConfig
+from toolthink.training.rl_trainer import TokenScoring, scored_log_probs
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 

@@ -1,6 +1,6 @@
 """The private TRL surface toolthink's trainers stand on, as it was when they were written.
 
-`toolthink.training.rl.ChainOfEditsTrainer` overrides private ``GRPOTrainer``
+`toolthink.training.rl_trainer.ChainOfEditsTrainer` overrides private ``GRPOTrainer``
 methods, and both trainers append to ``trainer._metrics``. TRL may change any of
 them in a minor release (pyproject.toml pins the tested minor). When a test
 here fails, read the new TRL method, adapt toolthink's override, then record the
@@ -16,8 +16,8 @@ import trl
 from trl.trainer.grpo_trainer import GRPOTrainer
 from trl.trainer.sft_trainer import SFTTrainer
 
-RL = "src/toolthink/training/rl.py"
-ROLLOUT = "src/toolthink/training/rl.py"
+RL = "src/toolthink/training/rl_trainer.py"
+ROLLOUT = "src/toolthink/training/rl_rollout.py"
 SFT = "src/toolthink/training/sft_trainer.py"
 
 # (class, method, toolthink's code that depends on it, signature when it was written: TRL 1.16)
