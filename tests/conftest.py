@@ -72,13 +72,18 @@ def data_dir() -> Path:
     """The benchmark data folder (``TOOLTHINK_DATA_DIR`` or ``../shared/data``), else a skip.
 
     The tests that need it skip, saying where it was looked for, when it lacks
-    the layout of ``../shared/data/README.md``.
+    the layout of ``../shared/data/README.md``; with ``TOOLTHINK_REQUIRE_DATA=1``
+    (CI, .ci/run) they fail instead.
     """
     configured = os.environ.get("TOOLTHINK_DATA_DIR")
     path = Path(configured) if configured else REPOSITORY.parent / "shared" / "data"
-    if not all((path / name).is_dir() for name in ("humanevalpack", "mbxp_mbpp")):
-        pytest.skip(f"benchmark data not found at {path}: set TOOLTHINK_DATA_DIR to the folder "
-                    "described in ../shared/data/README.md")
+    missing = [n for n in ("humanevalpack", "mbxp_mbpp", "quixbugs") if not (path / n).is_dir()]
+    if missing:
+        msg = (f"benchmark data not found at {path} (no {', '.join(missing)}): set "
+               "TOOLTHINK_DATA_DIR to the folder described in ../shared/data/README.md")
+        if os.environ.get("TOOLTHINK_REQUIRE_DATA") == "1":
+            pytest.fail(f"TOOLTHINK_REQUIRE_DATA=1 but {msg}")
+        pytest.skip(msg)
     return path
 
 

@@ -40,11 +40,10 @@ from toolthink.evaluation.episode_view import turns_note
 from toolthink.markdown import markdown_table
 from toolthink.stages import (
     CPU_TRAINER_FLAGS,
-    RL_OPTIMIZER_FLAGS,
-    SFT_OPTIMIZER_FLAGS,
     Stage,
     data_dir_problem,
     job_environment,
+    optimizer_flags,
     run_stages,
 )
 
@@ -116,13 +115,15 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[Stage]:
               ["--demos", str(out / "demos"), "--output_dir", str(out / "sft"),
                "--max_steps", str(budget.sft_steps), "--per_device_train_batch_size", "2",
                "--max_length", "1024", "--save_strategy", "no", *CPU_TRAINER_FLAGS,
-               *SFT_OPTIMIZER_FLAGS, "--activation_checkpointing", "false"], out / "sft"),
+               *optimizer_flags("sft_cpu.yaml"), "--activation_checkpointing", "false"],
+              out / "sft"),
         Stage("reinforcement learning", "toolthink.training.rl_cli",
               ["--adapter", str(out / "sft"), "--output_dir", str(out / "rl"),
                "--max_steps", str(budget.rl_steps), "--save_strategy", "no",
                "--max_turns", str(budget.rl_turns),
                "--max_new_tokens_per_turn", "48", "--num_generations", "4",
-               "--per_device_train_batch_size", "4", *CPU_TRAINER_FLAGS, *RL_OPTIMIZER_FLAGS,
+               "--per_device_train_batch_size", "4", *CPU_TRAINER_FLAGS,
+               *optimizer_flags("rl_cpu.yaml"),
                "--activation_checkpointing", "true"], out / "rl"),
         Stage("evaluation: embedded held-out problems", "toolthink.evaluation.cli",
               evaluation("embedded", budget.eval_limit, []), out / "eval-embedded"),

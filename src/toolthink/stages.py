@@ -22,6 +22,7 @@ With ``resume=False`` (``toolthink demo``) every stage runs.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +41,9 @@ import attrs
 from toolthink.errors import ToolthinkError
 from toolthink.progress import HEARTBEAT_SECONDS
 
-__all__ = ["COMMAND_NAMES", "CPU_TRAINER_FLAGS", "DONE_FILE", "RL_OPTIMIZER_FLAGS",
-           "SFT_OPTIMIZER_FLAGS", "Stage", "StageMismatchError", "data_dir_problem",
-           "job_environment", "run_process", "run_stages"]
+__all__ = ["COMMAND_NAMES", "CPU_TRAINER_FLAGS", "DONE_FILE", "OPTIMIZER_KEYS", "Stage",
+           "StageMismatchError", "data_dir_problem", "job_environment", "optimizer_flags",
+           "run_process", "run_stages"]
 
 log = logging.getLogger("toolthink.stages")
 
@@ -60,14 +62,36 @@ CPU_TRAINER_FLAGS = ("--use_cpu", "true", "--report_to", "none", "--logging_step
 """The trainers' CPU flags of the jobs (``toolthink demo``, ``toolthink study``); bf16 is
 left to the trainers' policy (`toolthink.models.devices`: on where the CPU computes it)."""
 
-# Those of configs/sft_cpu.yaml and configs/rl_cpu.yaml: TRL's own defaults
-# (2e-5 for SFT, 1e-6 for GRPO) barely move a LoRA in a few steps.
-SFT_OPTIMIZER_FLAGS = ("--learning_rate", "2.0e-4", "--lr_scheduler_type", "cosine",
-                       "--warmup_steps", "2", "--weight_decay", "0.0")
-"""The SFT optimizer of the jobs."""
+OPTIMIZER_KEYS = ("learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay")
+"""The optimizer settings a job takes from the shipped CPU configs."""
 
-RL_OPTIMIZER_FLAGS = ("--learning_rate", "5.0e-4", "--lr_scheduler_type", "constant")
-"""The RL optimizer of the jobs."""
+
+@functools.cache
+def optimizer_flags(config: str) -> tuple[str, ...]:
+    """The optimizer settings of a shipped trainer config, as the trainer's flags.
+
+    The jobs train with the optimizer of configs/sft_cpu.yaml and
+    configs/rl_cpu.yaml (TRL's own defaults, 2e-5 for SFT and 1e-6 for GRPO,
+    barely move a LoRA in a few steps). The configs ship in the wheel
+    (``toolthink/configs``) and are read with `importlib.resources`; each
+    value is the YAML's own text (``2.0e-4``), so a job's command line is
+    the file's.
+
+    Args:
+        config: The file name, e.g. ``"sft_cpu.yaml"``.
+
+    Returns:
+        ``("--learning_rate", "2.0e-4", ...)`` for the `OPTIMIZER_KEYS` the file
+        sets, in the file's order.
+    """
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 (TRL's dependency)
+
+    text = (resources.files("toolthink") / "configs" / config).read_text(encoding="utf-8")
+    flags: list[str] = []
+    for key, value in yaml.compose(text).value:  # the nodes keep each value's text
+        if key.value in OPTIMIZER_KEYS:
+            flags += [f"--{key.value}", str(value.value)]
+    return tuple(flags)
 
 
 def _strings(items: Iterable[str]) -> tuple[str, ...]:

@@ -43,11 +43,10 @@ from toolthink.errors import ToolthinkError
 from toolthink.jsonl import read_jsonl
 from toolthink.stages import (
     CPU_TRAINER_FLAGS,
-    RL_OPTIMIZER_FLAGS,
-    SFT_OPTIMIZER_FLAGS,
     Stage,
     data_dir_problem,
     job_environment,
+    optimizer_flags,
     run_stages,
 )
 
@@ -176,7 +175,7 @@ def _training(out: Path, budget: StudyBudget, data_dir: str | None, model: str,
                 "--max_length", str(budget.max_length), "--save_strategy", "steps",
                 "--save_steps", str(budget.save_steps), "--save_total_limit", "2",
                 "--eval_episodes", "0", "--seed", str(seed), *CPU_TRAINER_FLAGS,
-                *SFT_OPTIMIZER_FLAGS, "--activation_checkpointing", "false"]
+                *optimizer_flags("sft_cpu.yaml"), "--activation_checkpointing", "false"]
 
     tasks = ["--task_source", "mbpp", "--data_dir", data_dir] if data_dir else []
     limit = [] if budget.problems is None else ["--max_problems", str(budget.problems)]
@@ -190,7 +189,7 @@ def _training(out: Path, budget: StudyBudget, data_dir: str | None, model: str,
                "--save_strategy", "steps", "--save_steps", str(budget.save_steps),
                "--save_total_limit", "2", "--max_new_tokens_per_turn", "48",
                "--num_generations", "4", "--per_device_train_batch_size", "4",
-               "--seed", str(seed), *CPU_TRAINER_FLAGS, *RL_OPTIMIZER_FLAGS,
+               "--seed", str(seed), *CPU_TRAINER_FLAGS, *optimizer_flags("rl_cpu.yaml"),
                "--activation_checkpointing", "true"], out / "rl", resumable=True),
         Stage("SFT on direct demonstrations (same steps and batch)",
               "toolthink.training.sft_cli", sft("demos-direct", "sft-direct"),

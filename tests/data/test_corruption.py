@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from toolthink.data.corruption import LINE_EDITS, corrupt, string_lines
@@ -32,8 +32,8 @@ def replay(text: str, commands: tuple[object, ...]) -> str:
 @given(st.sampled_from(PROGRAMS), st.integers(0, 10_000), st.sampled_from(["reversed", "minimal"]))
 def test_trace_undoes_the_corruption_exactly(source: str, seed: int, order: str) -> None:
     result = corrupt(source, random.Random(seed), donors=DONORS, kinds=KINDS)
-    if result is None:
-        return
+    assume(result is not None)  # Hypothesis fails the test when nearly none corrupts
+    assert result is not None
     trace = result.trace(order)
     assert trace[-1] == Exit()
     assert 1 <= len(result.edits) <= 5
@@ -44,24 +44,28 @@ def test_trace_undoes_the_corruption_exactly(source: str, seed: int, order: str)
 def test_same_seed_same_corruption() -> None:
     a = corrupt(PROGRAMS[0], random.Random(7), donors=DONORS, kinds=KINDS)
     b = corrupt(PROGRAMS[0], random.Random(7), donors=DONORS, kinds=KINDS)
+    assert a is not None
     assert a == b
 
 
 def test_minimal_trace_is_never_longer() -> None:
-    for seed in range(40):
-        result = corrupt(PROGRAMS[seed % len(PROGRAMS)], random.Random(seed), donors=DONORS,
-                         kinds=KINDS)
-        if result is not None:
-            assert len(result.trace("minimal")) <= len(result.trace("reversed"))
+    results = [corrupt(PROGRAMS[seed % len(PROGRAMS)], random.Random(seed), donors=DONORS,
+                       kinds=KINDS) for seed in range(40)]
+    corrupted = [r for r in results if r is not None]
+    assert len(corrupted) >= 30  # a program that cannot be corrupted is the exception
+    for result in corrupted:
+        assert len(result.trace("minimal")) <= len(result.trace("reversed"))
 
 
 def test_docstrings_are_left_alone() -> None:
     source = 'def f(x):\n    """Doc\n    more."""\n    return x + 1\n'
     assert string_lines(source) == {1, 2}
-    for seed in range(30):
-        result = corrupt(source, random.Random(seed), donors=["y = 2"], kinds=LINE_EDITS)
-        if result is not None:
-            assert '    """Doc\n    more."""\n' in result.corrupted
+    results = [corrupt(source, random.Random(seed), donors=["y = 2"], kinds=LINE_EDITS)
+               for seed in range(30)]
+    corrupted = [r for r in results if r is not None]
+    assert len(corrupted) >= 20  # the return line is always there to corrupt
+    for result in corrupted:
+        assert '    """Doc\n    more."""\n' in result.corrupted
 
 
 def test_unknown_kind_is_refused() -> None:

@@ -1,5 +1,9 @@
 """Property-based fuzzing: grammar strings parse; any text parses or raises
-DslSyntaxError and nothing else."""
+DslSyntaxError and nothing else; a parse says what the text says.
+
+What the text says: each command's span covers exactly its canonical text
+(`format_command`), and nothing but line ends lies between or after them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.strategies import program_text, turn_text
-from toolthink.dsl import DslSyntaxError, parse, parse_command
+from toolthink.dsl import Command, DslSyntaxError, Program, format_command, parse, parse_command
 
 # Fragments that sit near the grammar, so random text reaches deep parser states.
 _near = st.lists(
@@ -19,27 +23,42 @@ _near = st.lists(
 ).map("".join)
 
 
+def _assert_parse_is_the_text(text: str, commands: tuple[Command, ...]) -> None:
+    """Each command's span holds its canonical text; only line ends lie around them."""
+    assert commands
+    position = 0
+    for command in commands:
+        assert command.span is not None
+        assert text[position:command.span.start].strip("\r\n") == ""
+        assert text[command.span.start:command.span.end] == format_command(command)
+        position = command.span.end
+    assert text[position:].strip("\r\n") == ""
+
+
 @given(program_text)
 def test_every_grammar_string_parses(text: str) -> None:
-    assert parse(text).commands
+    _assert_parse_is_the_text(text, parse(text).commands)
 
 
 @given(turn_text)
 def test_every_grammar_turn_parses_as_one_command(text: str) -> None:
-    parse_command(text)
+    _assert_parse_is_the_text(text, (parse_command(text),))
 
 
 def _parse_or_syntax_error(text: str) -> None:
     for parse_fn in (parse, parse_command):
         error: DslSyntaxError | None = None
         try:
-            parse_fn(text)
+            result = parse_fn(text)
         except DslSyntaxError as e:
             error = e
         if error is not None:
             assert 1 <= error.line <= text.count("\n") + 1
             assert 1 <= error.column <= len(error.source_line) + 1
             assert str(error)
+        else:  # it parsed: into what the text says
+            commands = result.commands if isinstance(result, Program) else (result,)
+            _assert_parse_is_the_text(text, commands)
 
 
 @given(st.text())

@@ -11,8 +11,6 @@ from toolthink.tasks import BugKind, Provenance, RepairTask
 from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 
-DATA = Path("/work/shared/data")
-
 
 def task_with(notes: str, kinds: tuple[str, ...] = ()) -> RepairTask:
     return RepairTask("x/1", "", "", "", "f", None,
@@ -53,13 +51,12 @@ def test_needs_a_data_dir_and_a_known_name(sandbox_pool: SandboxPool) -> None:
         load_eval_tasks("nope", None, sandbox_pool)
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="benchmark folder not present")
-def test_humanevalfix_has_bug_kinds(sandbox_pool: SandboxPool) -> None:
-    tasks = load_eval_tasks("humanevalfix", DATA, sandbox_pool, limit=5)
+def test_humanevalfix_has_bug_kinds(sandbox_pool: SandboxPool, data_dir: Path) -> None:
+    tasks = load_eval_tasks("humanevalfix", data_dir, sandbox_pool, limit=5)
     assert len(tasks) == 5
     assert all(bug_kind(t) for t in tasks)
-    quix = load_eval_tasks("quixbugs", DATA, sandbox_pool, limit=2)
+    quix = load_eval_tasks("quixbugs", data_dir, sandbox_pool, limit=2)
     assert len(quix) == 2
-    mbpp = load_eval_tasks("mbpp-synthetic", DATA, sandbox_pool, limit=3)
+    mbpp = load_eval_tasks("mbpp-synthetic", data_dir, sandbox_pool, limit=3)
     assert mbpp
     assert all(split_of(t.task_id) == "test" and bug_kind(t) for t in mbpp)

@@ -32,3 +32,10 @@ def test_every_option_states_its_default(command: str) -> None:
 def test_defaults_in_the_help_text(command: str, text: str) -> None:
     help_text = " ".join(PARSERS[command]().format_help().split())
     assert text in help_text
+
+
+def test_eval_flags_default_to_the_eval_config() -> None:
+    # the flags are built from EvalConfig's fields: no second copy of a default to drift
+    from toolthink.evaluation.eval_config import EvalConfig  # noqa: PLC0415
+
+    assert cli.eval_config(cli.make_parser().parse_args([]), temperature=0.0) == EvalConfig()

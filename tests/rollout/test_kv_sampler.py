@@ -12,10 +12,9 @@ from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.episodes import Episode, RolloutConfig, run_episodes
 from toolthink.rollout.grammars import turn_grammar
 from toolthink.rollout.kv_sampler import KVCacheError, KVCacheSampler, supports_kv_reuse
-from toolthink.rollout.mask_replay import masked_log_probs
+from toolthink.rollout.mask_replay import masked_log_probs, replayed_masks
 from toolthink.rollout.samplers import GenerateSampler
 from toolthink.tool import SandboxPool
-from toolthink.training.rl import replayed_masks
 
 from .test_episodes import easy_tasks
 

@@ -317,7 +317,7 @@ def test_the_rollout_samples_on_the_server_when_the_trainer_uses_vllm(
         tiny_model, tokenizer, constraint, tmp_path) -> None:
     from collections import defaultdict  # noqa: PLC0415
 
-    from toolthink.training.rl import EpisodeRollout  # noqa: PLC0415
+    from toolthink.training.rl_rollout import EpisodeRollout  # noqa: PLC0415
 
     client = ModelClient(tiny_model, constraint, pad_of(tokenizer, constraint))
     client.get_server_info = server_info  # type: ignore[attr-defined]

@@ -46,3 +46,19 @@ def tiny_model_dir(
     from .sft_support import save_tiny_model  # noqa: PLC0415
 
     return save_tiny_model(tmp_path_factory.mktemp("tiny"), tokenizer)
+
+
+@pytest.fixture
+def loss_inputs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What each ``ChainOfEditsTrainer._compute_loss`` call receives: advantages and ids."""
+    from toolthink.training.rl_trainer import ChainOfEditsTrainer  # noqa: PLC0415
+
+    seen: list[dict[str, Any]] = []
+    compute_loss = ChainOfEditsTrainer._compute_loss
+
+    def spy(self: Any, model: Any, inputs: dict[str, Any]) -> Any:
+        seen.append({k: inputs[k].detach().clone() for k in ("advantages", "completion_ids")})
+        return compute_loss(self, model, inputs)
+
+    monkeypatch.setattr(ChainOfEditsTrainer, "_compute_loss", spy)
+    return seen

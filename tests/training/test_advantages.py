@@ -54,3 +54,13 @@ def test_whole_groups_are_required() -> None:
 def test_tokens_carry_their_turn_advantage() -> None:
     assert token_advantages([0.5, -1.0], [0, 0, 0, 1, 1]) == [0.5, 0.5, 0.5, -1.0, -1.0]
     assert token_advantages([], [0]) == [0.0]
+
+
+def test_the_default_eps_is_trls() -> None:
+    # TRL divides by (std + 1e-4); so does the default, one turn, by hand
+    s0 = math.sqrt(7 / 12)
+    got = per_turn_advantages(GROUP, 3)[0][0]
+    assert got == pytest.approx((5 / 6) / (s0 + 1e-4), rel=1e-9)
+    assert got != pytest.approx((5 / 6) / s0, rel=1e-9)
+    # a group that agrees has no signal, and no division by zero
+    assert per_turn_advantages([[1.0], [1.0]], 2) == [[0.0], [0.0]]

@@ -6,7 +6,6 @@ import json
 import os
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,12 +14,14 @@ from peft import LoraConfig, get_peft_model
 from tests.tiny_models import tiny_llama
 from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.episodes import RolloutConfig, run_episodes
-from toolthink.rollout.mask_replay import replay_masks
+from toolthink.rollout.mask_replay import replay_masks, replayed_masks
 from toolthink.tasks import load_embedded_corpus
 from toolthink.tool import SandboxPool
-from toolthink.training.rl import ChainOfEditsTrainer, easy_tasks, replayed_masks
+from toolthink.training.advantages import per_turn_advantages, token_advantages
+from toolthink.training.rl import easy_tasks
 from toolthink.training.rl_cli import load_policy, main, make_parser, rl_problems, train
 from toolthink.training.rl_config import RLConfig
+from toolthink.training.rl_trainer import TokenScoring, scored_log_probs
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
@@ -37,10 +38,22 @@ def rl_config(tmp_path, **overrides) -> RLConfig:
     return RLConfig(**fields)
 
 
-@pytest.mark.parametrize("advantage", ["per_turn", "sequence"])
-def test_two_steps_move_lora_and_log_rewards(tmp_path, tokenizer, advantage: str) -> None:
+@pytest.mark.parametrize(("advantage", "per_token"), [("per_turn", True), ("sequence", False)])
+def test_two_steps_move_lora_and_log_rewards(tmp_path, tokenizer, advantage: str,
+                                             per_token: bool, loss_inputs) -> None:
     config = rl_config(tmp_path, advantage=advantage)
     trainer = train(config, model=tiny_llama(len(tokenizer)), tokenizer=tokenizer)
+    assert len(loss_inputs) == 2  # one loss per step
+    for seen in loss_inputs:  # the paper's (B, C), one value per token; TRL's (B,)
+        want = seen["completion_ids"].shape if per_token else seen["completion_ids"].shape[:1]
+        assert seen["advantages"].shape == want
+    if per_token:  # the last step's advantages: those of its episodes' turns
+        width = seen["advantages"].shape[1]
+        episodes = trainer.rollout.episodes
+        turns = per_turn_advantages([list(e.rewards) for e in episodes], config.num_generations)
+        want = [[*token_advantages(t, e.turn_of_token), *[0.0] * (width - len(e.turn_of_token))]
+                for e, t in zip(episodes, turns, strict=True)]
+        assert rounded(seen["advantages"].tolist()) == rounded(want)  # TRL shuffles the rows
     lora = {n: p for n, p in trainer.model.named_parameters() if "lora_B" in n}
     assert lora
     assert any(p.abs().sum() > 0 for p in lora.values())  # lora_B starts at zero
@@ -66,6 +79,11 @@ def test_two_steps_move_lora_and_log_rewards(tmp_path, tokenizer, advantage: str
     assert len(trajectories) == 2 * config.trajectories_per_step
     assert "commands" in json.loads(trajectories[0])
     assert any("episodes/reward" in h for h in trainer.state.log_history)
+
+
+def rounded(rows: list[list[float]]) -> list[list[float]]:
+    """Rows rounded to 4 places, sorted (the same rows in any order compare equal)."""
+    return sorted([round(v, 4) + 0.0 for v in row] for row in rows)
 
 
 def test_a_resumed_run_continues_its_metrics(tmp_path, tokenizer) -> None:
@@ -189,11 +207,9 @@ def test_the_loss_scores_sampled_tokens_with_the_sampler_log_probs(tokenizer) ->
             e.completion_ids)
         attention[row, prompt_width - len(e.prompt_ids):prompt_width + len(e.completion_ids)] = 1
         scored[row, : len(e.env_mask)] = torch.tensor(e.env_mask, dtype=torch.bool)
-    fake = SimpleNamespace(_scored=scored, temperature=1.0,
-                           _masks=replayed_masks(episodes, constraint, width))
+    scoring = TokenScoring(scored, replayed_masks(episodes, constraint, width))
     with torch.no_grad():
-        logps, _, _ = ChainOfEditsTrainer._get_per_token_logps_and_entropies(
-            fake, model, ids, attention, width)
+        logps, _ = scored_log_probs(model, ids, attention, width, scoring)
     for row, e in enumerate(episodes):
         got = logps[row, : len(e.logprobs)]
         want = torch.tensor(e.logprobs)

@@ -130,6 +130,21 @@ def test_a_model_that_fails_to_load_is_named_not_a_traceback(
     assert "Traceback" not in err
 
 
+def test_no_failing_bug_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    no_model: None,
+) -> None:
+    # every synthetic bug of these problems happened to pass its tests
+    monkeypatch.setattr("toolthink.training.rl.easy_tasks", lambda *args, **kwargs: [])
+    assert main(["--config", CPU_CONFIG, "--output_dir", str(tmp_path / "out"),
+                 "--max_problems", "2", "--tasks_per_problem", "1"]) == 2
+    err = capsys.readouterr().err
+    assert ("none of the synthetic bugs made from 2 problem(s) (edits=1, tasks_per_problem=1, "
+            "task_seed=0) failed its tests, so RL has no task: raise tasks_per_problem or "
+            "max_problems") in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(("native", "flags", "want"), [
     ("1", [], True), ("0", [], False), ("1", ["--bf16", "false"], False),
 ])

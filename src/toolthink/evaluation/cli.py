@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -32,18 +33,20 @@ from toolthink.commands import (
     positive_int,
     usage_error,
 )
+from toolthink.env import EnvConfig
 from toolthink.errors import ToolthinkError
+from toolthink.evaluation.eval_config import ENV_HELP, EvalConfig
 from toolthink.evaluation.journal import JOURNAL_FILE
 from toolthink.models.deprecations import silence_upstream_deprecations
 from toolthink.models.shipped import AUTO, adapter_help, resolve_adapter
 from toolthink.tasks.own import OwnTask, TaskFileError, check_in_sandbox, load_own_tasks
 
 if TYPE_CHECKING:
-    from toolthink.evaluation.evaluator import EvalConfig, ModeResult
+    from toolthink.evaluation.evaluator import ModeResult
     from toolthink.tasks import RepairTask
 
-__all__ = ["DATA_DIR_ENV", "JOURNAL_FILE", "add_device_arguments", "check_device", "device_spec",
-           "main", "make_parser", "parse_ks"]
+__all__ = ["CONFIG_FLAGS", "DATA_DIR_ENV", "JOURNAL_FILE", "add_device_arguments", "check_device",
+           "device_spec", "eval_config", "main", "make_parser", "parse_ks"]
 
 DATA_DIR_ENV = "TOOLTHINK_DATA_DIR"
 
@@ -100,6 +103,33 @@ def check_device(args: argparse.Namespace) -> str:
     return f"{device}, {str(dtype).removeprefix('torch.')}"
 
 
+CONFIG_FLAGS = ("samples", "max_new_tokens", "direct_max_new_tokens", "batch")
+"""The `EvalConfig` fields set by a flag of their own name (``--max-new-tokens``)."""
+
+
+def _config_argument(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add ``--NAME`` for the `EvalConfig` (or `EnvConfig`) field ``name``: its default and help."""
+    fields = attrs.fields_dict(EvalConfig)
+    if name in fields:
+        field = fields[name]
+        help_text: str = field.metadata["help"]
+    else:
+        field, help_text = attrs.fields_dict(EnvConfig)[name], ENV_HELP[name]
+    parser.add_argument(f"--{name.replace('_', '-')}", type=positive_int, default=field.default,
+                        help=help_text)
+
+
+def eval_config(args: argparse.Namespace, temperature: float) -> EvalConfig:
+    """The `EvalConfig` of parsed ``toolthink eval`` arguments.
+
+    Raises:
+        ValueError: The config refuses the combination (e.g. pass@4 of 1 sample).
+    """
+    return EvalConfig(ks=args.k, modes=_MODES[args.mode], temperature=temperature,
+                      env=EnvConfig(max_turns=args.max_turns),
+                      **{name: getattr(args, name) for name in CONFIG_FLAGS})
+
+
 def make_parser() -> argparse.ArgumentParser:
     """Build the ``toolthink eval`` argument parser."""
     from toolthink.evaluation.datasets import DATASETS  # noqa: PLC0415
@@ -117,20 +147,17 @@ def make_parser() -> argparse.ArgumentParser:
                         "line with id, buggy_code, tests (docs/own-tasks.md; default: none)")
     parser.add_argument("--data-dir", help=f"benchmark folder (default: ${DATA_DIR_ENV}); "
                         "needed for humanevalfix, quixbugs, mbpp-synthetic")
-    parser.add_argument("--samples", type=positive_int, default=1, help="attempts per task (n)")
-    parser.add_argument("--k", type=parse_ks, default=(1,), help="pass@k budgets, e.g. 1,4")
+    _config_argument(parser, "samples")
+    ks = attrs.fields(EvalConfig).ks
+    parser.add_argument("--k", type=parse_ks, default=ks.default, help=ks.metadata["help"])
     parser.add_argument("--mode", choices=tuple(_MODES), default="both",
                         help="coe (Chain-of-Edits), direct, or both side by side")
     parser.add_argument("--limit", type=positive_int,
                         help="evaluate the first N tasks only (default: all)")
     parser.add_argument("--temperature", type=non_negative_float,
                         help="sampling temperature (default: 0, greedy, for --samples 1; else 0.8)")
-    parser.add_argument("--max-turns", type=positive_int, default=10, help="commands per episode")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=96,
-                        help="tokens per Chain-of-Edits command")
-    parser.add_argument("--direct-max-new-tokens", type=positive_int, default=512,
-                        help="tokens per direct answer")
-    parser.add_argument("--batch", type=positive_int, default=8, help="attempts generated together")
+    for name in ("max_turns", "max_new_tokens", "direct_max_new_tokens", "batch"):
+        _config_argument(parser, name)
     parser.add_argument("--seed", type=int, default=0, help="seed of sampling and synthetic bugs")
     parser.add_argument("--out", default="runs/eval", help="output folder (default: runs/eval)")
     parser.add_argument("--no-figures", action="store_true",
@@ -264,20 +291,16 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one comman
 
     import torch  # noqa: PLC0415
 
-    from toolthink.env import EnvConfig  # noqa: PLC0415
     from toolthink.evaluation.datasets import load_eval_tasks  # noqa: PLC0415
     from toolthink.evaluation.eval_progress import eval_progress  # noqa: PLC0415
-    from toolthink.evaluation.evaluator import EvalConfig, evaluate  # noqa: PLC0415
+    from toolthink.evaluation.evaluator import evaluate  # noqa: PLC0415
     from toolthink.evaluation.journal import EvalJournal  # noqa: PLC0415
     from toolthink.evaluation.report import results_table, write_results  # noqa: PLC0415
     from toolthink.models.loader import load_model  # noqa: PLC0415
     from toolthink.tool import SandboxPool  # noqa: PLC0415
 
     try:
-        config = EvalConfig(samples=args.samples, ks=args.k, modes=_MODES[args.mode],
-                            temperature=temperature, max_new_tokens=args.max_new_tokens,
-                            direct_max_new_tokens=args.direct_max_new_tokens, batch=args.batch,
-                            env=EnvConfig(max_turns=args.max_turns))
+        config = eval_config(args, temperature)
     except ValueError as e:
         usage_error(_PROG, str(e))
     torch.manual_seed(args.seed)
@@ -322,10 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one comman
     settings = {"model": args.model, "adapter": args.adapter, "dataset": args.dataset,
                 "modes_on_base_model": list(base_modes),
                 "data_dir": data_dir, "tasks_file": args.tasks, "tasks": len(tasks),
-                "samples": args.samples,
-                "ks": list(config.ks), "temperature": temperature, "max_turns": args.max_turns,
-                "max_new_tokens": args.max_new_tokens,
-                "direct_max_new_tokens": args.direct_max_new_tokens, "limit": args.limit,
+                "samples": config.samples,
+                "ks": list(config.ks), "temperature": temperature,
+                "max_turns": config.env.max_turns, "max_new_tokens": config.max_new_tokens,
+                "direct_max_new_tokens": config.direct_max_new_tokens, "limit": args.limit,
                 "seed": args.seed, "device": args.device, "dtype": args.dtype,
                 "placement": placement, "argv": list(argv) if argv is not None else sys.argv[1:]}
     write_results(out, results, settings)

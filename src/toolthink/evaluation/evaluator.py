@@ -21,10 +21,11 @@ from typing import Any
 import attrs
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from toolthink.env import PROMPT_VERSION, EnvConfig
+from toolthink.env import PROMPT_VERSION
 from toolthink.evaluation.datasets import bug_kind
 from toolthink.evaluation.direct import DIRECT_PROMPT_VERSION, run_direct
 from toolthink.evaluation.episode_view import End
+from toolthink.evaluation.eval_config import MODES, EvalConfig
 from toolthink.evaluation.journal import EvalJournal
 from toolthink.evaluation.metrics import episode_stats, pass_by_turn_budget, summarize
 from toolthink.evaluation.records import direct_record, episode_record
@@ -35,55 +36,6 @@ from toolthink.tool import SandboxPool
 __all__ = ["MODES", "EvalConfig", "ModeResult", "evaluate"]
 
 logger = logging.getLogger(__name__)
-
-MODES = ("chain-of-edits", "direct")
-
-
-def _ks(_: Any, __: Any, value: tuple[int, ...]) -> None:
-    if not value or any(type(k) is not int or k < 1 for k in value):
-        msg = f"ks={value!r} must be positive integers, e.g. (1, 4)"
-        raise ValueError(msg)
-
-
-@attrs.frozen
-class EvalConfig:
-    """How an evaluation runs.
-
-    Attributes:
-        samples: Attempts per task and mode (n of pass@k; needs n >= max k).
-        ks: The k of pass@k to report.
-        modes: Which of `MODES` to run.
-        temperature: Sampling temperature (0: greedy, sensible with samples=1).
-        max_new_tokens: Tokens per Chain-of-Edits command.
-        max_total_tokens: Tokens per Chain-of-Edits episode (prompt included).
-        direct_max_new_tokens: Tokens of a direct answer.
-        batch: Episodes (or answers) generated together.
-        env: Episode settings (the paper's by default: 10 turns).
-    """
-
-    samples: int = 1
-    ks: tuple[int, ...] = attrs.field(default=(1,), validator=_ks)
-    modes: tuple[str, ...] = MODES
-    temperature: float = 0.0
-    max_new_tokens: int = 96
-    max_total_tokens: int = 4096
-    direct_max_new_tokens: int = 512
-    batch: int = 8
-    env: EnvConfig = attrs.field(factory=EnvConfig)
-
-    def __attrs_post_init__(self) -> None:
-        if self.samples < 1:
-            msg = f"samples={self.samples} must be >= 1"
-            raise ValueError(msg)
-        if max(self.ks) > self.samples:
-            msg = (f"pass@{max(self.ks)} needs at least {max(self.ks)} samples per task, got "
-                   f"samples={self.samples}: raise --samples or lower --k")
-            raise ValueError(msg)
-        unknown = [m for m in self.modes if m not in MODES]
-        if unknown or not self.modes:
-            msg = f"modes={self.modes!r}: choose from {list(MODES)}"
-            raise ValueError(msg)
-
 
 @attrs.frozen
 class ModeResult:

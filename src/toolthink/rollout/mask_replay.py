@@ -20,8 +20,9 @@ import torch
 
 from toolthink.rollout.bitmasks import apply_bitmask, token_allowed
 from toolthink.rollout.constrained import ConstraintError, GrammarConstraint
+from toolthink.rollout.episodes import Episode
 
-__all__ = ["masked_log_probs", "replay_masks"]
+__all__ = ["masked_log_probs", "replay_masks", "replayed_masks"]
 
 
 def replay_masks(
@@ -91,3 +92,33 @@ def masked_log_probs(
     log_z_p = torch.logsumexp(logits.float(), dim=-1)
     allowed = token_allowed(masks, token_ids)
     return chosen - torch.where(allowed, log_z_q, log_z_p)
+
+
+def replayed_masks(
+    episodes: Sequence[Episode], constraint: GrammarConstraint, width: int
+) -> torch.Tensor:
+    """The grammar masks each episode's sampled tokens were drawn under.
+
+    Args:
+        episodes: One step's episodes.
+        constraint: The sampler's `GrammarConstraint`.
+        width: Completion length to pad to (C).
+
+    Returns:
+        ``(B, C, W)`` int32 llguidance bitmasks: each turn's command tokens get
+        `toolthink.rollout.mask_replay.replay_masks` of the turn's grammar;
+        environment tokens and padding allow every token (-1).
+    """
+    masks = torch.full((len(episodes), width, constraint.words), -1, dtype=torch.int32)
+    for row, episode in enumerate(episodes):
+        position = 0
+        for turn, grammar in enumerate(episode.grammars):
+            while position < len(episode.env_mask) and episode.turn_of_token[position] < turn:
+                position += 1
+            stop = position
+            while stop < len(episode.env_mask) and episode.env_mask[stop] == 1:
+                stop += 1
+            ids = torch.tensor([episode.completion_ids[position:stop]], dtype=torch.long)
+            masks[row, position:stop] = replay_masks(constraint, grammar, ids)[0]
+            position = stop
+    return masks

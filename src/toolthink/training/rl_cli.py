@@ -39,7 +39,16 @@ from toolthink.tasks.splits import split_of
 from toolthink.tool import SandboxPool
 from toolthink.training.rl_config import RLConfig
 
-__all__ = ["check_inputs", "load_policy", "main", "make_parser", "rl_problems", "train"]
+__all__ = [
+    "NoTaskError",
+    "PolicyLoadError",
+    "check_inputs",
+    "load_policy",
+    "main",
+    "make_parser",
+    "rl_problems",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -158,13 +167,10 @@ def train(
     """
     from datasets import Dataset  # noqa: PLC0415
 
-    from toolthink.training.rl import (  # noqa: PLC0415
-        ChainOfEditsTrainer,
-        EpisodeRollout,
-        easy_tasks,
-        episode_reward,
-    )
+    from toolthink.training.rl import easy_tasks  # noqa: PLC0415
     from toolthink.training.rl_log import StepRecorder, plot_curves  # noqa: PLC0415
+    from toolthink.training.rl_rollout import EpisodeRollout, episode_reward  # noqa: PLC0415
+    from toolthink.training.rl_trainer import ChainOfEditsTrainer  # noqa: PLC0415
 
     if problems is None:
         problems = rl_problems(config)  # before the model loads: a missing file fails fast
@@ -176,28 +182,18 @@ def train(
     if resume is None:  # a fresh run; a resumed one appends its steps
         for stale in ("metrics.jsonl", "trajectories.jsonl"):
             (out / stale).unlink(missing_ok=True)
-    if model is None:
-        try:
-            model, tokenizer, peft_config = load_policy(config)
-        except (OSError, ValueError, KeyError) as e:  # transformers / peft / the hub
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            msg = (f"model_name_or_path={config.model_name_or_path!r}"
-                   + (f" with adapter={config.adapter!r}" if config.adapter else "")
-                   + f" could not be loaded ({first}): pass a model folder, 'embedded', or a "
-                   "hub id that is in the local Hugging Face cache or reachable")
-            raise PolicyLoadError(msg) from e
-    else:
-        peft_config = _lora(config)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    env_config = config.env_config()
     with SandboxPool() as sandbox:
         tasks = easy_tasks(problems, sandbox, edits=config.edits,
                            per_problem=config.tasks_per_problem, seed=config.task_seed,
                            timeout=config.test_timeout)
-        if not tasks:
-            msg = "no synthetic bug failed its tests: raise tasks_per_problem or max_problems"
-            raise RuntimeError(msg)
+        if not tasks:  # before the model loads
+            msg = (f"none of the synthetic bugs made from {len(problems)} problem(s) "
+                   f"(edits={config.edits}, tasks_per_problem={config.tasks_per_problem}, "
+                   f"task_seed={config.task_seed}) failed its tests, so RL has no task: raise "
+                   "tasks_per_problem or max_problems, or try another task_seed")
+            raise NoTaskError(msg)
+        model, tokenizer, peft_config = _policy(config, model, tokenizer)
+        env_config = config.env_config()
         by_key = {f"{t.task_id}#{i}": t for i, t in enumerate(tasks)}
         (out / "tasks.json").write_text(json.dumps(
             {k: {"task_id": t.task_id, "buggy_code": t.buggy_code} for k, t in by_key.items()},
@@ -230,8 +226,35 @@ def train(
     return trainer
 
 
+def _policy(config: RLConfig, model: Any, tokenizer: Any) -> tuple[Any, Any, Any]:
+    """`load_policy` unless ``model`` is given; the tokenizer gets a pad token.
+
+    Raises:
+        PolicyLoadError: transformers, peft or the hub refused to load it.
+    """
+    if model is None:
+        try:
+            model, tokenizer, peft_config = load_policy(config)
+        except (OSError, ValueError, KeyError) as e:  # transformers / peft / the hub
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            msg = (f"model_name_or_path={config.model_name_or_path!r}"
+                   + (f" with adapter={config.adapter!r}" if config.adapter else "")
+                   + f" could not be loaded ({first}): pass a model folder, 'embedded', or a "
+                   "hub id that is in the local Hugging Face cache or reachable")
+            raise PolicyLoadError(msg) from e
+    else:
+        peft_config = _lora(config)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer, peft_config
+
+
 class PolicyLoadError(ToolthinkError, ValueError):
     """The policy (model, tokenizer, adapter) could not be loaded."""
+
+
+class NoTaskError(ToolthinkError, ValueError):
+    """No synthetic bug of the RL problems failed its tests: there is nothing to train on."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -259,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         train(config, problems=problems)
-    except PolicyLoadError as e:
+    except (PolicyLoadError, NoTaskError) as e:
         sys.stderr.write(f"toolthink-train rl: {e}\n")
         return 2
     sys.stdout.write(f"RL outputs in {config.output_dir}\n")

@@ -22,7 +22,7 @@ from toolthink.markdown import MIN_CURVE_POINTS, markdown_table
 from toolthink.rollout.episodes import Episode
 
 if TYPE_CHECKING:
-    from toolthink.training.rl import EpisodeRollout
+    from toolthink.training.rl_rollout import EpisodeRollout
 
 __all__ = ["StepRecorder", "plot_curves", "step_metrics"]
 
