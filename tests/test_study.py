@@ -73,7 +73,7 @@ def test_quick_study_on_the_tiny_model_resumes_after_an_interruption(
     assert "base / CoE" in report
     assert "base / direct" in report
     assert "Pass rate against the turn budget" in report
-    assert "held-out check: every evaluation scored the file's 2 tasks" in report
+    assert "held-out check: every finished evaluation (4) scored the file's 2 tasks" in report
     assert "Not evaluated" not in report
     assert (out / "figures" / "pass1_by_model.png").stat().st_size > 0
     assert (out / "figures" / "turn_budget.png").stat().st_size > 0

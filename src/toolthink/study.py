@@ -251,15 +251,18 @@ def heldout_check(out: Path, data_dir: str | None) -> str:
     if not (out / "heldout" / "heldout.jsonl").is_file():
         return "no held-out file yet"
     expected = {row["id"] for row in read_jsonl(out / "heldout" / "heldout.jsonl")}
-    differ = []
+    differ, checked = [], 0
     for name, dataset, folder in eval_runs(out, data_dir):
         episodes = folder / "episodes.jsonl"
         if dataset == HELDOUT and episodes.is_file():
+            checked += 1
             scored = {row["task_id"] for row in read_jsonl(episodes)}
             if scored != expected:
                 differ.append(f"{name} ({len(scored ^ expected)} tasks differ)")
-    return (f"every evaluation scored the file's {len(expected)} tasks" if not differ
-            else "MISMATCH with the file: " + ", ".join(differ))
+    if not checked:
+        return f"no held-out evaluation finished yet (the file has {len(expected)} tasks)"
+    return (f"every finished evaluation ({checked}) scored the file's {len(expected)} tasks"
+            if not differ else "MISMATCH with the file: " + ", ".join(differ))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
