@@ -93,6 +93,16 @@ def test_rl_stage_checkpoints_activations(tmp_path: Path) -> None:
     assert "--gradient_checkpointing" not in argv  # transformers 5 deprecates the name
 
 
+@pytest.mark.parametrize("quick", [True, False])
+def test_sft_stage_reads_its_two_demonstrations_one_at_a_time(tmp_path: Path, quick: bool) -> None:
+    argv = {s.title: s.argv for s in stages(tmp_path, quick=quick, data_dir=None)}[
+        "supervised fine-tuning"]
+    flags = dict(zip(argv[::2], argv[1::2], strict=False))
+    assert flags["--per_device_train_batch_size"] == "1"  # half the activations alive at once
+    assert flags["--gradient_accumulation_steps"] == "2"  # two demonstrations per step, as before
+    assert argv.count("--per_device_train_batch_size") == 1
+
+
 @pytest.mark.parametrize(("stage", "flags"), [
     ("supervised fine-tuning", ("--learning_rate", "2.0e-4", "--lr_scheduler_type", "cosine",
                                 "--warmup_steps", "2", "--weight_decay", "0.0")),

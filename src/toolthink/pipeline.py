@@ -94,6 +94,15 @@ FULL = Budget(per_problem=6, sft_steps=40, rl_steps=5, rl_turns=3, samples=2, ev
               bench_limit=10, max_turns=5, direct_tokens=384)
 
 
+SFT_BATCH_FLAGS = ("--per_device_train_batch_size", "1", "--gradient_accumulation_steps", "2")
+"""Two demonstrations per SFT step, read one at a time (benchmarks/README.md, "Memory").
+
+The same update as a batch of 2 (the loss is summed over both sequences'
+trained tokens and divided by their count: transformers' ``num_items_in_batch``),
+with half the activations alive at once and no padding of the shorter one to the
+longer: the stage peaked at 6.4 GiB with batches of 2 of up to 1,024 tokens."""
+
+
 def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[Stage]:
     """The stages; ``stage.module``'s ``main(stage.argv)`` runs one."""
     budget = QUICK if quick else FULL
@@ -113,7 +122,7 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[Stage]:
               out / "demos"),
         Stage("supervised fine-tuning", "toolthink.training.sft_cli",
               ["--demos", str(out / "demos"), "--output_dir", str(out / "sft"),
-               "--max_steps", str(budget.sft_steps), "--per_device_train_batch_size", "2",
+               "--max_steps", str(budget.sft_steps), *SFT_BATCH_FLAGS,
                "--max_length", "1024", "--save_strategy", "no", *CPU_TRAINER_FLAGS,
                *optimizer_flags("sft_cpu.yaml"), "--activation_checkpointing", "false"],
               out / "sft"),
