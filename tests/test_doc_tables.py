@@ -55,6 +55,7 @@ BY_HAND_ALLOWED: dict[str, tuple[str, ...]] = {
         "benchmarks/README.md#Greedy evaluation of the two adapters",
         "benchmarks/README.md#Evaluation",
         "benchmarks/README.md#Main job",
+        "benchmarks/README.md#Memory",
         "docs/training.md#SFT on CPU",
     ),
     "timings of commands outside toolthink (apt-get, pytest --durations)": (
