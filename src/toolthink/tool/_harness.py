@@ -60,7 +60,13 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
     from toolthink.tool._guard import _UNSAFE_MODULES, _VERDICT_EVENT, _call_site, _guard
-    from toolthink.tool._records import _VERDICT_FD, _record
+    from toolthink.tool._records import (
+        _VERDICT_FD,
+        _Enough,
+        _failure_recorder,
+        _mute_output,
+        _record,
+    )
 
 _ASSERT_NAME = "__toolthink_assert__"  # called before each assert (the launcher's rewrite)
 _MESSAGE_CHARS = 500
@@ -69,10 +75,6 @@ _NOT_PRELOADED = frozenset((
     # candidate's code may name without ever running.
     "__main__", "antigravity", "site", "this",
 ))
-
-class _Enough(BaseException):
-    """Raised by the failure recorder once ``max_failures`` are listed."""
-
 
 def _preload(names: list[str]) -> None:
     """Import the standard-library modules the code and tests name, before the guard.
@@ -206,17 +208,8 @@ def _explain(job: dict[str, Any], limit: int, seconds: float) -> None:
     did not).
     """
     gc.enable()  # off since the verdict
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
-    os.close(null)
-    count = [0]
-
-    def record(exc: BaseException) -> None:
-        count[0] += 1
-        _record(kind="failure", phase=2, **_describe(exc))
-        if count[0] >= limit:
-            raise _Enough
+    _mute_output()
+    record, count = _failure_recorder(limit, _describe)
 
     def stop_after() -> None:
         _sleep(seconds)

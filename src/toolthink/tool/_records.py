@@ -12,6 +12,10 @@ from __future__ import annotations
 import os
 from _json import encode_basestring_ascii as _quote
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _VERDICT_FD = 3
 
 
@@ -33,3 +37,34 @@ def _record(**fields: object) -> None:
         os.write(_VERDICT_FD, ("\nR {" + body + "}\n").encode("utf-8", "replace"))
     except OSError:
         pass
+
+
+class _Enough(BaseException):
+    """Raised by the failure recorder once ``max_failures`` are listed."""
+
+
+def _mute_output() -> None:
+    """Send fds 1 and 2 to /dev/null: what the tests print while they are explained is not read."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
+
+
+def _failure_recorder(
+    limit: int, describe: Callable[[BaseException], dict[str, object]]
+) -> tuple[Callable[[BaseException], None], list[int]]:
+    """The explanation's recorder of failing tests, and its count (a one-item list).
+
+    The recorder writes a phase-2 ``failure`` record per failing test, with the
+    fields ``describe`` gives, and raises `_Enough` at the ``limit``-th.
+    """
+    count = [0]
+
+    def record(exc: BaseException) -> None:
+        count[0] += 1
+        _record(kind="failure", phase=2, **describe(exc))
+        if count[0] >= limit:
+            raise _Enough
+
+    return record, count

@@ -57,7 +57,13 @@ if TYPE_CHECKING:
     from toolthink.tool import _proxies as proxies
 
 if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
-    from toolthink.tool._records import _VERDICT_FD, _record
+    from toolthink.tool._records import (
+        _VERDICT_FD,
+        _Enough,
+        _failure_recorder,
+        _mute_output,
+        _record,
+    )
 
 GONE = 86
 """Exit status of a tests' process whose candidate ended before the verdict."""
@@ -65,10 +71,6 @@ _ASSERT_NAME = "__toolthink_assert__"  # called before each assert (the launcher
 _MESSAGE_CHARS = 500
 _LIMITS = ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE",
            "RLIMIT_CORE")  # fmt: skip
-
-
-class _Enough(BaseException):
-    """Raised by the failure recorder once ``max_failures`` are listed."""
 
 
 class _Stop(BaseException):
@@ -243,17 +245,8 @@ def _explain(job: dict[str, Any], compiled: tuple[bytes, bytes, Any],
              channel: proxies.Channel) -> None:  # fmt: skip
     """Reload the code in the candidate and record each failing test of the isolated tests."""
     limit, seconds = int(job["max_failures"]), float(job["explain_seconds"])
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
-    os.close(null)
-    count = [0]
-
-    def record(exc: BaseException) -> None:
-        count[0] += 1
-        _record(kind="failure", phase=2, **_describe(exc))
-        if count[0] >= limit:
-            raise _Enough
+    _mute_output()
+    record, count = _failure_recorder(limit, _describe)
 
     def stop(_signum: int, _frame: object) -> None:
         raise _Stop
