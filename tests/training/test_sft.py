@@ -396,3 +396,21 @@ def test_logits_of_trained_positions_only_give_the_full_loss_and_gradient(
     accuracy = trainer._metrics["train"]["mean_token_accuracy"]
     assert len(accuracy) == 2
     assert accuracy[0] == pytest.approx(accuracy[1])
+
+
+def test_untrained_commands_get_no_label(
+    demos: tuple[Path, list[dict[str, Any]]], tokenizer: PreTrainedTokenizerBase
+) -> None:
+    _, records = demos
+    chat = ChatFormat.from_tokenizer(tokenizer)
+    record = next(r for r in records if len(r["commands"]) >= 3)
+    marked = {**record, "untrained": [1]}
+    plain = encode_demos([record], chat, max_length=None)
+    encoded = encode_demos([marked], chat, max_length=None)
+    assert encoded.dataset["input_ids"] == plain.dataset["input_ids"]
+    decoded = [tokenizer.decode(run) for run in _runs(encoded.dataset["labels"][0])]
+    kept = [c for i, c in enumerate(record["commands"]) if i != 1]
+    assert decoded == [command + tokenizer.eos_token for command in kept]
+    with pytest.raises(ValueError, match=r"untrained=\[7\]"):
+        chat.encode_episode(record["system"], record["prompt"], record["commands"],
+                            record["observations"], untrained=[7])

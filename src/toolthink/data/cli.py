@@ -71,6 +71,10 @@ def make_parser() -> argparse.ArgumentParser:
                        + ", ".join(repr(str(k)) for k in ALL_KINDS))
     demos.add_argument("--order", choices=["reversed", "minimal"], default="reversed",
                        help="trace order: the paper's reversed edits, or a minimal line diff")
+    demos.add_argument("--detours", type=_share, default=0.0, metavar="SHARE",
+                       help="share of demonstrations (0 to 1) that get one wrong command, its "
+                       "feedback and the recovery inserted; the wrong command is not trained "
+                       "on (default: 0, the paper's demonstrations)")
     demos.add_argument("--limit", type=positive_int, default=None,
                        help="use only the first N problems (default: all)")
     demos.add_argument("--timeout", type=float, default=EnvConfig().timeout,
@@ -88,6 +92,18 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 _PROG = "toolthink data demos"
+
+
+def _share(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        msg = f"{text!r} is not a share: use a number from 0 to 1, e.g. 0.5"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _check_usage(args: argparse.Namespace) -> None:
@@ -174,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = DemoConfig(
             per_problem=args.per_problem, seed=args.seed, min_edits=args.min_edits,
             max_edits=args.max_edits, kinds=tuple(args.kinds), order=args.order,
+            detours=args.detours,
             env=EnvConfig(timeout=args.timeout),
         )
     except ValueError as e:

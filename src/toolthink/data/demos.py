@@ -8,6 +8,12 @@ then keeps the demonstration only if it is verified:
    program exactly, every command applied;
 3. the rebuilt program passes the tests.
 
+With ``DemoConfig.detours`` > 0, that share of the demonstrations gets one
+wrong command, its feedback and the recovery inserted (`toolthink.data.detours`);
+the wrong command's index is listed in the record's ``untrained`` and carries
+no loss in SFT. The checks then also ask that the wrong command fail as it was
+made to (rejected, or applied with the tests still failing).
+
 The trace is replayed in `toolthink.env.RepairEnv`, the object RL and evaluation
 use, so each demonstration holds the observations exactly as the model will see
 them at inference (the state after each command, with test feedback). Rejected
@@ -19,12 +25,14 @@ demonstrations do not depend on which other problems are built.
 from __future__ import annotations
 
 import collections
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
 from toolthink.data.bugs import Bug, draw_bugs
+from toolthink.data.detours import Detour, add_detour
 from toolthink.dsl import format_command
 from toolthink.env import (
     EnvConfig,
@@ -50,6 +58,7 @@ REJECTION_REASONS = (
     "corrupted code passes",
     "replay differs",
     "repaired code fails",
+    "detour passes",
 )
 
 
@@ -76,6 +85,9 @@ class DemoConfig:
             ``"minimal"`` (one top-down line diff).
         env: Environment settings used to replay and render the traces.
         batch: Demonstrations replayed together (their test runs are batched).
+        detours: Share of demonstrations (0 to 1) that get a wrong command and
+            its recovery inserted (`toolthink.data.detours`; 0: the paper's
+            demonstrations). Drawn per demonstration from ``(seed, id)``.
     """
 
     per_problem: int = 1
@@ -86,6 +98,13 @@ class DemoConfig:
     order: str = attrs.field(default="reversed")
     env: EnvConfig = attrs.field(factory=EnvConfig)
     batch: int = 64
+    detours: float = attrs.field(default=0.0)
+
+    @detours.validator
+    def _check_detours(self, _: Any, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            msg = f"detours={value!r} is not a share: use a number from 0 to 1"
+            raise ValueError(msg)
 
     @order.validator
     def _check_order(self, _: Any, value: str) -> None:
@@ -115,7 +134,7 @@ def _replay(
 ) -> list[dict[str, Any]]:
     tasks = [bug.task() for bug in batch]
     reports = pool.run_batch([(t.buggy_code, t.tests) for t in tasks], timeout=config.env.timeout)
-    envs, firsts, traces, lanes = [], [], [], []
+    envs, firsts, traces, lanes, detours = [], [], [], [], []
     for candidate, task, report in zip(batch, tasks, reports, strict=True):
         if report.passed:
             rejected["corrupted code passes"] += 1
@@ -123,7 +142,10 @@ def _replay(
         env = RepairEnv(attrs.evolve(config.env, max_turns=10_000), sandbox=pool)
         firsts.append(env.reset_with_report(task, report))
         envs.append(env)
-        traces.append([format_command(c) for c in candidate.corruption.trace(config.order)])
+        trace = candidate.corruption.trace(config.order)
+        detour = _detour(candidate, trace, config)
+        detours.append(detour)
+        traces.append([format_command(c) for c in (detour.commands if detour else trace)])
         lanes.append(candidate)
     steps: list[list[tuple[Any, ...]]] = [[] for _ in envs]
     for turn in range(max((len(t) for t in traces), default=0)):
@@ -132,27 +154,42 @@ def _replay(
         for i, result in zip(active, results, strict=True):
             steps[i].append(result)
     records = []
-    for env, first, trace, candidate, lane in zip(envs, firsts, traces, lanes, steps, strict=True):
+    for env, first, trace, candidate, lane, detour in zip(
+        envs, firsts, traces, lanes, steps, detours, strict=True
+    ):
         assert env.editor is not None
+        wrong = detour.turn if detour else None
         if any(info.status not in (StepStatus.APPLIED, StepStatus.EXIT)
-               for _, _, _, info in lane) or (
+               for turn, (_, _, _, info) in enumerate(lane) if turn != wrong) or (
             env.editor.source != candidate.corruption.original
         ):
             rejected["replay differs"] += 1
             continue
+        if detour is not None and lane[detour.turn][3].passed:
+            rejected["detour passes"] += 1
+            continue
         if not env.solved:
             rejected["repaired code fails"] += 1
             continue
-        records.append(_record(candidate, first, trace, lane, config))
+        records.append(_record(candidate, first, trace, lane, config, detour=detour))
     return records
+
+
+def _detour(candidate: Bug, trace: Sequence[Any], config: DemoConfig) -> Detour | None:
+    if not config.detours:
+        return None
+    rng = random.Random(f"detour:{config.seed}:{candidate.problem.task_id}#{candidate.index}")
+    if rng.random() >= config.detours:
+        return None
+    return add_detour(candidate.corruption.corrupted, trace, rng)
 
 
 def _record(
     candidate: Bug, first: Observation, trace: list[str],
-    lane: list[tuple[Any, ...]], config: DemoConfig,
+    lane: list[tuple[Any, ...]], config: DemoConfig, *, detour: Detour | None = None,
 ) -> dict[str, Any]:
     problem, corruption = candidate.problem, candidate.corruption
-    return {
+    record = {
         "id": f"{problem.task_id}#{candidate.index}",
         "task_id": problem.task_id,
         "dataset": problem.provenance.dataset,
@@ -176,6 +213,11 @@ def _record(
         "license": problem.provenance.license,
         "source": problem.provenance.source,
     }
+    if detour is not None:
+        record["untrained"] = [detour.turn]
+        record["detour"] = {"turn": detour.turn, "kind": str(detour.kind),
+                            "rejected": detour.rejected}
+    return record
 
 
 def build_demos(

@@ -18,7 +18,7 @@ exactly `observation` ids after the sampled ones. SFT trains on the command and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -150,7 +150,8 @@ class ChatFormat:
         return self._encode(self.observation_template.format(observation=observation))
 
     def encode_episode(
-        self, system: str, user: str, commands: Sequence[str], observations: Sequence[str]
+        self, system: str, user: str, commands: Sequence[str], observations: Sequence[str],
+        untrained: Collection[int] = (),
     ) -> Encoded:
         """Encode a whole episode for SFT.
 
@@ -161,23 +162,32 @@ class ChatFormat:
             observations: The observation after each command but the last
                 (``len(commands) - 1`` of them, or ``len(commands)``: an
                 observation after the last command is not encoded).
+            untrained: 0-based indexes of commands that get no label (a
+                demonstration's inserted mistakes, `toolthink.data.detours`).
 
         Returns:
-            Ids and labels; only command and end-of-turn tokens are labelled.
+            Ids and labels; only command and end-of-turn tokens are labelled,
+            those of ``untrained`` commands excepted.
 
         Raises:
-            ValueError: Fewer observations than commands minus one.
+            ValueError: Fewer observations than commands minus one, or an
+                ``untrained`` index that is not a command's.
         """
         if len(observations) < len(commands) - 1:
             msg = (f"{len(commands)} commands need at least {len(commands) - 1} observations, "
                    f"got {len(observations)}")
+            raise ValueError(msg)
+        stray = sorted(i for i in untrained if not 0 <= i < len(commands))
+        if stray:
+            msg = (f"untrained={sorted(untrained)} names commands {stray} of an episode of "
+                   f"{len(commands)}: use 0-based indexes of its commands")
             raise ValueError(msg)
         ids = self.head_ids(system, user)
         labels = [IGNORE_INDEX] * len(ids)
         for turn, command in enumerate(commands):
             piece = self.command_ids(command)
             ids += piece
-            labels += piece
+            labels += [IGNORE_INDEX] * len(piece) if turn in untrained else piece
             if turn < len(commands) - 1:
                 piece = self.observation_ids(observations[turn])
                 ids += piece

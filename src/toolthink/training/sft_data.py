@@ -250,7 +250,8 @@ def encode_demos(
     skipped = truncated = tokens = trained = longest = 0
     for index, record in enumerate(records):
         encoded = chat.encode_episode(
-            record["system"], record["prompt"], record["commands"], record["observations"]
+            record["system"], record["prompt"], record["commands"], record["observations"],
+            untrained=record.get("untrained", ()),
         )
         ids, labels = list(encoded.input_ids), list(encoded.labels)
         longest = max(longest, len(ids))
