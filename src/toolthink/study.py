@@ -82,6 +82,9 @@ class StudyBudget:
         eval_batch: Attempts generated together in an evaluation (a batch of 32
             episodes cost 0.65x per episode of batches of 8: benchmarks/README.md,
             "Rollout").
+        detours: Share of Chain-of-Edits demonstrations with a wrong command and
+            its recovery inserted (`toolthink data demos --detours`); the direct
+            twins are built from the same bugs.
     """
 
     per_problem: int
@@ -100,6 +103,7 @@ class StudyBudget:
     direct_tokens: int
     eval_batch: int = 8
     sft_accum: int = 1
+    detours: float = 0.0
 
 
 BUDGETS = {
@@ -158,6 +162,7 @@ def _demos(out: Path, budget: StudyBudget, data_dir: str | None, seed: int) -> l
         Stage("demonstrations: Chain-of-Edits", "toolthink.data.cli",
               ["demos", *source, "--split", "train", "--per-problem", str(budget.per_problem),
                "--max-edits", str(budget.max_edits), "--seed", str(seed), *limit,
+               *(["--detours", str(budget.detours)] if budget.detours else []),
                "--out", str(out / "demos-coe")], out / "demos-coe"),
         Stage("demonstrations: direct answers to the same bugs", "toolthink.data.cli",
               ["demos", "--format", "direct", "--from", str(out / "demos-coe"),

@@ -72,3 +72,12 @@ def test_from_needs_direct_format(tmp_path: Path, capsys: pytest.CaptureFixture[
         main(["demos", "--from", str(tmp_path), "--out", str(tmp_path / "o")])
     assert exit_info.value.code == 2
     assert "pass --format direct too" in capsys.readouterr().err
+
+
+def test_direct_twin_of_a_detoured_demo_drops_the_detour(coe: list[dict[str, object]]) -> None:
+    detoured = {**coe[0], "untrained": [1], "detour": {"turn": 1, "kind": "wrong line",
+                                                       "rejected": True}}
+    twin = direct_demo(detoured)
+    assert "untrained" not in twin
+    assert "detour" not in twin
+    assert twin == direct_demo(coe[0])

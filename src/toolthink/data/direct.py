@@ -57,7 +57,8 @@ def direct_demo(record: dict[str, Any]) -> dict[str, Any]:
         A record with the same id, problem, corruption, tests and provenance;
         ``system`` and ``prompt`` are the direct prompt, ``commands`` is the one
         answer (``original`` in a fenced block), ``observations`` and
-        ``rewards`` are empty, ``training_format`` is ``"direct"``.
+        ``rewards`` are empty, ``training_format`` is ``"direct"``; a detour
+        (`toolthink.data.detours`) is a trace's and is dropped.
 
     Raises:
         ValueError: ``record`` is already a direct demonstration.
@@ -75,7 +76,8 @@ def direct_demo(record: dict[str, Any]) -> dict[str, Any]:
         "observations": [],
         "rewards": [],
     })
-    twin.pop("order", None)  # the order of a trace's commands: no trace here
+    for key in ("order", "untrained", "detour"):  # a trace's order and detour: no trace here
+        twin.pop(key, None)
     return twin
 
 
