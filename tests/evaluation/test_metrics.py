@@ -127,6 +127,23 @@ def test_episode_stats_by_hand() -> None:
     assert direct["exit_share"] is None
     assert direct["exit_failing_share"] is None
     assert direct["tokens_per_solved_task"] is None
+    assert direct["stuck_share"] is None
+
+
+def test_stuck_share_counts_resent_commands_that_changed_nothing() -> None:
+    def turn(command: str, code: str) -> dict[str, str]:
+        return {"command": command, "code": code}
+
+    looping = {"generated_tokens": 9, "passed": False, "exited": False, "initial_code": "a",
+               "turns": [turn("REPW 1 >>>z >>>y", "a"),   # rejected: code unchanged
+                         turn("REPW 1 >>>z >>>y", "a"),   # resent: stuck
+                         turn("DELL 1", ""),              # something else
+                         turn("DELL 1", "")]}             # resent, but DELL 1 changed the code
+    moving = {"generated_tokens": 3, "passed": True, "exited": True, "initial_code": "a",
+              "turns": [turn("REPL 1 >>>b", "b"), turn("REPL 1 >>>b", "b"), turn("EXIT", "b")]}
+    assert episode_stats([looping])["stuck_share"] == pytest.approx(1 / 3)
+    # moving's second REPL follows one that changed the code: not stuck; its EXIT is new
+    assert episode_stats([looping, moving])["stuck_share"] == pytest.approx(1 / 5)
 
 
 def test_turn_budget_from_one_run() -> None:

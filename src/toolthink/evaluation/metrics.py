@@ -171,12 +171,16 @@ def episode_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float | Non
         or token budget (None for direct answers, which have no ``EXIT``);
         ``exit_failing_share``: the share of episodes ended with ``EXIT`` while
         the tests still failed (the model stopped on a wrong program: issue 16
-        measures it as a lever; None for direct answers).
+        measures it as a lever; None for direct answers); ``stuck_share``: the
+        share of turns after the first that resend the previous turn's command
+        although it left the code unchanged (rejected, or an edit that changes
+        nothing), so it can only do nothing again: the model does not react to
+        the feedback (None for direct answers, or records without ``code``).
     """
     if not records:
         return {"attempts": 0.0, "tokens_per_task": None, "tokens_per_solved_task": None,
                 "mean_turns": None, "mean_turns_solved": None, "exit_share": None,
-                "exit_failing_share": None}
+                "exit_failing_share": None, "stuck_share": None}
     tokens = sum(int(r["generated_tokens"]) for r in records)
     solved = [r for r in records if r["passed"]]
     exits = [bool(r["exited"]) for r in records if "exited" in r]
@@ -190,7 +194,23 @@ def episode_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, float | Non
                               if solved else None),
         "exit_share": sum(exits) / len(exits) if exits else None,
         "exit_failing_share": sum(failing_exits) / len(failing_exits) if failing_exits else None,
+        "stuck_share": _stuck_share(records),
     }
+
+
+def _stuck_share(records: Sequence[Mapping[str, Any]]) -> float | None:
+    """Turns that resend a command which left the code unchanged, over turns after the first."""
+    stuck = later = 0
+    for record in records:
+        turns = record["turns"]
+        if "initial_code" not in record or any("code" not in t for t in turns):
+            return None
+        before = [record["initial_code"], *(t["code"] for t in turns)]
+        for i in range(1, len(turns)):
+            later += 1
+            unchanged = before[i] == before[i - 1]  # turn i-1 left the code as it was
+            stuck += unchanged and turns[i].get("command") == turns[i - 1].get("command")
+    return stuck / later if later else None
 
 
 def pass_by_turn_budget(

@@ -146,7 +146,8 @@ def _number(value: Any, fmt: str = "{:.0f}") -> str:
 def main_table(rows: Sequence[Row], ks: Sequence[int]) -> str:
     """The Markdown table: one line per model, mode and dataset."""
     head = ["model", "dataset", "tasks", *[f"pass@{k} % [95 % CI]" for k in ks],
-            "tokens / task", "tokens / solved task", "turns", "EXIT %", "EXIT failing %"]
+            "tokens / task", "tokens / solved task", "turns", "EXIT %", "EXIT failing %",
+            "stuck %"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         stats = row.stats
@@ -154,7 +155,7 @@ def main_table(rows: Sequence[Row], ks: Sequence[int]) -> str:
                  _number(stats.get("tokens_per_task")),
                  _number(stats.get("tokens_per_solved_task")),
                  _number(stats.get("mean_turns"), "{:.2f}"), _pct(stats.get("exit_share"), 0),
-                 _pct(stats.get("exit_failing_share"), 0)]
+                 _pct(stats.get("exit_failing_share"), 0), _pct(stats.get("stuck_share"), 0)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -362,7 +363,9 @@ def write_study_report(
         "tokens / solved task: all generated tokens divided by the attempts that repaired "
         "their task (the cost of one repair). EXIT %: episodes the model ended with EXIT "
         "rather than being cut by the turn or token budget; EXIT failing %: episodes the "
-        "model ended with EXIT while the tests still failed.", "",
+        "model ended with EXIT while the tests still failed; stuck %: turns that resend "
+        "the previous command although it left the code unchanged (rejected or a no-op), "
+        "so they can only do nothing again.", "",
         main_table(rows, ks) if rows else "(no evaluation finished)", "",
         *([f"Not evaluated (the study stopped before): {', '.join(missing)}.", ""]
           if missing else []),
