@@ -53,7 +53,7 @@ def test_observations_are_what_the_environment_shows(
 def test_rejections_are_counted_by_reason(demos: object) -> None:
     counts = demos.rejected  # type: ignore[attr-defined]
     assert set(counts) == {"no corruption", "duplicate", "corrupted code passes",
-                           "replay differs", "repaired code fails"}
+                           "replay differs", "repaired code fails", "detour passes"}
     assert counts["replay differs"] == 0
     assert demos.attempted == len(demos.records) + sum(counts.values())  # type: ignore[attr-defined]
 
