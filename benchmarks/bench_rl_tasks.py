@@ -37,7 +37,7 @@ def main() -> None:
     own.add_argument("--temperature", type=float, default=None,
                      help="sampling temperature; default: the config's; 0: greedy")
     own.add_argument("--batch", type=int, default=8,
-                     help="episodes played together (all 63 tasks at once took over 9 min)")
+                     help="episodes played together (63 tasks at once, 2026-11-29: over 9 min)")
     own.add_argument("--limit", type=int, default=None, help="the first N tasks only")
     own.add_argument("--out", type=Path, default=None, help="write the episodes here (jsonl)")
     ours, rest = own.parse_known_args()

@@ -27,14 +27,13 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.shared_data import data_folder, data_problem, data_unavailable
 from toolthink.tool import SandboxPool
 
 if TYPE_CHECKING:
     from transformers import LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
     from toolthink.rollout.constrained import GrammarConstraint
-
-REPOSITORY = Path(__file__).resolve().parents[1]
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -73,17 +72,12 @@ def data_dir() -> Path:
 
     The tests that need it skip, saying where it was looked for, when it lacks
     the layout of ``../shared/data/README.md``; with ``TOOLTHINK_REQUIRE_DATA=1``
-    (CI, .ci/run) they fail instead.
+    (CI, .ci/run) they fail instead (tests/shared_data.py).
     """
-    configured = os.environ.get("TOOLTHINK_DATA_DIR")
-    path = Path(configured) if configured else REPOSITORY.parent / "shared" / "data"
-    missing = [n for n in ("humanevalpack", "mbxp_mbpp", "quixbugs") if not (path / n).is_dir()]
-    if missing:
-        msg = (f"benchmark data not found at {path} (no {', '.join(missing)}): set "
-               "TOOLTHINK_DATA_DIR to the folder described in ../shared/data/README.md")
-        if os.environ.get("TOOLTHINK_REQUIRE_DATA") == "1":
-            pytest.fail(f"TOOLTHINK_REQUIRE_DATA=1 but {msg}")
-        pytest.skip(msg)
+    path = data_folder()
+    problem = data_problem(path)
+    if problem is not None:
+        data_unavailable(problem)
     return path
 
 

@@ -14,7 +14,10 @@ import typing
 from pathlib import Path
 
 import pytest
+from hypothesis import find, settings
+from hypothesis.errors import NoSuchExample
 
+from tests.strategies import commands
 from toolthink.data.cli import make_parser as data_parser
 from toolthink.data.corruption import corrupt
 from toolthink.data.demos import ALL_KINDS
@@ -61,6 +64,17 @@ def test_every_command_has_each_place_of_the_checklist() -> None:
             execute(command, CodeEditor("a = 1\nb = 2\nc = 3\n"))  # dsl.execute: a case
     assert built == set(typing.get_args(Command)), (
         "dsl.ir.Command and the grammar's ?command alternatives differ")
+
+
+@pytest.mark.parametrize("kind", typing.get_args(Command), ids=lambda kind: kind.__name__)
+def test_the_shared_command_strategy_draws_every_command(kind: type) -> None:
+    # Checklist step 10: tests/strategies.py's `commands`, which the printer's and
+    # the parser's round-trip properties draw from, builds every IR class.
+    try:
+        find(commands, lambda command: type(command) is kind,
+             settings=settings(database=None, max_examples=500))  # fmt: skip
+    except NoSuchExample:
+        pytest.fail(f"tests/strategies.py's `commands` strategy never draws a {kind.__name__}")
 
 
 @pytest.mark.parametrize("name", datasets.DATASETS)

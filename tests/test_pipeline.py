@@ -117,6 +117,34 @@ def test_the_optimizer_is_the_shipped_cpu_configs(tmp_path: Path, stage: str,
     assert argv[start:start + len(flags)] == flags
 
 
+@pytest.mark.parametrize("job", ["demo", "study"])
+def test_both_jobs_take_the_trainers_shape_and_memory_from_the_shipped_configs(
+    tmp_path: Path, job: str
+) -> None:
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 (TRL's dependency)
+
+    from toolthink import study  # noqa: PLC0415
+    from toolthink.stages import GROUP_KEYS  # noqa: PLC0415
+
+    plan = (stages(tmp_path, quick=False, data_dir=None) if job == "demo"
+            else study.stages(tmp_path, budget=study.BUDGETS["full"], data_dir=None))  # fmt: skip
+    trainers = {"toolthink.training.sft_cli": ("sft_cpu.yaml", ()),
+                "toolthink.training.rl_cli": ("rl_cpu.yaml", GROUP_KEYS)}
+    seen = set()
+    for stage in plan:
+        if stage.module not in trainers:
+            continue
+        config, keys = trainers[stage.module]
+        seen.add(stage.module)
+        text = (Path(__file__).parents[1] / "configs" / config).read_text(encoding="utf-8")
+        shipped = yaml.safe_load(text)
+        flags = dict(zip(stage.argv[::2], stage.argv[1::2], strict=False))
+        for key in (*keys, "activation_checkpointing"):
+            assert stage.argv.count(f"--{key}") == 1, (stage.title, key)
+            assert yaml.safe_load(flags[f"--{key}"]) == shipped[key], (stage.title, key)
+    assert seen == set(trainers)
+
+
 def test_the_demo_ends_with_one_results_page_of_every_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,12 +39,12 @@ from typing import Any
 from toolthink.evaluation.episode_view import turns_note
 from toolthink.markdown import markdown_table
 from toolthink.stages import (
-    CPU_TRAINER_FLAGS,
     Stage,
     data_dir_problem,
     job_environment,
-    optimizer_flags,
+    rl_group_flags,
     run_stages,
+    trainer_flags,
 )
 
 __all__ = ["FULL", "QUICK", "Budget", "Summary", "main", "make_parser", "stages", "summary_table",
@@ -123,17 +123,13 @@ def stages(out: Path, *, quick: bool, data_dir: str | None) -> list[Stage]:
         Stage("supervised fine-tuning", "toolthink.training.sft_cli",
               ["--demos", str(out / "demos"), "--output_dir", str(out / "sft"),
                "--max_steps", str(budget.sft_steps), *SFT_BATCH_FLAGS,
-               "--max_length", "1024", "--save_strategy", "no", *CPU_TRAINER_FLAGS,
-               *optimizer_flags("sft_cpu.yaml"), "--activation_checkpointing", "false"],
+               "--max_length", "1024", "--save_strategy", "no", *trainer_flags("sft_cpu.yaml")],
               out / "sft"),
         Stage("reinforcement learning", "toolthink.training.rl_cli",
               ["--adapter", str(out / "sft"), "--output_dir", str(out / "rl"),
                "--max_steps", str(budget.rl_steps), "--save_strategy", "no",
-               "--max_turns", str(budget.rl_turns),
-               "--max_new_tokens_per_turn", "48", "--num_generations", "4",
-               "--per_device_train_batch_size", "4", *CPU_TRAINER_FLAGS,
-               *optimizer_flags("rl_cpu.yaml"),
-               "--activation_checkpointing", "true"], out / "rl"),
+               "--max_turns", str(budget.rl_turns), *rl_group_flags(),
+               *trainer_flags("rl_cpu.yaml")], out / "rl"),
         Stage("evaluation: embedded held-out problems", "toolthink.evaluation.cli",
               evaluation("embedded", budget.eval_limit, []), out / "eval-embedded"),
     ]

@@ -41,9 +41,9 @@ import attrs
 from toolthink.errors import ToolthinkError
 from toolthink.progress import HEARTBEAT_SECONDS
 
-__all__ = ["COMMAND_NAMES", "CPU_TRAINER_FLAGS", "DONE_FILE", "OPTIMIZER_KEYS", "Stage",
-           "StageMismatchError", "data_dir_problem", "job_environment", "optimizer_flags",
-           "run_process", "run_stages"]
+__all__ = ["COMMAND_NAMES", "CPU_TRAINER_FLAGS", "DONE_FILE", "GROUP_KEYS", "OPTIMIZER_KEYS",
+           "Stage", "StageMismatchError", "config_flags", "data_dir_problem", "job_environment",
+           "rl_group_flags", "run_process", "run_stages", "trainer_flags"]
 
 log = logging.getLogger("toolthink.stages")
 
@@ -65,33 +65,57 @@ left to the trainers' policy (`toolthink.models.devices`: on where the CPU compu
 OPTIMIZER_KEYS = ("learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay")
 """The optimizer settings a job takes from the shipped CPU configs."""
 
+GROUP_KEYS = ("max_new_tokens_per_turn", "num_generations", "per_device_train_batch_size")
+"""The shape of an RL step a job takes from configs/rl_cpu.yaml: tokens per command,
+completions per group, completions per device batch (one group a step)."""
+
 
 @functools.cache
-def optimizer_flags(config: str) -> tuple[str, ...]:
-    """The optimizer settings of a shipped trainer config, as the trainer's flags.
+def config_flags(config: str, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Settings of a shipped trainer config, as the trainer's flags.
 
-    The jobs train with the optimizer of configs/sft_cpu.yaml and
-    configs/rl_cpu.yaml (TRL's own defaults, 2e-5 for SFT and 1e-6 for GRPO,
-    barely move a LoRA in a few steps). The configs ship in the wheel
-    (``toolthink/configs``) and are read with `importlib.resources`; each
-    value is the YAML's own text (``2.0e-4``), so a job's command line is
-    the file's.
+    The configs ship in the wheel (``toolthink/configs``) and are read with
+    `importlib.resources`; each value is the YAML's own text (``2.0e-4``), so a
+    job's command line is the file's (and a finished stage's recorded argv
+    stays equal to the next run's, `Stage.finished`).
 
     Args:
         config: The file name, e.g. ``"sft_cpu.yaml"``.
+        keys: The settings to take.
 
     Returns:
-        ``("--learning_rate", "2.0e-4", ...)`` for the `OPTIMIZER_KEYS` the file
-        sets, in the file's order.
+        ``("--learning_rate", "2.0e-4", ...)`` for the ``keys`` the file sets,
+        in the file's order.
     """
     import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 (TRL's dependency)
 
     text = (resources.files("toolthink") / "configs" / config).read_text(encoding="utf-8")
     flags: list[str] = []
     for key, value in yaml.compose(text).value:  # the nodes keep each value's text
-        if key.value in OPTIMIZER_KEYS:
+        if key.value in keys:
             flags += [f"--{key.value}", str(value.value)]
     return tuple(flags)
+
+
+def rl_group_flags() -> tuple[str, ...]:
+    """configs/rl_cpu.yaml's shape of an RL step (`GROUP_KEYS`), as the RL trainer's flags."""
+    return config_flags("rl_cpu.yaml", GROUP_KEYS)
+
+
+def trainer_flags(config: str) -> tuple[str, ...]:
+    """The flags a job ends a trainer's command with, from the trainer's shipped CPU config.
+
+    `CPU_TRAINER_FLAGS`, then the config's optimizer (`OPTIMIZER_KEYS`: TRL's
+    own defaults, 2e-5 for SFT and 1e-6 for GRPO, barely move a LoRA in a few
+    steps) and its ``activation_checkpointing`` (configs/rl_cpu.yaml's on:
+    GRPO's peak memory was 5.3 GiB with it, 13.0 without, docs/rl.md), in the
+    file's order.
+
+    Args:
+        config: ``"sft_cpu.yaml"`` or ``"rl_cpu.yaml"``.
+    """
+    return (*CPU_TRAINER_FLAGS,
+            *config_flags(config, (*OPTIMIZER_KEYS, "activation_checkpointing")))
 
 
 def _strings(items: Iterable[str]) -> tuple[str, ...]:

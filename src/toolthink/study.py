@@ -42,12 +42,12 @@ from toolthink.commands import positive_int
 from toolthink.errors import ToolthinkError
 from toolthink.jsonl import read_jsonl
 from toolthink.stages import (
-    CPU_TRAINER_FLAGS,
     Stage,
     data_dir_problem,
     job_environment,
-    optimizer_flags,
+    rl_group_flags,
     run_stages,
+    trainer_flags,
 )
 
 __all__ = ["BUDGETS", "HELDOUT", "MODELS", "StudyBudget", "eval_runs", "heldout_check", "main",
@@ -179,8 +179,7 @@ def _training(out: Path, budget: StudyBudget, data_dir: str | None, model: str,
                 "--gradient_accumulation_steps", str(budget.sft_accum),
                 "--max_length", str(budget.max_length), "--save_strategy", "steps",
                 "--save_steps", str(budget.save_steps), "--save_total_limit", "2",
-                "--eval_episodes", "0", "--seed", str(seed), *CPU_TRAINER_FLAGS,
-                *optimizer_flags("sft_cpu.yaml"), "--activation_checkpointing", "false"]
+                "--eval_episodes", "0", "--seed", str(seed), *trainer_flags("sft_cpu.yaml")]
 
     tasks = ["--task_source", "mbpp", "--data_dir", data_dir] if data_dir else []
     limit = [] if budget.problems is None else ["--max_problems", str(budget.problems)]
@@ -192,10 +191,8 @@ def _training(out: Path, budget: StudyBudget, data_dir: str | None, model: str,
                "--output_dir", str(out / "rl"), *tasks, *limit,
                "--max_steps", str(budget.rl_steps), "--max_turns", str(budget.rl_turns),
                "--save_strategy", "steps", "--save_steps", str(budget.save_steps),
-               "--save_total_limit", "2", "--max_new_tokens_per_turn", "48",
-               "--num_generations", "4", "--per_device_train_batch_size", "4",
-               "--seed", str(seed), *CPU_TRAINER_FLAGS, *optimizer_flags("rl_cpu.yaml"),
-               "--activation_checkpointing", "true"], out / "rl", resumable=True),
+               "--save_total_limit", "2", *rl_group_flags(), "--seed", str(seed),
+               *trainer_flags("rl_cpu.yaml")], out / "rl", resumable=True),
         Stage("SFT on direct demonstrations (same steps and batch)",
               "toolthink.training.sft_cli", sft("demos-direct", "sft-direct"),
               out / "sft-direct", resumable=True),

@@ -1,64 +1,62 @@
-"""The benchmark data the editor's tests use (../shared/data, or $TOOLTHINK_DATA_DIR)."""
+"""The benchmark programs the editor's tests use, read at collection time.
+
+The folder is the suite's (tests/shared_data.py: ``$TOOLTHINK_DATA_DIR``, else
+../shared/data). Without it the programs are empty and each test marked
+`needs_data` is skipped with the reason and the fix (set TOOLTHINK_DATA_DIR),
+or fails under ``TOOLTHINK_REQUIRE_DATA=1``: the mark runs the suite's
+``data_dir`` fixture (tests/conftest.py), which decides. With the folder
+present, a file missing from it is an error at collection, naming the file.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.shared_data import data_folder, data_problem
+
+DATA_DIR = data_folder()
+FOUND = data_problem(DATA_DIR) is None
+
+needs_data = pytest.mark.usefixtures("data_dir")
+"""Marks a test that reads `MBPP` or `BENCHMARK_PROGRAMS`: skipped (saying why) or failed
+without the data, as the ``data_dir`` fixture decides."""
 
 
-def data_dir() -> Path:
-    """The benchmark data folder: ``$TOOLTHINK_DATA_DIR``, else ``../shared/data``."""
-    return Path(os.environ.get("TOOLTHINK_DATA_DIR", REPO.parent / "shared" / "data"))
+def _rows(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def mbpp_programs() -> dict[int, str]:
     """MBPP programs under repair (``prompt + canonical_solution``) by task number.
 
-    Empty when the data folder is missing; tests that need it skip then.
+    Empty when the data folder is missing (tests that need it are `needs_data`).
     """
-    path = data_dir() / "mbxp_mbpp" / "mbpp_release_v1.jsonl"
-    if not path.exists():
+    if not FOUND:
         return {}
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return {
-        int(row["task_id"].removeprefix("MBPP/")): row["prompt"] + row["canonical_solution"]
-        for row in rows
-    }
+    return {int(row["task_id"].removeprefix("MBPP/")): row["prompt"] + row["canonical_solution"]
+            for row in _rows(DATA_DIR / "mbxp_mbpp" / "mbpp_release_v1.jsonl")}  # fmt: skip
 
 
 MBPP = mbpp_programs()
-needs_mbpp = pytest.mark.skipif(
-    not MBPP, reason=f"MBPP data not found under {data_dir()} (set TOOLTHINK_DATA_DIR)"
-)
 
 
 def benchmark_programs() -> list[str]:
     """Every buggy program of the three benchmarks: MBPP, HumanEvalFix and QuixBugs.
 
     HumanEvalFix programs are ``prompt + buggy_solution``, QuixBugs ones
-    ``buggy_program``; a missing file contributes nothing.
+    ``buggy_program``. Empty when the data folder is missing.
     """
+    if not FOUND:
+        return []
     programs = [MBPP[k] for k in sorted(MBPP)]
-    humaneval = data_dir() / "humanevalpack" / "humanevalpack_python.jsonl"
-    if humaneval.exists():
-        for line in humaneval.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            programs.append(row["prompt"] + row["buggy_solution"])
-    quixbugs = data_dir() / "quixbugs" / "quixbugs_python.jsonl"
-    if quixbugs.exists():
-        programs += [
-            json.loads(line)["buggy_program"]
-            for line in quixbugs.read_text(encoding="utf-8").splitlines()
-        ]
+    humaneval = _rows(DATA_DIR / "humanevalpack" / "humanevalpack_python.jsonl")
+    programs += [row["prompt"] + row["buggy_solution"] for row in humaneval]
+    quixbugs = _rows(DATA_DIR / "quixbugs" / "quixbugs_python.jsonl")
+    programs += [row["buggy_program"] for row in quixbugs]
     return programs
 
 
 BENCHMARK_PROGRAMS = benchmark_programs()
-needs_benchmarks = pytest.mark.skipif(
-    not BENCHMARK_PROGRAMS, reason=f"benchmark data not found under {data_dir()}"
-)

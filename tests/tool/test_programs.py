@@ -80,13 +80,18 @@ ASSEMBLED = {name: parts for name, parts in PROGRAMS.items() if len(parts) > 1}
 def test_an_assembled_program_runs_without_toolthink_importable(parts: tuple[str, ...]) -> None:
     # As in the sandbox: -I -S (no site-packages, so no toolthink), a module
     # name that is not the package's (the launcher runs its programs as
-    # __main__ or _toolthink_...; __main__ would start them here).
+    # __main__ or _toolthink_...; __main__ would start them here), and the
+    # wire module the candidate's boot program sets up before the candidate.
     source = programs.program(parts)
     assert source.count("from __future__ import annotations\n") == 1
     check = ("import sys\n"
+             "wire = type(sys)('_toolthink_wire')\n"
+             "exec(compile(sys.argv[2], '<wire>', 'exec'), wire.__dict__)\n"
+             "sys.modules['_toolthink_wire'] = wire\n"
              "exec(compile(sys.argv[1], '<program>', 'exec'), {'__name__': '_toolthink_check'})\n"
              "print('ok')\n")  # fmt: skip
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", check, source],
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", check, source,
+                             programs.program(programs.WIRE)],
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"

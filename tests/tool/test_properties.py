@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.tool.data import needs_benchmarks
+from tests.tool.data import needs_data
 from tests.tool.strategies import (
     applicable_commands_for,
     benchmark_programs,
@@ -114,7 +114,7 @@ def test_random_commands_on_random_texts(source: str, data: st.DataObject) -> No
     _session(source, data)
 
 
-@needs_benchmarks
+@needs_data
 @given(data=st.data())
 def test_random_commands_on_benchmark_programs(data: st.DataObject) -> None:
     assert benchmark_programs is not None
@@ -158,7 +158,7 @@ def test_command_then_inverse_restores_the_exact_text(source: str, data: st.Data
     _check_inverse(source, data, exact=True)
 
 
-@needs_benchmarks
+@needs_data
 @given(data=st.data())
 def test_command_then_inverse_on_benchmark_programs(data: st.DataObject) -> None:
     assert benchmark_programs is not None

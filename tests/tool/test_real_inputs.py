@@ -7,7 +7,7 @@ import ast
 import libcst as cst
 import pytest
 
-from tests.tool.data import MBPP, needs_mbpp
+from tests.tool.data import MBPP, needs_data
 from toolthink.dsl import DeleteLine, ReplaceLine, ReplaceText, execute, parse_command
 from toolthink.tool import (
     CodeEditor,
@@ -55,13 +55,13 @@ def test_tab_space_indentation_loads_and_edits(source: str) -> None:
     _check_loads_and_edits_without_structure(source)
 
 
-@needs_mbpp
+@needs_data
 @pytest.mark.parametrize("task", MIXED_MBPP)
 def test_mbpp_tab_space_programs_load_and_edit(task: int) -> None:
     _check_loads_and_edits_without_structure(MBPP[task])
 
 
-@needs_mbpp
+@needs_data
 def test_structure_is_unavailable_for_exactly_the_known_mbpp_programs() -> None:
     unavailable = {
         task: structure.reason

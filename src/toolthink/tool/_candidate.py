@@ -2,11 +2,12 @@
 
 Started by the launcher, for the tests' process (`toolthink.tool._tests_runner`),
 as ``python -I -S -B -u -c <boot> <modules...>``: the boot program
-(`toolthink.tool._interpreters._CANDIDATE_BOOT`) reads this file's code and
-`toolthink.tool._wire`'s, compiled once by the launcher, from fd 62, imports
-the standard-library ``modules`` the worker's last job named (so that they
-load before the job arrives, off its critical path), and runs this file as
-``__main__``. Not imported by toolthink, standard library only. Its file
+(`toolthink.tool._interpreters._CANDIDATE_BOOT`) reads the candidate's program
+(`toolthink.tool.programs.CANDIDATE`: `toolthink.tool._code_module`, then this
+file) and `toolthink.tool._wire`, compiled once by the launcher, from fd 62,
+imports the standard-library ``modules`` the worker's last job named (so that
+they load before the job arrives, off its critical path), and runs the program
+as ``__main__``. Not imported by toolthink, standard library only. Its file
 descriptors: 0 /dev/null, 1 and 2 the run's captured output, 3 where
 ``faulthandler`` writes the traceback of a fatal signal or of a timeout (the
 harness's record channel, minus the verdict: what the code writes there only
@@ -58,25 +59,19 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any
 
+if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
+    from toolthink.tool._code_module import _COMPILE_ERRORS, _compile_failure, _fresh_module, _text
+
 _REQUESTS_FD, _REPLIES_FD, _DUMP_FD = 62, 63, 3
-_MESSAGE_CHARS = 500
 _MAX_NAMES = 10_000
 _MAX_VALUE_BYTES = 4 << 20  # one module-level constant copied to the tests, bytes
 _MAX_ITERATORS = 10_000
 
 
-if TYPE_CHECKING or __name__ != "__main__":  # imported: by tests and mypy
+if TYPE_CHECKING or __name__.startswith("toolthink."):  # imported: by tests and mypy
     from toolthink.tool import _wire as wire
 else:  # run: the wire module, which the launcher's boot program set up
     wire = sys.modules["_toolthink_wire"]
-
-
-def _text(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-    except BaseException:  # (the code's __str__ may raise anything)
-        text = "<the exception's message could not be read>"
-    return text if len(text) <= _MESSAGE_CHARS else text[:_MESSAGE_CHARS] + "..."
 
 
 def _code_line(tb: TracebackType | None) -> int | None:
@@ -110,14 +105,6 @@ def _error(exc: BaseException) -> tuple[Any, ...]:
     except BaseException:  # (not plain data: the message alone crosses)
         args = None
     return name, base, args, _text(exc), _code_line(exc.__traceback__)
-
-
-def _fresh_module() -> dict[str, Any]:
-    module = type(sys)("__main__")
-    sys.modules["__main__"] = module
-    namespace: dict[str, Any] = module.__dict__
-    namespace["__builtins__"] = builtins
-    return namespace
 
 
 def _entry(name: str, value: object) -> tuple[str, str, Any]:
@@ -172,17 +159,10 @@ def _load(code_text: str, seconds: float) -> tuple[Any, ...]:
     state["iterators"] = {}
     try:
         code = compile(code_text, "<code>", "exec", dont_inherit=True)
-    # ValueError: null bytes in the source. RecursionError, MemoryError: nesting
-    # too deep for the compiler.
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        syntax = exc if isinstance(exc, SyntaxError) else None
-        message = _text(exc)
-        if isinstance(exc, RecursionError | MemoryError):  # as the harness words it
-            message = ("the code is nested too deeply (or is too large) to compile; "
-                       f"flatten the deepest expression ({message or 'no message'})")  # fmt: skip
-        return ("syntax", type(exc).__name__, message, getattr(syntax, "lineno", None),
-                getattr(syntax, "offset", None),
-                str(getattr(syntax, "text", None) or "").rstrip("\n")[:200])  # fmt: skip
+    except _COMPILE_ERRORS as exc:
+        failure = _compile_failure(exc)
+        return ("syntax", failure["type"], failure["message"], failure["line"],
+                failure["column"], failure["text"])  # fmt: skip
     try:
         exec(code, namespace)
     except BaseException as exc:  # (SystemExit and all: the tests report them)

@@ -36,8 +36,9 @@ fail is decided by the host from the secret line alone, never by the exit
 status (``sys.exit(0)`` before the asserts exits 0) or by stdout.
 
 The guard and what keeps the candidate from the secret, which lives in the
-same process, are `toolthink.tool._guard`'s: the harness's program is that
-module's source followed by this one's (`toolthink.tool.programs`). A reward
+same process, are `toolthink.tool._guard`'s: the harness's program ends with
+that module's source followed by this one's (`toolthink.tool.programs.HARNESS`,
+whose first parts are the record channel and the code's module). A reward
 from this harness is trustworthy only as far as the interpreter is, which is
 why it is no longer the default (`toolthink.tool.boundary`).
 """
@@ -45,7 +46,6 @@ why it is no longer the default (`toolthink.tool.boundary`).
 from __future__ import annotations
 
 import _thread
-import builtins
 import faulthandler
 import gc
 import marshal
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
+    from toolthink.tool._code_module import _COMPILE_ERRORS, _compile_failure, _fresh_module, _text
     from toolthink.tool._guard import _UNSAFE_MODULES, _VERDICT_EVENT, _call_site, _guard
     from toolthink.tool._records import (
         _VERDICT_FD,
@@ -69,7 +70,6 @@ if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.pro
     )
 
 _ASSERT_NAME = "__toolthink_assert__"  # called before each assert (the launcher's rewrite)
-_MESSAGE_CHARS = 500
 _NOT_PRELOADED = frozenset((
     # Imports that act (print, open a browser, change sys.path), which the
     # candidate's code may name without ever running.
@@ -105,14 +105,6 @@ def _preload(names: list[str]) -> None:
 
 
 
-def _text(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-    except BaseException:  # (the candidate's __str__ may raise anything)
-        text = "<the exception's message could not be read>"
-    return text if len(text) <= _MESSAGE_CHARS else text[:_MESSAGE_CHARS] + "..."
-
-
 def _describe(exc: BaseException) -> dict[str, object]:
     """Type, message, and the deepest lines of the code and of the tests it passed."""
     code_line = test_line = None
@@ -136,14 +128,6 @@ def _describe(exc: BaseException) -> dict[str, object]:
     return {"type": name, "message": _text(exc), "code_line": code_line, "test_line": test_line}
 
 
-def _fresh_module() -> dict[str, Any]:
-    module = type(sys)("__main__")
-    sys.modules["__main__"] = module
-    namespace: dict[str, Any] = module.__dict__
-    namespace["__builtins__"] = builtins
-    return namespace
-
-
 def _runner(job: dict[str, Any]) -> None:
     """Run code then tests in this thread, ask the guard for the verdict, then explain."""
     tests = marshal.loads(job["tests"])  # before the guard, which refuses marshal
@@ -161,9 +145,7 @@ def _runner(job: dict[str, Any]) -> None:
     failure: BaseException | None = None
     try:
         code = compile(job["code"], "<code>", "exec", dont_inherit=True)
-    # ValueError: null bytes in the source. RecursionError, MemoryError: nesting
-    # too deep for the compiler (`x = a` + `.b` * 100000).
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    except _COMPILE_ERRORS as exc:
         failure = exc
     else:
         stage = "code"
@@ -186,14 +168,7 @@ def _runner(job: dict[str, Any]) -> None:
     if failure is None:
         return
     if stage == "compile":
-        syntax = failure if isinstance(failure, SyntaxError) else None
-        message = _text(failure)
-        if isinstance(failure, (RecursionError, MemoryError)):
-            message = ("the code is nested too deeply (or is too large) to compile; "
-                       f"flatten the deepest expression ({message or 'no message'})")  # fmt: skip
-        _record(kind="syntax", type=type(failure).__name__, message=message,
-                line=getattr(syntax, "lineno", None), column=getattr(syntax, "offset", None),
-                text=(getattr(syntax, "text", None) or "").rstrip("\n")[:200])  # fmt: skip
+        _record(kind="syntax", **_compile_failure(failure))
         return
     _record(kind="failure", phase=1, stage=stage, **_describe(failure))
     if stage == "tests" and float(job["explain_seconds"]) > 0:

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from toolthink.tool import _proxies as proxies
 
 if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.programs
+    from toolthink.tool._code_module import _MESSAGE_CHARS, _text
     from toolthink.tool._records import (
         _VERDICT_FD,
         _Enough,
@@ -68,7 +69,6 @@ if TYPE_CHECKING or __name__.startswith("toolthink."):  # see toolthink.tool.pro
 GONE = 86
 """Exit status of a tests' process whose candidate ended before the verdict."""
 _ASSERT_NAME = "__toolthink_assert__"  # called before each assert (the launcher's rewrite)
-_MESSAGE_CHARS = 500
 _LIMITS = ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE",
            "RLIMIT_CORE")  # fmt: skip
 
@@ -119,10 +119,7 @@ def _describe(exc: BaseException) -> dict[str, object]:
     code_line = exc.__dict__.get("_toolthink_code_line") if hasattr(exc, "__dict__") else None
     if type(code_line) is not int:
         code_line = None
-    text = str(exc)
-    if len(text) > _MESSAGE_CHARS:
-        text = text[:_MESSAGE_CHARS] + "..."
-    return {"type": type(exc).__name__, "message": text, "code_line": code_line,
+    return {"type": type(exc).__name__, "message": _text(exc), "code_line": code_line,
             "test_line": test_line}  # fmt: skip
 
 

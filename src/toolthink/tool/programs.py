@@ -37,12 +37,13 @@ __all__ = [
 
 LAUNCHER = ("_kernel.py", "_compiled_tests.py", "_interpreters.py", "_cleanup.py", "_launcher.py")
 """The launcher: system calls, the tests' compilation, interpreters, a run's end, the loop."""
-HARNESS = ("_records.py", "_guard.py", "_harness.py")
-"""The one-process harness: the record channel, the guard (holds the secret), the run."""
-TESTS_RUNNER = ("_records.py", "_tests_process.py", "_tests_runner.py")
-"""The separate mode: the record channel, the tests' process, the pair started per job."""
+HARNESS = ("_records.py", "_code_module.py", "_guard.py", "_harness.py")
+"""The one-process harness: records, the code's module, the guard (holds the secret), the run."""
+TESTS_RUNNER = ("_records.py", "_code_module.py", "_tests_process.py", "_tests_runner.py")
+"""The separate mode: records, the code's module, the tests' process, the pair started per job."""
 PROXIES = ("_proxies.py",)
-CANDIDATE = ("_candidate.py",)
+CANDIDATE = ("_code_module.py", "_candidate.py")
+"""The candidate's process: the code's module, the server of the tests' requests."""
 WIRE = ("_wire.py",)
 ZYGOTE = ("_zygote.py",)
 

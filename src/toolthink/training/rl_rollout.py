@@ -13,7 +13,6 @@ advantages from).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from transformers import PreTrainedTokenizerBase
 from trl.models.utils import unwrap_model_for_generation
 
 from toolthink.env import EnvConfig
+from toolthink.jsonl import write_jsonl
 from toolthink.rollout.chat import ChatFormat
 from toolthink.rollout.constrained import GrammarConstraint
 from toolthink.rollout.episodes import (
@@ -165,8 +165,6 @@ class EpisodeRollout:
     def _write_trajectories(self, trainer: Any) -> None:
         if self.trajectories is None or self.trajectories_per_step <= 0:
             return
-        self.trajectories.parent.mkdir(parents=True, exist_ok=True)
-        with self.trajectories.open("a", encoding="utf-8") as f:
-            for episode in self.episodes[: self.trajectories_per_step]:
-                record = {"step": trainer.state.global_step, **episode.as_record()}
-                f.write(json.dumps(record) + "\n")
+        rows = [{"step": trainer.state.global_step, **episode.as_record()}
+                for episode in self.episodes[: self.trajectories_per_step]]
+        write_jsonl(self.trajectories, rows, append=True)
