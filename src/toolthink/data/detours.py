@@ -36,12 +36,8 @@ import attrs
 
 from toolthink.data.traces import diff_commands
 from toolthink.dsl import (
-    AddLine,
     Command,
-    DeleteLine,
     Exit,
-    Rejected,
-    ReplaceLine,
     ReplaceText,
     execute,
 )
@@ -81,24 +77,10 @@ class Detour:
 def _replay(source: str, commands: Sequence[Command]) -> CodeEditor:
     editor = CodeEditor(source)
     for command in commands:
-        outcome = execute(command, editor)
-        if any(isinstance(step, Rejected) for step in outcome.steps):
+        if not execute(command, editor).ok:
             msg = f"the right trace does not replay on its source: {command!r} was rejected"
             raise ValueError(msg)
     return editor
-
-
-def _moved(command: Command, line: int) -> Command | None:
-    match command:
-        case ReplaceText(old=old, new=new):
-            return ReplaceText(line, old, new)
-        case ReplaceLine(text=text):
-            return ReplaceLine(line, text)
-        case DeleteLine():
-            return DeleteLine(line)
-        case AddLine(text=text):
-            return AddLine(line, text)
-    return None
 
 
 def _wrong_line(command: Command, count: int, rng: random.Random) -> Command | None:
@@ -108,7 +90,7 @@ def _wrong_line(command: Command, count: int, rng: random.Random) -> Command | N
     shifts = [s for s in (-3, -2, -1, 1, 2, 3) if 1 <= number + s <= count]
     if not shifts:
         return None
-    return _moved(command, number + rng.choice(shifts))
+    return attrs.evolve(command, line=number + rng.choice(shifts), span=None)
 
 
 def _absent_text(command: Command, lines: Sequence[str], rng: random.Random) -> Command | None:
@@ -154,8 +136,7 @@ def add_detour(source: str, trace: Sequence[Command], rng: random.Random) -> Det
     if wrong is None:
         return None
     after = CodeEditor(before.source)
-    outcome = execute(wrong, after)
-    rejected = any(isinstance(step, Rejected) for step in outcome.steps)
+    rejected = not execute(wrong, after).ok
     if rejected:
         undo: list[Command] = []
     else:
